@@ -1,1 +1,5 @@
-"""keyturn."""
+"""keyturn: safe, automatic rotation of AWS IAM user access keys."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

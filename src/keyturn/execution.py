@@ -77,7 +77,13 @@ class Executor:
             raise
         token = delivery_token(name, ctx.state)
         delivery = Delivery(
-            new_key, ctx.now, action.key_id, action.grace_days, action.delete_after_days, token
+            new_key,
+            ctx.now,
+            action.key_id,
+            action.grace_days,
+            action.delete_after_days,
+            token,
+            ctx.user.arn,
         )
         ref = self._deliver(ctx, delivery)
         self._announce(ctx, delivery, ref)
@@ -168,6 +174,7 @@ class Executor:
             policy.grace_days,
             policy.delete_after_days,
             delivery_token(name, state),
+            ctx.user.arn,
         )
         ref = self.secrets.deliver(delivery)
         message = notifications.restored(name, previous.key_id, state.current_key_id, ref)

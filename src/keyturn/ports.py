@@ -30,6 +30,8 @@ class Delivery:
     delete_after_days: int
     token: str
     """Idempotency token of this generation (see ``state_codec.delivery_token``)."""
+    owner_arn: str = ""
+    """The IAM user's ARN; the secret's resource policy lets it read its own key."""
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ class AccessKey:
 
 
 def mask_key_id(key_id: str) -> str:
-    """Shorten a key id for display, as aws-vault does: ``AKIA…WXYZ``."""
+    """Shorten a key id for display, as aws-vault does: ``AKIA...WXYZ``."""
     if len(key_id) <= 8:
         return key_id
-    return f"{key_id[:4]}…{key_id[-4:]}"
+    return f"{key_id[:4]}...{key_id[-4:]}"
 
 
 class SecretValue:
