@@ -66,11 +66,9 @@ def run_table(run: RunResult, title: str) -> Table:
 
 def _done(user: UserResult) -> str:
     if user.done:
-        return ", ".join(f"{d.action.kind.value} {_mask(d.key_id)}".strip() for d in user.done)
+        return ", ".join(describe(d.action, d.key_id) for d in user.done)
     if user.plan.actions:
-        return "would: " + ", ".join(
-            f"{a.kind.value} {_mask(a.key_id)}".strip() for a in user.plan.actions
-        )
+        return "would: " + ", ".join(describe(a, a.key_id) for a in user.plan.actions)
     return "-"
 
 
