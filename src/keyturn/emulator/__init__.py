@@ -8,6 +8,7 @@ they exist for the demo and the tests only (backdating a key, reading sent notif
 from __future__ import annotations
 
 import logging
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
@@ -52,6 +53,14 @@ class EmbeddedAws:
         tb: TracebackType | None,
     ) -> None:
         self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every resource (moto's ``/moto-api/reset``)."""
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise ValueError("the emulator only listens on loopback")
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked loopback URL
+            pass
 
     def session(self) -> boto3.Session:
         """A boto3 session with the emulator's placeholder credentials."""
