@@ -29,14 +29,53 @@ RETRY_CONFIG = Config(
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3")
 """botocore logs raw request and response bodies at DEBUG, and CreateAccessKey's response
 carries a secret: these loggers are kept at INFO or above whatever level the user chooses."""
+WIRE_LOGGERS = (
+    "botocore.endpoint",
+    "botocore.parsers",
+    "botocore.hooks",
+    "botocore.auth",
+    "botocore.httpsession",
+    "botocore.retryhandler",
+    "botocore.retries.standard",
+    "urllib3.connectionpool",
+)
+"""The SDK modules known to log requests and responses; they get the filter even before
+botocore imports them."""
+
+
+class SdkDebugFilter(logging.Filter):
+    """Drops SDK records below INFO: the level that carries raw request and response bodies.
+
+    A logger's level can be lowered again by anyone after keyturn raised it; a filter on the
+    logger that creates the record still applies, so a user who sets botocore to DEBUG gets
+    botocore's INFO and above, never a body with a secret in it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+SDK_DEBUG_FILTER = SdkDebugFilter()
 
 
 def quiet_sdk_logs() -> None:
-    """Keep SDK wire logs (which can hold secrets) out of every log handler."""
+    """Keep SDK wire logs (which can hold secrets) out of every log handler.
+
+    Raises the SDK loggers to INFO (so bodies are not even formatted) and puts
+    :data:`SDK_DEBUG_FILTER` on every SDK logger, because filters, unlike levels, are not
+    inherited by child loggers and cannot be undone by a later ``setLevel``.
+    """
     for name in QUIET_LOGGERS:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.INFO or logger.level < logging.INFO:
             logger.setLevel(logging.INFO)
+    for name in (*QUIET_LOGGERS, *WIRE_LOGGERS, *_existing_sdk_loggers()):
+        logging.getLogger(name).addFilter(SDK_DEBUG_FILTER)
+
+
+def _existing_sdk_loggers() -> list[str]:
+    names = list(logging.Logger.manager.loggerDict)
+    return [n for n in names if n.split(".", 1)[0] in QUIET_LOGGERS]
 
 
 @dataclass

@@ -1,0 +1,141 @@
+"""Issue 6.1: every AWS call of every lifecycle step, faulted every way, then run again.
+
+For each scenario (a starting state and an operation) the calls of a clean run are recorded;
+then, for each call and each fault kind, the world is rebuilt, the operation runs with that one
+call faulted, and the same operation runs again normally once a crashed run's in-flight mark
+is stale. After every recovery the invariants of :meth:`World.violations` must hold.
+
+The default matrix faults every mutating call of every scenario and each read operation once;
+``KEYTURN_SLOW=1`` faults every call of every scenario.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import pytest
+
+from keyturn.aws.session import RETRY_CONFIG
+from keyturn.emulator import EmbeddedAws
+from keyturn.errors import KeyturnError, RefusedError
+from keyturn.results import RunResult, Status
+from keyturn.settings import Settings
+
+from .conftest import SLOW, report
+from .faults import MUTATING_OPERATIONS, FaultInjector, FaultKind, SimulatedCrash
+from .world import RECOVERY_DELAY, SCENARIOS, Scenario, World
+
+RESULTS: list[CaseResult] = []
+FAULTED_READS: set[str] = set()
+MAX_ATTEMPTS = RETRY_CONFIG.retries["max_attempts"] + 1  # type: ignore[index]
+"""botocore's ``max_attempts`` counts retries; the first attempt comes on top."""
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    scenario: str
+    call: str
+    kind: FaultKind
+    problems: tuple[str, ...]
+    applicable: bool = True
+    """False for a crash "after success" on a call that answered an error in the clean run."""
+
+    @property
+    def survived(self) -> bool:
+        return not self.problems
+
+
+def positions(calls: list[str], faulted_reads: set[str], *, every_call: bool) -> list[int]:
+    """Which calls to fault.
+
+    Slow mode: every call. Default: every mutating call, and each read operation once in the
+    whole matrix (a failed read stops a run before it changes anything, wherever it happens).
+    """
+    chosen = []
+    for index, call in enumerate(calls):
+        if every_call or call in MUTATING_OPERATIONS or call not in faulted_reads:
+            chosen.append(index)
+        faulted_reads.add(call)
+    return chosen
+
+
+def clean_calls(aws: EmbeddedAws, scenario: Scenario) -> list[str]:
+    world = prepared(aws, scenario)
+    recorder = FaultInjector()
+    scenario.operation(world.rotator(recorder))
+    return recorder.calls
+
+
+def prepared(aws: EmbeddedAws, scenario: Scenario) -> World:
+    aws.reset()
+    world = World(aws)
+    scenario.setup(world)
+    world.at(scenario.offset)
+    return world
+
+
+def run_case(aws: EmbeddedAws, scenario: Scenario, index: int, kind: FaultKind) -> CaseResult:
+    world = prepared(aws, scenario)
+    initial = frozenset(world.keys())
+    injector = FaultInjector(kind, index)
+    with contextlib.suppress(KeyturnError, SimulatedCrash):
+        scenario.operation(world.rotator(injector))
+    call = injector.calls[index] if index < len(injector.calls) else "(not reached)"
+    if kind is FaultKind.CRASH and not injector.fired and (injector.target_status or 0) >= 300:
+        return CaseResult(scenario.name, f"#{index} {call}", kind, (), applicable=False)
+    problems = [] if injector.fired else ["the fault never fired"]
+    if kind is FaultKind.THROTTLED and injector.attempts != MAX_ATTEMPTS:
+        problems.append(f"botocore made {injector.attempts} attempts, not {MAX_ATTEMPTS}")
+    world.at(scenario.offset + RECOVERY_DELAY)
+    problems += recovery_problems(world, scenario)
+    problems += world.violations(initial)
+    return CaseResult(scenario.name, f"#{index} {call}", kind, tuple(problems))
+
+
+def recovery_problems(world: World, scenario: Scenario) -> list[str]:
+    """Run the operation again, normally; a refusal is an answer, a failure is not."""
+    try:
+        outcome = scenario.operation(world.rotator())
+    except RefusedError:
+        return []
+    except KeyturnError as exc:
+        return [f"recovery failed: {type(exc).__name__}: {exc}"]
+    if isinstance(outcome, RunResult):
+        return [
+            f"recovery failed for {u.user_name}" for u in outcome.users if u.status is Status.FAILED
+        ]
+    return []
+
+
+def test_retry_config_matches_the_matrix() -> None:
+    """The throttling faults assert botocore's own attempt count: keep them in step."""
+    assert RETRY_CONFIG.retries == {"mode": "standard", "max_attempts": MAX_ATTEMPTS - 1}
+    assert Settings().policy.max_run < RECOVERY_DELAY
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_every_fault_is_survived(
+    aws: EmbeddedAws, scenario: Scenario, backoff_sleeps: list[float]
+) -> None:
+    calls = clean_calls(aws, scenario)
+    results = [
+        run_case(aws, scenario, index, kind)
+        for index in positions(calls, FAULTED_READS, every_call=SLOW)
+        for kind in FaultKind
+    ]
+    RESULTS.extend(r for r in results if r.applicable)
+    failed = [r for r in results if not r.survived]
+    assert backoff_sleeps, "throttled calls were retried with back-off"
+    assert not failed, "\n".join(f"{r.kind} at {r.call}: {r.problems}" for r in failed)
+
+
+def test_matrix_figure() -> None:
+    """Runs after the scenarios (file order) and prints the total."""
+    if len(RESULTS) < len(SCENARIOS):
+        pytest.skip("the matrix did not run in this session")
+    survived = sum(r.survived for r in RESULTS)
+    calls = len({(r.scenario, r.call) for r in RESULTS})
+    detail = f"{calls} calls in {len(SCENARIOS)} scenarios x {len(FaultKind)} fault kinds"
+    report("faults survived", f"{survived}/{len(RESULTS)} ({detail})")
+    assert survived == len(RESULTS)

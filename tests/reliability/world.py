@@ -1,0 +1,248 @@
+"""One user's world on the emulator: starting states, keyturn operations, and the invariants.
+
+A :class:`World` builds keyturn exactly as the CLI and the handler do (``build_rotator`` on a
+boto3 session pointed at the emulator), with an injectable clock and, optionally, a
+:class:`~reliability.faults.FaultInjector` on the session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.session
+from moto.iam.models import iam_backends
+
+from keyturn.aws import build_rotator
+from keyturn.core.policy import TAG_MANAGED, Policy
+from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
+from keyturn.engine import Rotator
+from keyturn.memory import OffsetClock
+from keyturn.settings import Settings
+from keyturn.state_codec import TAG_PENDING_SINCE
+
+from .faults import FaultInjector
+from .live import authenticates
+
+USER = "alice"
+RECOVERY_DELAY = timedelta(minutes=16)
+"""A crashed run's in-flight mark is stale after ``Policy.max_run`` (15 minutes)."""
+STS_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}],
+    }
+)
+
+
+_LOADER = botocore.loaders.create_loader()
+_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
+def fresh_session(aws: EmbeddedAws) -> boto3.Session:
+    """A new boto3 session (own event hooks) sharing one model loader: clients in milliseconds."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(
+        aws_access_key_id=FAKE_ACCESS_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET,
+        region_name=aws.region,
+        botocore_session=core,
+    )
+
+
+def client(aws: EmbeddedAws, service: str) -> Any:
+    """A cached client for inspecting and arranging the emulator (never keyturn's own)."""
+    key = (aws.url, service)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = fresh_session(aws).client(service, endpoint_url=aws.url)  # type: ignore[call-overload]
+    return _CLIENTS[key]
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    key_id: str
+    status: str
+    secret: str = field(repr=False)
+
+
+@dataclass
+class World:
+    """The emulator, a clock that can be moved, and the settings keyturn runs with."""
+
+    aws: EmbeddedAws
+    clock: OffsetClock = field(default_factory=OffsetClock)
+    topic_arn: str = ""
+    delete_foreign_keys: bool = False
+
+    def __post_init__(self) -> None:
+        self.topic_arn = client(self.aws, "sns").create_topic(Name="keyturn")["TopicArn"]
+
+    def settings(self) -> Settings:
+        policy = Policy(delete_foreign_keys=self.delete_foreign_keys)
+        return Settings(
+            policy=policy,
+            topic_arn=self.topic_arn,
+            region=self.aws.region,
+            endpoint_url=self.aws.url,
+        )
+
+    def rotator(self, injector: FaultInjector | None = None) -> Rotator:
+        session = fresh_session(self.aws)
+        if injector is not None:
+            injector.install(session.events)
+        return build_rotator(self.settings(), session=session, clock=self.clock)
+
+    def at(self, offset: timedelta) -> None:
+        self.clock.offset = offset
+
+    # Setting up --------------------------------------------------------------------------
+
+    def add_user(self, name: str = USER) -> None:
+        iam = client(self.aws, "iam")
+        iam.create_user(UserName=name, Tags=[{"Key": TAG_MANAGED, "Value": "true"}])
+        iam.put_user_policy(UserName=name, PolicyName="whoami", PolicyDocument=STS_POLICY)
+
+    def add_foreign_key(self, age_days: float, *, active: bool = True, name: str = USER) -> str:
+        iam = client(self.aws, "iam")
+        key_id: str = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+        self.aws.backdate_key(name, key_id, age_days)
+        if not active:
+            iam.update_access_key(UserName=name, AccessKeyId=key_id, Status="Inactive")
+        return key_id
+
+    # Reading the truth (moto's backend and Secrets Manager) -----------------------------
+
+    def keys(self, name: str = USER) -> dict[str, KeyFacts]:
+        user = iam_backends[ACCOUNT_ID]["global"].users[name]
+        return {
+            k.access_key_id: KeyFacts(k.access_key_id, k.status, k.secret_access_key)
+            for k in user.access_keys
+        }
+
+    def secret_doc(self, stage: str, name: str = USER) -> dict[str, Any] | None:
+        sm = client(self.aws, "secretsmanager")
+        try:
+            raw = sm.get_secret_value(SecretId=f"keyturn/{name}", VersionStage=stage)
+        except sm.exceptions.ResourceNotFoundException:
+            return None
+        doc: dict[str, Any] = json.loads(raw["SecretString"])
+        return doc
+
+    def secret_tags(self, name: str = USER) -> dict[str, str]:
+        sm = client(self.aws, "secretsmanager")
+        try:
+            described = sm.describe_secret(SecretId=f"keyturn/{name}")
+        except sm.exceptions.ResourceNotFoundException:
+            return {}
+        return {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+
+    def violations(self, initial: frozenset[str], name: str = USER) -> list[str]:
+        """Every broken invariant for ``name``; ``initial`` are the keys from before keyturn."""
+        keys = self.keys(name)
+        current = self.secret_doc("AWSCURRENT", name)
+        previous = self.secret_doc("AWSPREVIOUS", name)
+        problems = [] if len(keys) <= 2 else [f"{len(keys)} keys"]
+        problems += _current_problems(self.aws, keys, current)
+        delivered = {doc["AccessKeyId"] for doc in (current, previous) if doc}
+        undelivered = set(keys) - delivered - initial
+        problems += [f"undelivered key {k} survives" for k in sorted(undelivered)]
+        if TAG_PENDING_SINCE in self.secret_tags(name):
+            problems.append("in-flight mark left behind")
+        return problems
+
+
+def _current_problems(
+    aws: EmbeddedAws, keys: dict[str, KeyFacts], current: dict[str, Any] | None
+) -> list[str]:
+    if current is None:
+        return ["no AWSCURRENT version"]
+    key = keys.get(current["AccessKeyId"])
+    if key is None:
+        return ["AWSCURRENT names a deleted key"]
+    if key.status != "Active":
+        return ["AWSCURRENT names an inactive key"]
+    if key.secret != current["SecretAccessKey"]:
+        return ["AWSCURRENT holds a secret that is not the key's"]
+    if not authenticates(aws, key.key_id, key.secret):
+        return ["AWSCURRENT's key does not authenticate"]
+    return []
+
+
+# Starting states and operations ------------------------------------------------------------
+
+Setup = Callable[[World], None]
+Operation = Callable[[Rotator], object]
+
+
+def one_key(world: World) -> None:
+    """A single active key made outside keyturn, 81 days old: a rotation is due."""
+    world.add_user()
+    world.add_foreign_key(81)
+
+
+def two_keys(world: World) -> None:
+    """An active 81-day-old key and an inactive foreign one; keyturn may delete foreign keys."""
+    world.delete_foreign_keys = True
+    world.add_user()
+    world.add_foreign_key(81)
+    world.add_foreign_key(120, active=False)
+
+
+def in_grace(world: World) -> None:
+    """keyturn rotated its own 81-day-old key: a new current key, the previous one (its secret
+    in AWSPREVIOUS, so it can be restored) still active in its grace period."""
+    world.add_user()
+    world.rotator().run()
+    (first,) = world.keys()
+    world.aws.backdate_key(USER, first, 81)
+    world.rotator().run()
+
+
+def after_deactivation(world: World) -> None:
+    """The previous key was deactivated when its grace ended; it can still be restored."""
+    in_grace(world)
+    world.at(timedelta(days=7, minutes=1))
+    world.rotator().run()
+
+
+def run(rotator: Rotator) -> object:
+    return rotator.run()
+
+
+def rotate(rotator: Rotator) -> object:
+    return rotator.rotate(USER)
+
+
+def restore(rotator: Rotator) -> object:
+    return rotator.restore(USER)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A starting state, the moment an operation runs, and the operation."""
+
+    name: str
+    setup: Setup
+    offset: timedelta
+    operation: Operation
+
+    def __str__(self) -> str:
+        return self.name
+
+
+SCENARIOS = (
+    Scenario("one key: scheduled rotation", one_key, timedelta(0), run),
+    Scenario("one key: on-demand rotate", one_key, timedelta(0), rotate),
+    Scenario("two keys: make room, rotate", two_keys, timedelta(0), run),
+    Scenario("in grace: warn", in_grace, timedelta(days=6, hours=12), run),
+    Scenario("in grace: deactivate", in_grace, timedelta(days=7, minutes=1), run),
+    Scenario("in grace: restore", in_grace, timedelta(days=3), restore),
+    Scenario("after deactivation: delete", after_deactivation, timedelta(days=14, minutes=2), run),
+    Scenario("after deactivation: restore", after_deactivation, timedelta(days=10), restore),
+)
