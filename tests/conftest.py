@@ -4,6 +4,9 @@
   environment pointed at it and placeholder credentials.
 * ``issued_secrets`` — every secret access key the emulator has issued, for leak checks.
 * ``aws_cli`` — the AWS CLI as an independent client of the emulator.
+* around every test, a secret scan (``secret_hygiene.py``): no secret the emulator or the fakes
+  issued may appear in a log record (root logger at DEBUG), notification, CLI output, keyturn
+  exception message or captured output.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 import pytest
 from moto.iam.models import iam_backends
 
+import secret_hygiene
+from keyturn.aws import quiet_sdk_logs
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
 
 AWS_CLI = Path(sys.executable).with_name("aws")
@@ -75,3 +80,48 @@ def aws_cli(aws: EmbeddedAws) -> Callable[..., object]:
         return json.loads(done.stdout) if done.stdout.strip() else None
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _secret_scan(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[secret_hygiene.SecretScan]:
+    """Fail the test if any issued secret leaked into a log, message, output or error."""
+    quiet_sdk_logs()  # as keyturn does on start; tests' own boto3 clients share the loggers
+    with secret_hygiene.scanning(monkeypatch) as scan:
+        request.node.stash[secret_hygiene.SECRET_SCAN] = scan
+        yield scan
+    totals = secret_hygiene.TOTALS
+    totals.tests += 1
+    totals.secrets += len(scan.issued)
+    totals.texts += len(scan.texts)
+    totals.opt_in_notifications += scan.opt_in
+    hits = scan.hits()
+    totals.hits += len(hits)
+    assert not hits, f"issued secrets leaked into: {hits}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Also scan what the test printed (captured stdout/stderr, e.g. CLI subprocesses)."""
+    report: pytest.TestReport = yield  # type: ignore[misc]
+    scan = item.stash.get(secret_hygiene.SECRET_SCAN, None)
+    if scan is not None and report.when == "call" and report.passed:
+        captured = (("captured stdout", report.capstdout), ("captured stderr", report.capstderr))
+        hits = scan.hits(captured)
+        if hits:
+            report.outcome = "failed"
+            report.longrepr = f"issued secrets leaked into: {hits}"
+    return report  # type: ignore[return-value]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    totals = secret_hygiene.TOTALS
+    if not totals.tests:
+        return
+    terminalreporter.section("keyturn secret scan")
+    terminalreporter.write_line(
+        f"secret leaks: {totals.hits} hits in {totals.texts} texts and {totals.log_records} "
+        f"log records (DEBUG) of {totals.tests} tests, against {totals.secrets} issued secrets; "
+        f"{totals.opt_in_notifications} opt-in notifications carried a secret by design"
+    )

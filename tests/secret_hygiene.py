@@ -1,0 +1,179 @@
+"""Issue 6.4: no secret access key in any log record, notification, CLI output or exception.
+
+:class:`SecretScan` records every secret the emulator (moto's IAM backend, in-process or
+behind the server) and the in-memory fakes issue, and every text keyturn could leak one
+through: log records of every logger at DEBUG (botocore's included), SNS messages and
+recorded notifications, ``CliRunner`` outputs, keyturn exception messages, and the test's
+captured stdout/stderr. ``tests/conftest.py`` runs it around every test.
+
+The only allowed carrier is the opt-in notification (``KEYTURN_NOTIFY_INCLUDE_SECRET``): a
+"rotated" message whose ``SecretAccessKey`` field holds the key; that field is set aside and
+the rest of the message is still scanned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from moto.iam.models import IAMBackend
+from moto.sns.models import SNSBackend
+
+from keyturn.errors import KeyturnError
+from keyturn.memory import InMemoryIam, RecordingNotifier
+from keyturn.ports import Notification, NotificationKind
+
+OPT_IN_FIELD = "SecretAccessKey"
+
+
+@dataclass
+class Totals:
+    """Figures over the whole session, printed in the summary."""
+
+    tests: int = 0
+    secrets: int = 0
+    texts: int = 0
+    log_records: int = 0
+    opt_in_notifications: int = 0
+    hits: int = 0
+
+
+TOTALS = Totals()
+SECRET_SCAN = pytest.StashKey["SecretScan"]()
+"""Where each test's scan is kept (``request.node.stash``)."""
+
+
+@dataclass
+class SecretScan:
+    """One test's issued secrets and everything that could carry one out."""
+
+    issued: set[str] = field(default_factory=set)
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    opt_in: int = 0
+
+    def issue(self, secret: str) -> None:
+        self.issued.add(secret)
+
+    def seen(self, source: str, text: object) -> None:
+        self.texts.append((source, str(text)))
+
+    def notification(self, source: str, subject: str, body: dict[str, Any]) -> None:
+        body = dict(body)
+        if body.pop(OPT_IN_FIELD, None) is not None:
+            self.opt_in += 1
+        self.seen(source, f"{subject}\n{json.dumps(body, default=str)}")
+
+    def hits(self, extra: tuple[tuple[str, str], ...] = ()) -> list[str]:
+        """Where a secret appeared: "source: …" lines, never the secret itself."""
+        found = []
+        for source, text in (*self.texts, *extra):
+            if any(secret in text for secret in self.issued):
+                found.append(f"{source}: {text[:60]!r}…" if len(text) > 60 else source)
+        return found
+
+
+class _Capture(logging.Handler):
+    def __init__(self, scan: SecretScan) -> None:
+        super().__init__(logging.DEBUG)
+        self._scan = scan
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        text = f"{logging.Formatter().format(record)} {record.__dict__!r}"
+        self._scan.seen(f"log record {record.name}", text)
+
+
+@contextmanager
+def scanning(monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretScan]:
+    """Record issued secrets and possible carriers for the duration of a test."""
+    scan = SecretScan()
+    _record_issued(monkeypatch, scan)
+    _record_carriers(monkeypatch, scan)
+    capture = _Capture(scan)
+    root = logging.getLogger()
+    saved_level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield scan
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(saved_level)
+        TOTALS.log_records += capture.count
+
+
+def _record_issued(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
+    moto_create = IAMBackend.create_access_key
+    fake_create = InMemoryIam.create_key
+
+    def moto_issue(self: IAMBackend, *args: Any, **kwargs: Any) -> Any:
+        key = moto_create(self, *args, **kwargs)
+        scan.issue(key.secret_access_key)
+        return key
+
+    def fake_issue(self: InMemoryIam, user_name: str) -> Any:
+        new_key = fake_create(self, user_name)
+        scan.issue(new_key.secret.reveal())
+        return new_key
+
+    monkeypatch.setattr(IAMBackend, "create_access_key", moto_issue)
+    monkeypatch.setattr(InMemoryIam, "create_key", fake_issue)
+
+
+def _record_carriers(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
+    sns_publish = SNSBackend.publish
+    recorded_publish = RecordingNotifier.publish
+    invoke = CliRunner.invoke
+    error_init = KeyturnError.__init__
+
+    def sns(self: SNSBackend, message: str, *args: Any, **kwargs: Any) -> str:
+        event = (kwargs.get("message_attributes") or {}).get("event", {}).get("Value")
+        _sns_message(scan, message, kwargs.get("subject") or "", event)
+        return sns_publish(self, message, *args, **kwargs)
+
+    def recorded(self: RecordingNotifier, notification: Notification) -> None:
+        if notification.kind is NotificationKind.ROTATED:
+            scan.notification("notification", notification.subject, notification.body)
+        else:
+            scan.seen("notification", f"{notification.subject} {notification.body}")
+        recorded_publish(self, notification)
+
+    def cli(self: CliRunner, *args: Any, **kwargs: Any) -> Any:
+        result = invoke(self, *args, **kwargs)
+        scan.seen("CLI output", result.output)
+        scan.seen("CLI stderr", _stderr(result))
+        return result
+
+    def error(self: KeyturnError, *args: object) -> None:
+        error_init(self, *args)
+        scan.seen(f"{type(self).__name__} message", " ".join(map(str, args)))
+
+    monkeypatch.setattr(SNSBackend, "publish", sns)
+    monkeypatch.setattr(RecordingNotifier, "publish", recorded)
+    monkeypatch.setattr(CliRunner, "invoke", cli)
+    monkeypatch.setattr(KeyturnError, "__init__", error)
+
+
+def _sns_message(scan: SecretScan, message: str, subject: str, event: object) -> None:
+    try:
+        body = json.loads(message)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and event == NotificationKind.ROTATED.value:
+        scan.notification("SNS message", subject, body)
+    else:
+        scan.seen("SNS message", f"{subject}\n{message}")
+
+
+def _stderr(result: Any) -> str:
+    try:
+        return str(result.stderr)
+    except ValueError:
+        return ""
