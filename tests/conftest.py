@@ -91,13 +91,7 @@ def _secret_scan(
     with secret_hygiene.scanning(monkeypatch) as scan:
         request.node.stash[secret_hygiene.SECRET_SCAN] = scan
         yield scan
-    totals = secret_hygiene.TOTALS
-    totals.tests += 1
-    totals.secrets += len(scan.issued)
-    totals.texts += len(scan.texts)
-    totals.opt_in_notifications += scan.opt_in
-    hits = scan.hits()
-    totals.hits += len(hits)
+    hits = scan.settle()
     assert not hits, f"issued secrets leaked into: {hits}"
 
 

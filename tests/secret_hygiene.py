@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,13 +70,50 @@ class SecretScan:
             self.opt_in += 1
         self.seen(source, f"{subject}\n{json.dumps(body, default=str)}")
 
+    def settle(self) -> list[str]:
+        """Add this scan to the session's totals; the hits, if any."""
+        hits = self.hits()
+        TOTALS.tests += 1
+        TOTALS.secrets += len(self.issued)
+        TOTALS.texts += len(self.texts)
+        TOTALS.opt_in_notifications += self.opt_in
+        TOTALS.hits += len(hits)
+        return hits
+
     def hits(self, extra: tuple[tuple[str, str], ...] = ()) -> list[str]:
         """Where a secret appeared: "source: …" lines, never the secret itself."""
+        finder = _SecretFinder(self.issued)
         found = []
         for source, text in (*self.texts, *extra):
-            if any(secret in text for secret in self.issued):
+            if finder.finds(text):
                 found.append(f"{source}: {text[:60]!r}…" if len(text) > 60 else source)
         return found
+
+
+class _SecretFinder:
+    """Finds any of many secrets in a text in linear time.
+
+    Every occurrence of a secret lies inside a run of characters from the secrets' alphabet at
+    least as long as the shortest secret; only the windows of such runs are looked up.
+    """
+
+    def __init__(self, secrets: set[str]) -> None:
+        self._secrets = secrets
+        self._lengths = sorted({len(s) for s in secrets})
+        alphabet = "".join(sorted({c for s in secrets for c in s}))
+        shortest = self._lengths[0] if self._lengths else 1
+        self._runs = re.compile(f"[{re.escape(alphabet)}]{{{shortest},}}") if secrets else None
+
+    def finds(self, text: str) -> bool:
+        if self._runs is None:
+            return False
+        for run in self._runs.finditer(text):
+            word = run.group()
+            for length in self._lengths:
+                windows = (word[i : i + length] for i in range(len(word) - length + 1))
+                if any(w in self._secrets for w in windows):
+                    return True
+        return False
 
 
 class _Capture(logging.Handler):
