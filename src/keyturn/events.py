@@ -122,8 +122,11 @@ def _days(event: Mapping[str, Any], name: str) -> int | None:
 
 
 def _is_scheduled(event: Mapping[str, Any]) -> bool:
-    return event.get("detail-type") == "Scheduled Event" and event.get("source") in (
-        SCHEDULED_SOURCES
+    source = event.get("source")
+    return (
+        event.get("detail-type") == "Scheduled Event"
+        and isinstance(source, str)
+        and source in SCHEDULED_SOURCES
     )
 
 
