@@ -77,7 +77,7 @@ def prepared(aws: EmbeddedAws, scenario: Scenario) -> World:
 
 def run_case(aws: EmbeddedAws, scenario: Scenario, index: int, kind: FaultKind) -> CaseResult:
     world = prepared(aws, scenario)
-    initial = frozenset(world.keys())
+    initial = frozenset(world.access_keys())
     injector = FaultInjector(kind, index)
     with contextlib.suppress(KeyturnError, SimulatedCrash):
         scenario.operation(world.rotator(injector))

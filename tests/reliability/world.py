@@ -118,7 +118,7 @@ class World:
 
     # Reading the truth (moto's backend and Secrets Manager) -----------------------------
 
-    def keys(self, name: str = USER) -> dict[str, KeyFacts]:
+    def access_keys(self, name: str = USER) -> dict[str, KeyFacts]:
         user = iam_backends[ACCOUNT_ID]["global"].users[name]
         return {
             k.access_key_id: KeyFacts(k.access_key_id, k.status, k.secret_access_key)
@@ -144,7 +144,7 @@ class World:
 
     def violations(self, initial: frozenset[str], name: str = USER) -> list[str]:
         """Every broken invariant for ``name``; ``initial`` are the keys from before keyturn."""
-        keys = self.keys(name)
+        keys = self.access_keys(name)
         current = self.secret_doc("AWSCURRENT", name)
         previous = self.secret_doc("AWSPREVIOUS", name)
         problems = [] if len(keys) <= 2 else [f"{len(keys)} keys"]
@@ -199,7 +199,7 @@ def in_grace(world: World) -> None:
     in AWSPREVIOUS, so it can be restored) still active in its grace period."""
     world.add_user()
     world.rotator().run()
-    (first,) = world.keys()
+    (first,) = world.access_keys()
     world.aws.backdate_key(USER, first, 81)
     world.rotator().run()
 

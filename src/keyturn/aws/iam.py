@@ -37,10 +37,11 @@ class IamUsers:
                 yield self._user(raw)
 
     def list_keys(self, user_name: str) -> list[AccessKey]:
+        """The user's keys; a key deleted by a concurrent run while being listed is left out."""
         with aws_call("ListAccessKeys"):
             pages = self._iam.get_paginator("list_access_keys").paginate(UserName=user_name)
             metadata = [m for page in pages for m in page["AccessKeyMetadata"]]
-        return [self._key(m) for m in metadata]
+        return [key for m in metadata if (key := self._key(m)) is not None]
 
     def create_key(self, user_name: str) -> NewKey:
         with aws_call("CreateAccessKey"):
@@ -68,10 +69,15 @@ class IamUsers:
             tags = {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
         return User(name, raw.get("Arn", ""), raw.get("Path", "/"), tags)
 
-    def _key(self, meta: Any) -> AccessKey:
+    def _key(self, meta: Any) -> AccessKey | None:
         key_id = meta["AccessKeyId"]
-        with aws_call("GetAccessKeyLastUsed"):
-            used = self._iam.get_access_key_last_used(AccessKeyId=key_id)["AccessKeyLastUsed"]
+        try:
+            with aws_call("GetAccessKeyLastUsed"):
+                used = self._iam.get_access_key_last_used(AccessKeyId=key_id)["AccessKeyLastUsed"]
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
         return AccessKey(
             key_id, KeyStatus(meta["Status"]), meta["CreateDate"], used.get("LastUsedDate")
         )
