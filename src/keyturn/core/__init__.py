@@ -1,0 +1,36 @@
+"""The pure core: models, policy and planner. Imports only the standard library."""
+
+from keyturn.core.actions import PLANNED_KEY_ID, Action, ActionKind, Reason, Snapshot, apply
+from keyturn.core.models import (
+    AccessKey,
+    KeyStatus,
+    NewKey,
+    SecretValue,
+    StoredState,
+    User,
+    mask_key_id,
+)
+from keyturn.core.planner import Plan, Upcoming, classify, plan, schedule
+from keyturn.core.policy import Policy
+
+__all__ = [
+    "PLANNED_KEY_ID",
+    "AccessKey",
+    "Action",
+    "ActionKind",
+    "KeyStatus",
+    "NewKey",
+    "Plan",
+    "Policy",
+    "Reason",
+    "SecretValue",
+    "Snapshot",
+    "StoredState",
+    "Upcoming",
+    "User",
+    "apply",
+    "classify",
+    "mask_key_id",
+    "plan",
+    "schedule",
+]

@@ -1,0 +1,110 @@
+"""What a plan is made of: actions with reasons, refusals, and the pure state transitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from keyturn.core.models import AccessKey, KeyStatus, StoredState
+
+PLANNED_KEY_ID = "(new key)"
+"""Stands for the key a planned CREATE will make, until IAM names it."""
+
+
+class ActionKind(StrEnum):
+    CREATE = "create"
+    DEACTIVATE = "deactivate"
+    DELETE = "delete"
+    WARN = "warn"
+    RECORD_DEACTIVATION = "record-deactivation"
+    CLEAR_PENDING = "clear-pending"
+
+
+class Reason(StrEnum):
+    NO_KEY = "no-key"
+    NO_ACTIVE_KEY = "no-active-key"
+    ROTATION_DUE = "rotation-due"
+    FORCED = "forced"
+    CURRENT_INACTIVE = "current-inactive"
+    GRACE_ELAPSED = "grace-elapsed"
+    DEACTIVATION_SOON = "deactivation-soon"
+    DEACTIVATED_OUTSIDE = "deactivated-outside-keyturn"
+    RESTORE_WINDOW_ELAPSED = "restore-window-elapsed"
+    UNDELIVERED = "undelivered-key"
+    MAKE_ROOM = "make-room"
+    STALE_MARK = "stale-in-flight-mark"
+    RESTORED = "restored"
+
+
+MUTATING = frozenset({ActionKind.CREATE, ActionKind.DEACTIVATE, ActionKind.DELETE})
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan.
+
+    ``key_id`` is the key acted on; for CREATE it is the key being replaced (None if none), and
+    ``grace_days``/``delete_after_days`` are the schedule recorded for that replaced key. ``due``
+    is the date a WARN announces.
+    """
+
+    kind: ActionKind
+    reason: Reason
+    key_id: str | None = None
+    detail: str = ""
+    grace_days: int = 0
+    delete_after_days: int = 0
+    due: datetime | None = None
+
+    @property
+    def mutates_keys(self) -> bool:
+        return self.kind in MUTATING
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A user's keys and stored state at one moment."""
+
+    keys: tuple[AccessKey, ...]
+    state: StoredState
+
+    def key(self, key_id: str | None) -> AccessKey | None:
+        return next((k for k in self.keys if k.key_id == key_id), None)
+
+
+def apply(
+    snapshot: Snapshot, action: Action, now: datetime, new_key_id: str = PLANNED_KEY_ID
+) -> Snapshot:
+    """The snapshot after ``action`` succeeded at ``now``: the planner's model of the world."""
+    keys, state = snapshot.keys, snapshot.state
+    match action.kind:
+        case ActionKind.CREATE:
+            new = AccessKey(new_key_id, KeyStatus.ACTIVE, now)
+            stored = StoredState(
+                current_key_id=new_key_id,
+                stored_at=now,
+                previous_key_id=action.key_id,
+                grace_days=action.grace_days,
+                delete_after_days=action.delete_after_days,
+            )
+            return Snapshot((*keys, new), stored)
+        case ActionKind.DEACTIVATE:
+            keys = tuple(_with_status(k, action.key_id, KeyStatus.INACTIVE) for k in keys)
+            return Snapshot(keys, _recorded_deactivation(state, action.key_id, now))
+        case ActionKind.DELETE:
+            return Snapshot(tuple(k for k in keys if k.key_id != action.key_id), state)
+        case ActionKind.RECORD_DEACTIVATION:
+            return Snapshot(keys, _recorded_deactivation(state, action.key_id, now))
+        case ActionKind.WARN:
+            return Snapshot(keys, replace(state, warned_key_id=action.key_id))
+        case ActionKind.CLEAR_PENDING:
+            return Snapshot(keys, replace(state, pending_since=None))
+
+
+def _with_status(key: AccessKey, key_id: str | None, status: KeyStatus) -> AccessKey:
+    return replace(key, status=status) if key.key_id == key_id else key
+
+
+def _recorded_deactivation(state: StoredState, key_id: str | None, now: datetime) -> StoredState:
+    return replace(state, deactivated_key_id=key_id, deactivated_at=now)

@@ -1,0 +1,118 @@
+"""Domain values: access keys, users and the delivery state kept in Secrets Manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class KeyStatus(StrEnum):
+    """IAM's two access key states."""
+
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """One IAM access key as IAM reports it (never its secret)."""
+
+    key_id: str
+    status: KeyStatus
+    created: datetime
+    last_used: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status is KeyStatus.ACTIVE
+
+
+def mask_key_id(key_id: str) -> str:
+    """Shorten a key id for display, as aws-vault does: ``AKIA...WXYZ``."""
+    if len(key_id) <= 8:
+        return key_id
+    return f"{key_id[:4]}...{key_id[-4:]}"
+
+
+class SecretValue:
+    """A secret access key that refuses to be printed.
+
+    ``str``, ``repr`` and f-strings show a mask; only :meth:`reveal` returns the value, and only
+    the secret store and the opt-in notifier call it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretValue('****')"
+
+    def __str__(self) -> str:
+        return "****"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValue) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just returned by CreateAccessKey, with its secret."""
+
+    user_name: str
+    key_id: str
+    secret: SecretValue
+    created: datetime
+
+
+@dataclass(frozen=True)
+class User:
+    """An IAM user with the tags and path that decide whether and how keyturn manages it."""
+
+    name: str
+    arn: str = ""
+    path: str = "/"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What keyturn knows about a user, read from the user's secret.
+
+    The secret's AWSCURRENT version names the current key and the rotation that stored it;
+    the secret's tags carry the marks that change without a new version.
+
+    Attributes:
+        current_key_id: key whose secret is AWSCURRENT, or None before the first delivery.
+        stored_at: when that version was stored.
+        previous_key_id: the key the current one replaced, if any.
+        grace_days / delete_after_days: the schedule fixed for the previous key at rotation.
+        forced: whether the current key came from an on-demand rotation.
+        pending_since: set while a creation is in flight (before CreateAccessKey, cleared after
+            the secret is stored); a key created after it and unknown to the state is ours.
+        deactivated_key_id / deactivated_at: when keyturn saw that key become inactive.
+        warned_key_id: key for which "deactivation coming" was already sent.
+    """
+
+    current_key_id: str | None = None
+    stored_at: datetime | None = None
+    previous_key_id: str | None = None
+    grace_days: int | None = None
+    delete_after_days: int | None = None
+    forced: bool = False
+    pending_since: datetime | None = None
+    deactivated_key_id: str | None = None
+    deactivated_at: datetime | None = None
+    warned_key_id: str | None = None
+
+    def deactivated_time(self, key_id: str) -> datetime | None:
+        """When ``key_id`` was recorded as deactivated, if it was."""
+        return self.deactivated_at if self.deactivated_key_id == key_id else None

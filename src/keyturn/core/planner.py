@@ -1,0 +1,318 @@
+"""The planner: ``plan(user, keys, stored_state, policy, now) -> Plan``.
+
+A pure function of key metadata, stored state, policy and time. It simulates each step with
+:func:`keyturn.core.actions.apply` and keeps going until nothing more is due, so a plan applied
+and planned again at the same moment yields nothing new.
+
+Rules, in order of precedence:
+
+1. An exempt user is only reported.
+2. A creation another run started less than ``max_run`` ago is left alone.
+3. A key created after an in-flight mark but never delivered is deactivated, then deleted.
+4. The previous key is deactivated ``grace_days`` after its successor was stored, and deleted
+   ``delete_after_days`` after deactivation (only while the current key is active).
+5. A rotation (due, forced, no key, no active key, current key inactive) creates a new key,
+   making room first by deleting an inactive key only where allowed; never an active one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from keyturn.core.actions import Action, ActionKind, Reason, Snapshot, apply
+from keyturn.core.models import AccessKey, StoredState, User, mask_key_id
+from keyturn.core.policy import Policy
+
+MAX_STEPS = 12
+CLOCK_SKEW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    note: str
+
+
+Step = Action | Refusal | Wait | None
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A scheduled action after the plan: what, to which key, when."""
+
+    when: datetime
+    kind: ActionKind
+    key_id: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do to one user's keys now, and why; or why not."""
+
+    user_name: str
+    actions: tuple[Action, ...] = ()
+    refusal: str | None = None
+    notes: tuple[str, ...] = ()
+    upcoming: tuple[Upcoming, ...] = ()
+
+    @property
+    def next_upcoming(self) -> Upcoming | None:
+        return self.upcoming[0] if self.upcoming else None
+
+
+@dataclass(frozen=True)
+class KeyRoles:
+    """A user's keys sorted by what keyturn knows of them."""
+
+    current: AccessKey | None
+    previous: AccessKey | None
+    undelivered: tuple[AccessKey, ...]
+    foreign: tuple[AccessKey, ...]
+
+
+def classify(snapshot: Snapshot) -> KeyRoles:
+    """Sort keys into current, previous, undelivered (ours, secret never stored) and foreign."""
+    state = snapshot.state
+    known = {state.current_key_id, state.previous_key_id}
+    unknown = [k for k in snapshot.keys if k.key_id not in known]
+    pending = state.pending_since
+    ours = tuple(k for k in unknown if pending is not None and k.created >= pending - CLOCK_SKEW)
+    return KeyRoles(
+        current=snapshot.key(state.current_key_id),
+        previous=snapshot.key(state.previous_key_id),
+        undelivered=ours,
+        foreign=tuple(k for k in unknown if k not in ours),
+    )
+
+
+def plan(
+    user: User,
+    keys: Iterable[AccessKey],
+    stored_state: StoredState | None,
+    policy: Policy,
+    now: datetime,
+    *,
+    force: bool = False,
+) -> Plan:
+    """Decide what to do to ``user``'s keys at ``now``.
+
+    Parameters:
+        force: rotate now even if the current key is not due (the original recipe's event);
+            ignored within ``policy.force_cooldown`` of the last delivery.
+    """
+    snapshot = Snapshot(tuple(keys), stored_state or StoredState())
+    if policy.exempt:
+        return Plan(user.name, notes=("exempt: reported only",), upcoming=())
+    actions: list[Action] = []
+    refusal: str | None = None
+    notes: list[str] = []
+    for _ in range(MAX_STEPS):
+        step = next_step(snapshot, policy, now, force=force)
+        if isinstance(step, Action):
+            actions.append(step)
+            snapshot = apply(snapshot, step, now)
+            continue
+        if isinstance(step, Refusal):
+            refusal = step.reason
+        elif isinstance(step, Wait):
+            notes.append(step.note)
+        break
+    notes.extend(_cooldown_note(snapshot, policy, now, force=force, acted=bool(actions)))
+    return Plan(user.name, tuple(actions), refusal, tuple(notes), schedule(snapshot, policy))
+
+
+def next_step(snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool) -> Step:
+    """The single next thing due for this snapshot, by the rules in the module docstring."""
+    state, roles = snapshot.state, classify(snapshot)
+    if state.pending_since is not None and now - state.pending_since < policy.max_run:
+        return Wait(f"a rotation started at {_iso(state.pending_since)} is still in progress")
+    if roles.undelivered:
+        key = roles.undelivered[0]
+        kind = ActionKind.DEACTIVATE if key.active else ActionKind.DELETE
+        return Action(kind, Reason.UNDELIVERED, key.key_id, "created but its secret was lost")
+    if state.pending_since is not None:
+        return Action(ActionKind.CLEAR_PENDING, Reason.STALE_MARK)
+    return _previous_step(roles, state, policy, now) or _rotation_step(
+        snapshot, roles, policy, now, force=force
+    )
+
+
+def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: datetime) -> Step:
+    previous, current = roles.previous, roles.current
+    if previous is None or current is None or not current.active:
+        return None
+    if previous.active:
+        return _grace_step(previous, state, policy, now)
+    return _restore_window_step(previous, state, policy, now)
+
+
+def _grace_step(previous: AccessKey, state: StoredState, policy: Policy, now: datetime) -> Step:
+    due = deactivation_due(state, previous, policy)
+    if now >= due:
+        return Action(ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id)
+    if now >= due - policy.warn_before and state.warned_key_id != previous.key_id:
+        detail = f"deactivation on {_iso(due)}"
+        return Action(ActionKind.WARN, Reason.DEACTIVATION_SOON, previous.key_id, detail, due=due)
+    return None
+
+
+def _restore_window_step(
+    previous: AccessKey, state: StoredState, policy: Policy, now: datetime
+) -> Step:
+    deactivated = state.deactivated_time(previous.key_id)
+    if deactivated is None:
+        return Action(ActionKind.RECORD_DEACTIVATION, Reason.DEACTIVATED_OUTSIDE, previous.key_id)
+    if now >= deactivated + _days(_delete_after(state, policy)):
+        return Action(ActionKind.DELETE, Reason.RESTORE_WINDOW_ELAPSED, previous.key_id)
+    return None
+
+
+def _rotation_step(
+    snapshot: Snapshot, roles: KeyRoles, policy: Policy, now: datetime, *, force: bool
+) -> Step:
+    incumbent = _incumbent(roles)
+    if isinstance(incumbent, Refusal):
+        return incumbent
+    reason = _rotation_reason(incumbent, snapshot, policy, now, force=force)
+    if reason is None:
+        return None
+    room = _make_room(snapshot, roles, incumbent, policy, now)
+    if isinstance(room, Refusal) and not force and _only_previous_blocks(snapshot, roles):
+        return Wait(f"rotation is due ({reason.value}) but waits: {room.reason}")
+    if room is not None:
+        return room
+    return Action(
+        ActionKind.CREATE,
+        reason,
+        incumbent.key_id if incumbent else None,
+        grace_days=policy.grace_days,
+        delete_after_days=policy.delete_after_days,
+    )
+
+
+def _only_previous_blocks(snapshot: Snapshot, roles: KeyRoles) -> bool:
+    """True when keyturn's own previous key, still in its lifecycle, is what fills the slot."""
+    previous = roles.previous
+    return previous is not None and roles.current is not None and len(snapshot.keys) == 2
+
+
+def _incumbent(roles: KeyRoles) -> AccessKey | Refusal | None:
+    """The key a new one replaces: the stored current key, else the one active key."""
+    if roles.current is not None:
+        return roles.current
+    active = [k for k in (roles.previous, *roles.foreign) if k is not None and k.active]
+    if len(active) > 1:
+        ids = " and ".join(mask_key_id(k.key_id) for k in active)
+        return Refusal(f"two active keys ({ids}) and none delivered by keyturn")
+    return active[0] if active else None
+
+
+def _rotation_reason(
+    incumbent: AccessKey | None, snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool
+) -> Reason | None:
+    if incumbent is None:
+        return Reason.NO_KEY if not snapshot.keys else Reason.NO_ACTIVE_KEY
+    if not incumbent.active:
+        return Reason.CURRENT_INACTIVE
+    if force and not _fresh(snapshot.state, policy, now):
+        return Reason.FORCED
+    if now - incumbent.created >= _days(policy.rotate_after_days):
+        return Reason.ROTATION_DUE
+    return None
+
+
+def _make_room(
+    snapshot: Snapshot,
+    roles: KeyRoles,
+    incumbent: AccessKey | None,
+    policy: Policy,
+    now: datetime,
+) -> Action | Refusal | None:
+    """Nothing if a key can be created; else a deletion that frees a slot, or a refusal."""
+    if len(snapshot.keys) < 2:
+        return None
+    others = [k for k in snapshot.keys if incumbent is None or k.key_id != incumbent.key_id]
+    deletable = [k for k in others if not k.active and k in roles.foreign]
+    if deletable and policy.delete_foreign_keys:
+        oldest = min(deletable, key=lambda k: k.created)
+        return Action(ActionKind.DELETE, Reason.MAKE_ROOM, oldest.key_id, "inactive foreign key")
+    return Refusal(_no_room_reason(others, roles, snapshot.state, policy, now))
+
+
+def _no_room_reason(
+    others: list[AccessKey], roles: KeyRoles, state: StoredState, policy: Policy, now: datetime
+) -> str:
+    other = others[0]
+    shown = mask_key_id(other.key_id)
+    if other.active:
+        if roles.previous is not None and other.key_id == roles.previous.key_id:
+            due = deactivation_due(state, other, policy)
+            return f"previous key {shown} is still active until {_iso(due)}; two keys are the limit"
+        return f"two active keys; keyturn never deletes an active key ({shown}) to make room"
+    if roles.previous is not None and other.key_id == roles.previous.key_id:
+        deactivated = state.deactivated_time(other.key_id) or now
+        until = deactivated + _days(_delete_after(state, policy))
+        return f"previous key {shown} can still be restored until {_iso(until)}"
+    return (
+        f"inactive key {shown} was not created by keyturn; delete it or set "
+        "KEYTURN_DELETE_FOREIGN_KEYS=true"
+    )
+
+
+def schedule(snapshot: Snapshot, policy: Policy) -> tuple[Upcoming, ...]:
+    """The next dated actions for this snapshot, earliest first."""
+    roles, state = classify(snapshot), snapshot.state
+    upcoming: list[Upcoming] = []
+    previous = roles.previous
+    if previous is not None and previous.active:
+        due = deactivation_due(state, previous, policy)
+        upcoming.append(Upcoming(due, ActionKind.DEACTIVATE, previous.key_id))
+    elif previous is not None and (deactivated := state.deactivated_time(previous.key_id)):
+        due = deactivated + _days(_delete_after(state, policy))
+        upcoming.append(Upcoming(due, ActionKind.DELETE, previous.key_id))
+    incumbent = _incumbent(roles)
+    if isinstance(incumbent, AccessKey) and incumbent.active:
+        due = incumbent.created + _days(policy.rotate_after_days)
+        upcoming.append(Upcoming(due, ActionKind.CREATE, incumbent.key_id))
+    return tuple(sorted(upcoming, key=lambda u: u.when))
+
+
+def deactivation_due(state: StoredState, previous: AccessKey, policy: Policy) -> datetime:
+    """When the previous key's grace period ends."""
+    grace = state.grace_days if state.grace_days is not None else policy.grace_days
+    return (state.stored_at or previous.created) + _days(grace)
+
+
+def _delete_after(state: StoredState, policy: Policy) -> int:
+    return (
+        state.delete_after_days
+        if state.delete_after_days is not None
+        else (policy.delete_after_days)
+    )
+
+
+def _fresh(state: StoredState, policy: Policy, now: datetime) -> bool:
+    return state.stored_at is not None and now - state.stored_at < policy.force_cooldown
+
+
+def _cooldown_note(
+    snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool, acted: bool
+) -> list[str]:
+    if force and not acted and _fresh(snapshot.state, policy, now):
+        stored = snapshot.state.stored_at
+        return [f"current key was stored at {_iso(stored)}; not rotating again so soon"]
+    return []
+
+
+def _days(days: int) -> timedelta:
+    return timedelta(days=days)
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "unknown"

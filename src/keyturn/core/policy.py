@@ -1,0 +1,123 @@
+"""The rotation policy and its per-user overrides from IAM user tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from keyturn.errors import ConfigurationError
+
+TAG_MANAGED = "keyturn:managed"
+TAG_EXEMPT = "keyturn:exempt"
+TAG_ROTATE_AFTER_DAYS = "keyturn:rotate-after-days"
+TAG_GRACE_DAYS = "keyturn:grace-days"
+TAG_DELETE_AFTER_DAYS = "keyturn:delete-after-days"
+TAG_OWNER = "keyturn:owner"
+
+MAX_DAYS = 3650
+COMPLIANCE_MAX_AGE_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When keys are rotated, deactivated and deleted.
+
+    The defaults keep every active key younger than 90 days (Security Hub IAM.3, CIS) with a
+    daily run: rotate at 80 days, deactivate the replaced key 7 days later (87), delete it 7
+    days after that.
+
+    Attributes:
+        rotate_after_days: age of the current key that triggers a rotation.
+        grace_days: days the replaced key stays active after the new one was stored.
+        delete_after_days: days a deactivated key can still be restored before deletion.
+        exempt: never touch the user's keys, only report them.
+        delete_foreign_keys: allow deleting inactive keys keyturn did not create, to make room.
+        max_run: longest possible run; a creation in flight for longer has crashed.
+        force_cooldown: an on-demand rotation within this time of the last one creates nothing.
+        warn_before: how long before deactivation the "deactivation coming" notice goes out.
+    """
+
+    rotate_after_days: int = 80
+    grace_days: int = 7
+    delete_after_days: int = 7
+    exempt: bool = False
+    delete_foreign_keys: bool = False
+    max_run: timedelta = timedelta(minutes=15)
+    force_cooldown: timedelta = timedelta(hours=1)
+    warn_before: timedelta = timedelta(days=1)
+
+    def __post_init__(self) -> None:
+        _check_days("rotate_after_days", self.rotate_after_days, minimum=1)
+        _check_days("grace_days", self.grace_days, minimum=0)
+        _check_days("delete_after_days", self.delete_after_days, minimum=0)
+
+    def with_overrides(
+        self, *, grace_days: int | None = None, delete_after_days: int | None = None
+    ) -> Policy:
+        """This policy with a one-off schedule for the next rotation."""
+        return replace(
+            self,
+            grace_days=self.grace_days if grace_days is None else grace_days,
+            delete_after_days=(
+                self.delete_after_days if delete_after_days is None else delete_after_days
+            ),
+        )
+
+    def for_user(self, user_name: str, tags: Mapping[str, str]) -> Policy:
+        """This policy with the user's ``keyturn:*`` tag overrides applied.
+
+        Raises:
+            ConfigurationError: a tag holds a value keyturn cannot use.
+        """
+        try:
+            return replace(
+                self,
+                rotate_after_days=_tag_days(tags, TAG_ROTATE_AFTER_DAYS, self.rotate_after_days),
+                grace_days=_tag_days(tags, TAG_GRACE_DAYS, self.grace_days),
+                delete_after_days=_tag_days(tags, TAG_DELETE_AFTER_DAYS, self.delete_after_days),
+                exempt=_tag_flag(tags, TAG_EXEMPT, default=self.exempt),
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"user {user_name}: {exc}") from None
+
+    @property
+    def longest_active_days(self) -> int:
+        """The oldest an active key gets under this policy with daily runs."""
+        return self.rotate_after_days + self.grace_days + 1
+
+
+def parse_flag(name: str, raw: str) -> bool:
+    """Read ``true``/``false`` (any case); anything else is a configuration error."""
+    value = raw.strip().lower()
+    if value in {"true", "false"}:
+        return value == "true"
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def parse_days(name: str, raw: str, *, minimum: int = 0) -> int:
+    """Read a whole number of days within keyturn's bounds."""
+    text = raw.strip()
+    if not text.isdigit():
+        raise ConfigurationError(f"{name} must be a whole number of days, not {raw!r}")
+    days = int(text)
+    _check_days(name, days, minimum=minimum)
+    return days
+
+
+def _check_days(name: str, days: int, *, minimum: int) -> None:
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise ConfigurationError(f"{name} must be a whole number of days")
+    if not minimum <= days <= MAX_DAYS:
+        raise ConfigurationError(f"{name} must be between {minimum} and {MAX_DAYS}, not {days}")
+
+
+def _tag_days(tags: Mapping[str, str], tag: str, default: int) -> int:
+    if tag not in tags:
+        return default
+    minimum = 1 if tag == TAG_ROTATE_AFTER_DAYS else 0
+    return parse_days(f"tag {tag}", tags[tag], minimum=minimum)
+
+
+def _tag_flag(tags: Mapping[str, str], tag: str, *, default: bool) -> bool:
+    return parse_flag(f"tag {tag}", tags[tag]) if tag in tags else default

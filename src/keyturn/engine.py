@@ -1,0 +1,228 @@
+"""The service both edges call: scan, plan, run, rotate and restore, through the ports.
+
+The planner decides; :class:`~keyturn.execution.Executor` acts; this module reads the world,
+chooses the policy for each user, records one audit event per action and turns failures into
+results. It never imports boto3.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from keyturn import notifications
+from keyturn.core.actions import Snapshot, apply
+from keyturn.core.models import StoredState, User
+from keyturn.core.planner import Plan, plan
+from keyturn.core.policy import Policy
+from keyturn.errors import (
+    ConfigurationError,
+    KeyturnError,
+    PartialRotationError,
+    RefusedError,
+)
+from keyturn.execution import Context, Executor
+from keyturn.ports import Clock, KeyStore, Notifier, SecretStore, UserDirectory
+from keyturn.results import RunResult, Status, StepDone, UserResult
+from keyturn.settings import Settings
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("keyturn.audit")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """A user's world as read now, and the plan for it."""
+
+    user: User
+    policy: Policy
+    snapshot: Snapshot
+    plan: Plan
+
+
+@dataclass
+class Rotator:
+    """Applies keyturn's policy to IAM users through the ports."""
+
+    directory: UserDirectory
+    keys: KeyStore
+    secrets: SecretStore
+    notifier: Notifier
+    clock: Clock
+    settings: Settings = field(default_factory=Settings)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def __post_init__(self) -> None:
+        self._executor = Executor(
+            self.keys, self.secrets, self.notifier, self.settings.notify_include_secret
+        )
+
+    # Reading -------------------------------------------------------------------------------
+
+    def inspect(
+        self, user: User, *, at: datetime | None = None, force: bool = False, policy: Policy | None
+    ) -> Inspection:
+        """Read ``user``'s keys and stored state and plan for them; changes nothing."""
+        policy = policy or self.settings.policy.for_user(user.name, user.tags)
+        keys = tuple(self.keys.list_keys(user.name))
+        snapshot = Snapshot(keys, self.secrets.read_state(user.name) or StoredState())
+        now = at or self.clock.now()
+        return Inspection(
+            user, policy, snapshot, plan(user, keys, snapshot.state, policy, now, force=force)
+        )
+
+    def plan_all(self, *, at: datetime | None = None) -> RunResult:
+        """What a run would do to every user; changes nothing."""
+        now = at or self.clock.now()
+        results = [self._planned(user, now) for user in self.directory.list_users()]
+        return RunResult(self.run_id, now, tuple(results))
+
+    def _planned(self, user: User, now: datetime) -> UserResult:
+        managed = self.settings.scope.manages(user)
+        try:
+            found = self.inspect(user, at=now, policy=None)
+        except ConfigurationError as exc:
+            return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
+        status = _planned_status(found.plan, managed=managed)
+        return UserResult(user.name, status, found.plan, found.snapshot.keys)
+
+    # Changing ------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Apply the policy to every managed user; others are only reported."""
+        now = self.clock.now()
+        results = []
+        for user in self.directory.list_users():
+            if self.settings.scope.manages(user):
+                results.append(self._run_user(user, now))
+            else:
+                results.append(self._planned(user, now))
+        return RunResult(self.run_id, now, tuple(results))
+
+    def _run_user(self, user: User, now: datetime) -> UserResult:
+        try:
+            policy = self.settings.policy.for_user(user.name, user.tags)
+        except ConfigurationError as exc:
+            self._refuse(user.name, str(exc))
+            return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
+        try:
+            return self._apply(self.inspect(user, at=now, policy=policy), now)
+        except RefusedError as exc:
+            return UserResult(user.name, Status.REFUSED, Plan(user.name), message=exc.reason)
+        except KeyturnError as exc:
+            return UserResult(
+                user.name, Status.FAILED, Plan(user.name), message=str(exc), error=exc
+            )
+
+    def rotate(
+        self,
+        user_name: str,
+        *,
+        grace_days: int | None = None,
+        delete_after_days: int | None = None,
+    ) -> UserResult:
+        """Rotate one user now (the original recipe's event).
+
+        Raises:
+            UserNotFoundError, RefusedError, PartialRotationError.
+        """
+        user = self.directory.get_user(user_name)
+        try:
+            policy = self.settings.policy.for_user(user.name, user.tags)
+        except ConfigurationError as exc:
+            raise self._refuse(user.name, str(exc)) from None
+        if policy.exempt:
+            raise self._refuse(user.name, "the user is exempt (tag keyturn:exempt=true)")
+        policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
+        now = self.clock.now()
+        return self._apply(self.inspect(user, at=now, force=True, policy=policy), now)
+
+    def restore(self, user_name: str) -> UserResult:
+        """Make the previous key current again while it still exists (the undo button).
+
+        Raises:
+            UserNotFoundError, RefusedError (nothing to restore), AwsError.
+        """
+        user = self.directory.get_user(user_name)
+        now = self.clock.now()
+        found = self.inspect(user, at=now, policy=self.settings.policy)
+        ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
+        try:
+            step = self._executor.restore(ctx, found.snapshot)
+        except RefusedError as exc:
+            raise self._refuse(user.name, exc.reason) from exc
+        self._audit(user.name, "restore", step.key_id, "requested", None)
+        keys = tuple(self.keys.list_keys(user.name))
+        return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,))
+
+    # Internals -----------------------------------------------------------------------------
+
+    def _apply(self, found: Inspection, now: datetime) -> UserResult:
+        user, current_plan = found.user, found.plan
+        if current_plan.refusal is not None:
+            raise self._refuse(user.name, current_plan.refusal)
+        ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
+        snapshot, done = found.snapshot, list[StepDone]()
+        for action in current_plan.actions:
+            try:
+                step = self._executor.perform(ctx, action)
+            except KeyturnError as exc:
+                self._audit(user.name, action.kind.value, action.key_id, action.reason.value, exc)
+                if isinstance(exc, RefusedError):
+                    raise self._refuse(user.name, exc.reason) from exc
+                self._notify_failure(user.name, exc)
+                raise PartialRotationError(user.name, [d.describe() for d in done], exc) from exc
+            done.append(step)
+            self._audit(user.name, action.kind.value, step.key_id, action.reason.value, None)
+            snapshot = apply(snapshot, action, now, step.key_id or "")
+            ctx = Context(user, now, found.policy, snapshot.state, ctx.secret)
+        keys = tuple(self.keys.list_keys(user.name)) if done else found.snapshot.keys
+        status = Status.CHANGED if done else Status.UNCHANGED
+        message = "; ".join(current_plan.notes)
+        return UserResult(user.name, status, current_plan, keys, tuple(done), message)
+
+    def _refuse(self, user_name: str, reason: str) -> RefusedError:
+        self._audit(user_name, "refuse", None, reason, None)
+        self.notifier.publish(
+            notifications.refused(user_name, reason, self.secrets.locate(user_name))
+        )
+        return RefusedError(user_name, reason)
+
+    def _notify_failure(self, user_name: str, exc: KeyturnError) -> None:
+        try:
+            ref = self.secrets.locate(user_name)
+            self.notifier.publish(notifications.failed(user_name, str(exc), ref))
+        except KeyturnError:
+            log.exception("could not send the failure notice for %s", user_name)
+
+    def _audit(
+        self,
+        user_name: str,
+        action: str,
+        key_id: str | None,
+        reason: str,
+        error: KeyturnError | None,
+    ) -> None:
+        event = {
+            "run_id": self.run_id,
+            "user": user_name,
+            "key_id": key_id,
+            "action": action,
+            "reason": reason,
+            "outcome": "failed" if error else "done",
+        }
+        if error is not None:
+            event["error"] = type(error).__name__
+        audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
+
+
+def _planned_status(found: Plan, *, managed: bool) -> Status:
+    if not managed:
+        return Status.UNMANAGED
+    if found.notes and found.notes[0].startswith("exempt"):
+        return Status.EXEMPT
+    if found.refusal is not None:
+        return Status.REFUSED
+    return Status.PLANNED if found.actions else Status.UNCHANGED

@@ -1,0 +1,93 @@
+"""keyturn's one error tree.
+
+::
+
+    KeyturnError                      root; never raised itself
+    ├── ConfigurationError            bad settings, policy values or user tags
+    ├── BadRequestError               malformed event or CLI input (HTTP 400, exit 2)
+    ├── UserNotFoundError             the named IAM user does not exist (HTTP 404)
+    ├── RefusedError                  a safety rule forbids the change (HTTP 409, exit 3)
+    ├── AwsError                      an AWS call failed after botocore's retries
+    │   ├── DeliveryError             the new secret could not be stored; the new key was removed
+    │   └── ConcurrentDeliveryError   another run delivered a key for the same rotation first
+    └── PartialRotationError          a run stopped part-way; carries what was done
+
+Messages never contain secret material: only user names, masked or public key ids, and AWS
+error codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+
+class KeyturnError(Exception):
+    """Root of every error keyturn raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+    status_code: ClassVar[int] = 500
+
+
+class ConfigurationError(KeyturnError):
+    """A setting, policy value or user tag is invalid."""
+
+    exit_code = 2
+    status_code = 400
+
+
+class BadRequestError(KeyturnError):
+    """An event or command line is malformed; nothing was changed."""
+
+    exit_code = 2
+    status_code = 400
+
+
+class UserNotFoundError(KeyturnError):
+    """The named IAM user does not exist; nothing was changed."""
+
+    status_code = 404
+
+    def __init__(self, user_name: str) -> None:
+        super().__init__(f"IAM user {user_name!r} does not exist")
+        self.user_name = user_name
+
+
+class RefusedError(KeyturnError):
+    """A safety rule forbids the requested change; nothing was changed."""
+
+    exit_code = 3
+    status_code = 409
+
+    def __init__(self, user_name: str, reason: str) -> None:
+        super().__init__(f"refused for {user_name}: {reason}")
+        self.user_name = user_name
+        self.reason = reason
+
+
+class AwsError(KeyturnError):
+    """An AWS call failed (after botocore's own retries)."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation} failed: {code}: {message}")
+        self.operation = operation
+        self.code = code
+
+
+class DeliveryError(AwsError):
+    """The new key's secret could not be stored, so the new key was removed again."""
+
+
+class PartialRotationError(KeyturnError):
+    """A user's plan stopped part-way; ``done`` lists the steps that completed."""
+
+    def __init__(self, user_name: str, done: Sequence[str], cause: KeyturnError) -> None:
+        steps = ", ".join(done) or "nothing"
+        super().__init__(f"{user_name}: stopped after {steps}: {cause}")
+        self.user_name = user_name
+        self.done = tuple(done)
+        self.cause = cause
+
+
+class ConcurrentDeliveryError(AwsError):
+    """Another run stored a different key for the same rotation first; ours was not stored."""

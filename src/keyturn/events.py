@@ -1,0 +1,132 @@
+"""Parsing of the Lambda handler's events into typed requests; bad input never gets further.
+
+Accepted events:
+
+* ``{"action": "create", "username": NAME}`` (the original recipe), optional ``grace_days`` and
+  ``delete_after_days``: rotate NAME now;
+* an EventBridge ``Scheduled Event`` or ``{"action": "run"}``: apply the policy to all users;
+* ``{"action": "plan"}``, optional ``"at": ISO date``: what a run would do; changes nothing;
+* ``{"action": "restore", "username": NAME}``: make the previous key current again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from keyturn.core.policy import MAX_DAYS
+from keyturn.errors import BadRequestError
+
+USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+SCHEDULED_SOURCES = frozenset({"aws.events", "aws.scheduler"})
+_FIELDS = {
+    "create": {"action", "username", "grace_days", "delete_after_days"},
+    "run": {"action"},
+    "plan": {"action", "at"},
+    "restore": {"action", "username"},
+}
+
+
+@dataclass(frozen=True)
+class RotateRequest:
+    user_name: str
+    grace_days: int | None = None
+    delete_after_days: int | None = None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    user_name: str
+
+
+Request = RotateRequest | RunRequest | PlanRequest | RestoreRequest
+
+
+def parse_event(event: object) -> Request:
+    """Turn a handler event into a request.
+
+    Raises:
+        BadRequestError: the event is not one keyturn understands; the message says why.
+    """
+    if not isinstance(event, Mapping):
+        raise BadRequestError(f"the event must be a JSON object, not {type(event).__name__}")
+    if _is_scheduled(event):
+        return RunRequest()
+    action = event.get("action")
+    if not isinstance(action, str) or action not in _FIELDS:
+        known = ", ".join(sorted(_FIELDS))
+        raise BadRequestError(f"'action' must be one of {known}; got {_show(action)}")
+    unknown = sorted(str(k) for k in event if k not in _FIELDS[action])
+    if unknown:
+        raise BadRequestError(f"unknown field(s) for action {action!r}: {', '.join(unknown)}")
+    return _request(action, event)
+
+
+def parse_user_name(raw: object) -> str:
+    """An IAM user name, or a BadRequestError saying what is wrong with it."""
+    if not isinstance(raw, str):
+        raise BadRequestError(f"'username' must be a string; got {_show(raw)}")
+    if not USER_NAME.fullmatch(raw):
+        raise BadRequestError("'username' must be 1-64 characters of letters, digits and +=,.@_-")
+    return raw
+
+
+def parse_at(raw: object) -> datetime:
+    """An ISO 8601 date or date-time; a date without zone is taken as UTC."""
+    if not isinstance(raw, str):
+        raise BadRequestError(f"'at' must be an ISO 8601 date string; got {_show(raw)}")
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequestError(f"'at' is not an ISO 8601 date: {raw[:40]!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _request(action: str, event: Mapping[str, Any]) -> Request:
+    if action == "run":
+        return RunRequest()
+    if action == "plan":
+        return PlanRequest(parse_at(event["at"]) if "at" in event else None)
+    if "username" not in event:
+        raise BadRequestError(f"action {action!r} needs 'username'")
+    user_name = parse_user_name(event["username"])
+    if action == "restore":
+        return RestoreRequest(user_name)
+    return RotateRequest(
+        user_name,
+        _days(event, "grace_days"),
+        _days(event, "delete_after_days"),
+    )
+
+
+def _days(event: Mapping[str, Any], name: str) -> int | None:
+    if name not in event:
+        return None
+    value = event[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
+        raise BadRequestError(f"{name!r} must be a whole number from 0 to {MAX_DAYS}")
+    return value
+
+
+def _is_scheduled(event: Mapping[str, Any]) -> bool:
+    return event.get("detail-type") == "Scheduled Event" and event.get("source") in (
+        SCHEDULED_SOURCES
+    )
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

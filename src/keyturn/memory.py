@@ -1,0 +1,181 @@
+"""In-memory implementations of every port: what unit tests, simulations and users' own tests use.
+
+They keep IAM's rules that matter to keyturn (two keys per user, unknown users, idempotent
+deletes) and store secrets with the same codec as the Secrets Manager adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from keyturn import state_codec
+from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
+from keyturn.errors import AwsError, ConcurrentDeliveryError, UserNotFoundError
+from keyturn.ports import Delivery, Marks, Notification, SecretRef, StoredKey
+
+MAX_KEYS = 2
+
+
+@dataclass
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class InMemoryIam:
+    """IAM users and access keys, as a UserDirectory and a KeyStore."""
+
+    clock: ManualClock | SystemClock = field(default_factory=SystemClock)
+    users: dict[str, User] = field(default_factory=dict)
+    keys: dict[str, list[AccessKey]] = field(default_factory=dict)
+    issued: dict[str, SecretValue] = field(default_factory=dict)
+
+    def add_user(self, name: str, *, path: str = "/", tags: dict[str, str] | None = None) -> User:
+        user = User(name, f"arn:aws:iam::123456789012:user{path}{name}", path, dict(tags or {}))
+        self.users[name] = user
+        self.keys.setdefault(name, [])
+        return user
+
+    def add_key(
+        self, user_name: str, *, age_days: float = 0, status: KeyStatus = KeyStatus.ACTIVE
+    ) -> AccessKey:
+        """Give a user a key created ``age_days`` ago (as if made outside keyturn)."""
+        created = self.clock.now() - timedelta(days=age_days)
+        key = AccessKey(_key_id(), status, created)
+        self.keys[user_name].append(key)
+        return key
+
+    def get_user(self, user_name: str) -> User:
+        if user_name not in self.users:
+            raise UserNotFoundError(user_name)
+        return self.users[user_name]
+
+    def list_users(self) -> Iterator[User]:
+        return iter(list(self.users.values()))
+
+    def list_keys(self, user_name: str) -> list[AccessKey]:
+        self.get_user(user_name)
+        return list(self.keys[user_name])
+
+    def create_key(self, user_name: str) -> NewKey:
+        self.get_user(user_name)
+        if len(self.keys[user_name]) >= MAX_KEYS:
+            raise AwsError("CreateAccessKey", "LimitExceeded", "Cannot exceed quota for keys")
+        key = AccessKey(_key_id(), KeyStatus.ACTIVE, self.clock.now())
+        secret = SecretValue("".join(secrets.choice(string.ascii_letters) for _ in range(40)))
+        self.keys[user_name].append(key)
+        self.issued[key.key_id] = secret
+        return NewKey(user_name, key.key_id, secret, key.created)
+
+    def set_key_status(self, user_name: str, key_id: str, status: KeyStatus) -> None:
+        self.keys[user_name] = [
+            replace(k, status=status) if k.key_id == key_id else k
+            for k in self.list_keys(user_name)
+        ]
+
+    def delete_key(self, user_name: str, key_id: str) -> None:
+        self.keys[user_name] = [k for k in self.list_keys(user_name) if k.key_id != key_id]
+
+
+@dataclass
+class _Secret:
+    versions: list[tuple[str, dict[str, Any], set[str]]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def staged(self, stage: str) -> dict[str, Any] | None:
+        return next((doc for _, doc, stages in self.versions if stage in stages), None)
+
+
+@dataclass
+class InMemorySecrets:
+    """A Secrets Manager stand-in with AWSCURRENT/AWSPREVIOUS staging and tags."""
+
+    prefix: str = "keyturn/"
+    secrets: dict[str, _Secret] = field(default_factory=dict)
+    fail_deliveries: int = 0
+    """How many next deliveries fail with InternalFailure (fault injection for tests)."""
+
+    def locate(self, user_name: str) -> SecretRef:
+        name = f"{self.prefix}{user_name}"
+        return SecretRef(name, f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}")
+
+    def read_state(self, user_name: str) -> StoredState | None:
+        secret = self.secrets.get(user_name)
+        if secret is None:
+            return None
+        return state_codec.state_from(secret.staged("AWSCURRENT"), secret.tags)
+
+    def read_previous(self, user_name: str) -> StoredKey | None:
+        secret = self.secrets.get(user_name)
+        doc = secret.staged("AWSPREVIOUS") if secret else None
+        return state_codec.stored_key(doc) if doc else None
+
+    def deliver(self, delivery: Delivery) -> SecretRef:
+        if self.fail_deliveries:
+            self.fail_deliveries -= 1
+            raise AwsError("PutSecretValue", "InternalFailure", "injected fault")
+        user = delivery.key.user_name
+        secret = self.secrets.setdefault(user, _Secret())
+        doc = json.loads(json.dumps(state_codec.document(delivery)))
+        for token, existing, _ in secret.versions:
+            if token == delivery.token:
+                if existing != doc:
+                    raise ConcurrentDeliveryError("PutSecretValue", "ResourceExistsException", "")
+                return self.locate(user)
+        for _, _, stages in secret.versions:
+            stages.discard("AWSPREVIOUS")
+            if "AWSCURRENT" in stages:
+                stages.discard("AWSCURRENT")
+                stages.add("AWSPREVIOUS")
+        secret.versions.append((delivery.token, doc, {"AWSCURRENT"}))
+        secret.tags.pop(state_codec.TAG_PENDING_SINCE, None)
+        return self.locate(user)
+
+    def set_marks(self, user_name: str, marks: Marks) -> None:
+        secret = self.secrets.setdefault(user_name, _Secret())
+        to_set, to_remove = state_codec.mark_tags(marks)
+        secret.tags.update(to_set)
+        for key in to_remove:
+            secret.tags.pop(key, None)
+
+
+@dataclass
+class RecordingNotifier:
+    """Keeps every notification, in order."""
+
+    sent: list[Notification] = field(default_factory=list)
+
+    def publish(self, notification: Notification) -> None:
+        self.sent.append(notification)
+
+
+class NullNotifier:
+    """Used when no topic is configured."""
+
+    def publish(self, notification: Notification) -> None:
+        del notification
+
+
+def _key_id() -> str:
+    alphabet = string.ascii_uppercase + "234567"
+    return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))

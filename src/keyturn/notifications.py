@@ -1,0 +1,94 @@
+"""Lifecycle messages: a subject readable in an e-mail and a JSON body for Email-JSON subscribers.
+
+A message carries a pointer to the secret, never the secret itself, unless the operator opted
+in with ``KEYTURN_NOTIFY_INCLUDE_SECRET=true`` (the original recipe's behaviour).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from keyturn.core.models import NewKey, mask_key_id
+from keyturn.ports import Notification, NotificationKind, SecretRef
+
+
+def rotated(
+    new_key: NewKey,
+    previous_key_id: str | None,
+    secret: SecretRef,
+    schedule: tuple[datetime | None, datetime | None],
+    *,
+    include_secret: bool,
+) -> Notification:
+    deactivate_at, delete_at = schedule
+    body: dict[str, object] = {
+        "NewAccessKeyId": new_key.key_id,
+        "PreviousAccessKeyId": previous_key_id,
+        "DeactivatePreviousAt": _iso(deactivate_at),
+        "DeletePreviousAt": _iso(delete_at),
+        "ReadWith": f"aws secretsmanager get-secret-value --secret-id {secret.name} "
+        "--version-stage AWSCURRENT",
+    }
+    if include_secret:
+        body["SecretAccessKey"] = new_key.secret.reveal()
+    subject = f"keyturn: new access key {mask_key_id(new_key.key_id)} for {new_key.user_name}"
+    return _message(NotificationKind.ROTATED, new_key.user_name, subject, secret, body)
+
+
+def deactivation_coming(
+    user_name: str, key_id: str, when: datetime | None, secret: SecretRef
+) -> Notification:
+    subject = f"keyturn: {user_name}'s old key {mask_key_id(key_id)} is deactivated soon"
+    body: dict[str, object] = {"AccessKeyId": key_id, "DeactivateAt": _iso(when)}
+    return _message(NotificationKind.DEACTIVATION_COMING, user_name, subject, secret, body)
+
+
+def deactivated(
+    user_name: str, key_id: str, delete_at: datetime | None, secret: SecretRef
+) -> Notification:
+    subject = f"keyturn: deactivated {user_name}'s old key {mask_key_id(key_id)}"
+    body: dict[str, object] = {"AccessKeyId": key_id, "DeleteAt": _iso(delete_at)}
+    return _message(NotificationKind.DEACTIVATED, user_name, subject, secret, body)
+
+
+def deleted(user_name: str, key_id: str, reason: str, secret: SecretRef) -> Notification:
+    subject = f"keyturn: deleted {user_name}'s key {mask_key_id(key_id)}"
+    body: dict[str, object] = {"AccessKeyId": key_id, "Reason": reason}
+    return _message(NotificationKind.DELETED, user_name, subject, secret, body)
+
+
+def restored(user_name: str, key_id: str, replaced_key_id: str, secret: SecretRef) -> Notification:
+    subject = f"keyturn: restored {user_name}'s key {mask_key_id(key_id)}"
+    body: dict[str, object] = {"AccessKeyId": key_id, "ReplacedAccessKeyId": replaced_key_id}
+    return _message(NotificationKind.RESTORED, user_name, subject, secret, body)
+
+
+def refused(user_name: str, reason: str, secret: SecretRef) -> Notification:
+    subject = f"keyturn: refused to rotate {user_name}'s key"
+    return _message(NotificationKind.REFUSED, user_name, subject, secret, {"Reason": reason})
+
+
+def failed(user_name: str, error: str, secret: SecretRef) -> Notification:
+    subject = f"keyturn: rotation failed for {user_name}"
+    return _message(NotificationKind.FAILED, user_name, subject, secret, {"Error": error})
+
+
+def _message(
+    kind: NotificationKind,
+    user_name: str,
+    subject: str,
+    secret: SecretRef,
+    details: dict[str, object],
+) -> Notification:
+    body: dict[str, object] = {
+        "Event": kind.value,
+        "UserName": user_name,
+        "SecretName": secret.name,
+        "SecretArn": secret.arn or None,
+        **details,
+    }
+    return Notification(kind, user_name, subject[:99], body)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None

@@ -1,0 +1,114 @@
+"""keyturn's one frozen settings object, resolved only at the edges (handler, CLI).
+
+Precedence: explicit argument, then environment variable, then default. Every environment
+variable keyturn reads is named here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from keyturn.core.models import User
+from keyturn.core.policy import TAG_MANAGED, Policy, parse_days, parse_flag
+from keyturn.errors import ConfigurationError
+
+ENV_TOPIC_ARN = "KEYTURN_TOPIC_ARN"
+ENV_NOTIFY_INCLUDE_SECRET = "KEYTURN_NOTIFY_INCLUDE_SECRET"
+ENV_SECRET_PREFIX = "KEYTURN_SECRET_PREFIX"
+ENV_KMS_KEY_ID = "KEYTURN_KMS_KEY_ID"
+ENV_ROTATE_AFTER_DAYS = "KEYTURN_ROTATE_AFTER_DAYS"
+ENV_GRACE_DAYS = "KEYTURN_GRACE_DAYS"
+ENV_DELETE_AFTER_DAYS = "KEYTURN_DELETE_AFTER_DAYS"
+ENV_USER_PATH = "KEYTURN_USER_PATH"
+ENV_USERS = "KEYTURN_USERS"
+ENV_DELETE_FOREIGN_KEYS = "KEYTURN_DELETE_FOREIGN_KEYS"
+ENV_REGION = "AWS_REGION"
+ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+
+DEFAULT_SECRET_PREFIX = "keyturn/"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which users keyturn manages: tagged ``keyturn:managed=true``, under a path, or listed."""
+
+    user_path: str | None = None
+    user_names: frozenset[str] = frozenset()
+
+    def manages(self, user: User) -> bool:
+        if user.tags.get(TAG_MANAGED, "").strip().lower() == "true":
+            return True
+        if self.user_path is not None and user.path.startswith(self.user_path):
+            return True
+        return user.name in self.user_names
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a keyturn run needs to know, validated once."""
+
+    policy: Policy = field(default_factory=Policy)
+    scope: Scope = field(default_factory=Scope)
+    secret_prefix: str = DEFAULT_SECRET_PREFIX
+    kms_key_id: str | None = None
+    topic_arn: str | None = None
+    notify_include_secret: bool = False
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.secret_prefix or len(self.secret_prefix) > 256:
+            raise ConfigurationError("the secret prefix must be 1 to 256 characters")
+        path = self.scope.user_path
+        if path is not None and not (path.startswith("/") and path.endswith("/")):
+            raise ConfigurationError(f"{ENV_USER_PATH} must start and end with '/', not {path!r}")
+
+    def secret_name(self, user_name: str) -> str:
+        return f"{self.secret_prefix}{user_name}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **explicit: object) -> Settings:
+        """Settings from environment variables; keyword arguments win over them.
+
+        Raises:
+            ConfigurationError: a variable holds a value keyturn cannot use.
+        """
+        values: dict[str, object] = {
+            "policy": _policy_from_env(environ),
+            "scope": _scope_from_env(environ),
+            "secret_prefix": environ.get(ENV_SECRET_PREFIX) or DEFAULT_SECRET_PREFIX,
+            "kms_key_id": environ.get(ENV_KMS_KEY_ID) or None,
+            "topic_arn": environ.get(ENV_TOPIC_ARN) or None,
+            "notify_include_secret": _flag(environ, ENV_NOTIFY_INCLUDE_SECRET),
+            "region": environ.get(ENV_REGION) or environ.get("AWS_DEFAULT_REGION") or None,
+            "endpoint_url": environ.get(ENV_ENDPOINT_URL) or None,
+        }
+        values.update({k: v for k, v in explicit.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _policy_from_env(environ: Mapping[str, str]) -> Policy:
+    defaults = Policy()
+    return Policy(
+        rotate_after_days=_days(environ, ENV_ROTATE_AFTER_DAYS, defaults.rotate_after_days, 1),
+        grace_days=_days(environ, ENV_GRACE_DAYS, defaults.grace_days, 0),
+        delete_after_days=_days(environ, ENV_DELETE_AFTER_DAYS, defaults.delete_after_days, 0),
+        delete_foreign_keys=_flag(environ, ENV_DELETE_FOREIGN_KEYS),
+    )
+
+
+def _scope_from_env(environ: Mapping[str, str]) -> Scope:
+    names = {n.strip() for n in environ.get(ENV_USERS, "").split(",") if n.strip()}
+    return Scope(user_path=environ.get(ENV_USER_PATH) or None, user_names=frozenset(names))
+
+
+def _days(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = environ.get(name)
+    return default if raw is None or raw == "" else parse_days(name, raw, minimum=minimum)
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name)
+    return False if raw is None or raw == "" else parse_flag(name, raw)
