@@ -180,6 +180,8 @@ class Rotator:
             ctx = Context(user, now, found.policy, snapshot.state, ctx.secret)
         keys = tuple(self.keys.list_keys(user.name)) if done else found.snapshot.keys
         status = Status.CHANGED if done else Status.UNCHANGED
+        if found.policy.exempt:
+            status = Status.EXEMPT
         message = "; ".join(current_plan.notes)
         return UserResult(user.name, status, current_plan, keys, tuple(done), message)
 

@@ -42,6 +42,16 @@ class SystemClock:
 
 
 @dataclass
+class OffsetClock:
+    """The system clock moved by ``offset``: "simulated days passing" in the demo."""
+
+    offset: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
 class InMemoryIam:
     """IAM users and access keys, as a UserDirectory and a KeyStore."""
 

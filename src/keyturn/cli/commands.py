@@ -1,0 +1,177 @@
+"""Click commands. Each builds one Settings object, calls the engine, renders the result.
+
+Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 refused by a safety rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.console import Console
+
+from keyturn.aws import build_rotator
+from keyturn.cli.tables import run_table, scan_table
+from keyturn.engine import Rotator
+from keyturn.errors import KeyturnError
+from keyturn.events import parse_at, parse_user_name
+from keyturn.render import key_rows, run_json, user_json
+from keyturn.results import RunResult, Status, UserResult
+from keyturn.settings import Settings
+
+EXIT_REFUSED = 3
+
+
+@dataclass
+class CliContext:
+    """Global options, resolved into settings when a command needs them."""
+
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    output: str
+    console: Console
+
+    def rotator(self) -> Rotator:
+        settings = Settings.from_env(
+            os.environ,
+            region=self.region,
+            profile=self.profile,
+            endpoint_url=self.endpoint_url,
+        )
+        return build_rotator(settings)
+
+    def emit(self, data: Any) -> None:
+        click.echo(json.dumps(data, indent=2, default=str))
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+class KeyturnGroup(click.Group):
+    """Maps keyturn's error tree to exit codes in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyturnError as exc:
+            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=KeyturnGroup)
+@click.option("--region", envvar="AWS_REGION", help="AWS region (default: profile's).")
+@click.option("--profile", envvar="AWS_PROFILE", help="AWS named profile.")
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="Endpoint for every AWS call.")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.version_option(package_name="keyturn")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    output: str,
+) -> None:
+    """keyturn rotates IAM user access keys safely: new key first, delivered to Secrets Manager,
+    the old key retired on a schedule."""
+    console = Console(width=None if sys.stdout.isatty() else 120, emoji=False, highlight=False)
+    ctx.obj = CliContext(region, profile, endpoint_url, output, console)
+
+
+def _at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return parse_at(value)
+
+
+@cli.command()
+@click.option("--at", "at_text", metavar="DATE", help="Pretend it is this ISO date.")
+@pass_ctx
+def scan(obj: CliContext, at_text: str | None) -> None:
+    """List every user's keys, their age, last use and next action."""
+    run = obj.rotator().plan_all(at=_at(at_text))
+    if obj.output == "json":
+        obj.emit(run_json(run))
+    else:
+        obj.console.print(scan_table(run))
+
+
+@cli.command()
+@click.option("--at", "at_text", metavar="DATE", help="Plan as if it were this ISO date.")
+@pass_ctx
+def plan(obj: CliContext, at_text: str | None) -> None:
+    """Show what a run would do; changes nothing."""
+    run = obj.rotator().plan_all(at=_at(at_text))
+    _show_run(obj, run, "keyturn plan (nothing changed)")
+
+
+@cli.command()
+@pass_ctx
+def run(obj: CliContext) -> None:
+    """Apply the policy to every managed user."""
+    result = obj.rotator().run()
+    _show_run(obj, result, f"keyturn run {result.run_id}")
+    if result.failures:
+        sys.exit(1)
+    if any(u.status is Status.REFUSED for u in result.users):
+        sys.exit(EXIT_REFUSED)
+
+
+@cli.command()
+@click.argument("user")
+@click.option("--grace-days", type=click.IntRange(0, 3650), help="Retire the old key after N days.")
+@click.option("--delete-after-days", type=click.IntRange(0, 3650), help="Delete N days after that.")
+@pass_ctx
+def rotate(
+    obj: CliContext, user: str, grace_days: int | None, delete_after_days: int | None
+) -> None:
+    """Rotate USER's key now."""
+    result = obj.rotator().rotate(
+        parse_user_name(user), grace_days=grace_days, delete_after_days=delete_after_days
+    )
+    _show_user(obj, result)
+
+
+@cli.command()
+@click.argument("user")
+@pass_ctx
+def restore(obj: CliContext, user: str) -> None:
+    """Re-activate USER's previous key and make it current again."""
+    _show_user(obj, obj.rotator().restore(parse_user_name(user)))
+
+
+@cli.command()
+@pass_ctx
+def demo(obj: CliContext) -> None:
+    """Tell the whole story on an embedded AWS emulator; no AWS account needed."""
+    # Imported here: the emulator is the optional `keyturn[emulator]` extra.
+    from keyturn.demo import run_demo  # noqa: PLC0415
+
+    run_demo(obj.console)
+
+
+def _show_run(obj: CliContext, run: RunResult, title: str) -> None:
+    if obj.output == "json":
+        obj.emit(run_json(run))
+    else:
+        obj.console.print(run_table(run, title))
+
+
+def _show_user(obj: CliContext, result: UserResult) -> None:
+    if obj.output == "json":
+        obj.emit(user_json(result))
+        return
+    obj.console.print(f"{result.user_name}: {result.status.value}. {result.message}".strip())
+    for row in key_rows(result.user_name, result.keys):
+        obj.console.print(f"  {row['AccessKeyId']}  {row['status']}  created {row['CreateDate']}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="keyturn")

@@ -1,0 +1,95 @@
+"""Rich tables for scan and run results. Key ids are masked; secrets are never in a result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.markup import escape
+from rich.table import Table
+
+from keyturn.core.actions import Action, ActionKind
+from keyturn.core.models import AccessKey, mask_key_id
+from keyturn.results import RunResult, UserResult
+
+
+def scan_table(run: RunResult) -> Table:
+    table = Table(title=f"keyturn scan at {run.at:%Y-%m-%d %H:%M} UTC", expand=False)
+    for column in ("user", "key id", "status", "age", "last used", "keyturn", "next action"):
+        table.add_column(column, no_wrap=column in {"key id", "status", "age"})
+    table.add_column("when", no_wrap=True)
+    for user in run.users:
+        _scan_rows(table, user, run.at)
+    return table
+
+
+def _scan_rows(table: Table, user: UserResult, now: datetime) -> None:
+    next_action, when = _next(user, now)
+    if not user.keys:
+        table.add_row(user.user_name, "-", "-", "-", "-", "-", next_action, when)
+        return
+    for index, key in enumerate(user.keys):
+        first = index == 0
+        table.add_row(
+            user.user_name if first else "",
+            mask_key_id(key.key_id),
+            key.status.value,
+            f"{(now - key.created).days}d",
+            _last_used(key, now),
+            user.status.value if first else "",
+            next_action if first else "",
+            when if first else "",
+        )
+
+
+def _next(user: UserResult, now: datetime) -> tuple[str, str]:
+    found = user.plan
+    if found.refusal:
+        return "refused (see plan)", "now"
+    if found.actions:
+        return ", ".join(describe(a, a.key_id) for a in found.actions), "now"
+    upcoming = found.next_upcoming
+    if upcoming is None:
+        return ("-" if user.status.value == "exempt" else "; ".join(found.notes) or "-"), ""
+    verb = "rotate" if upcoming.kind.value == "create" else upcoming.kind.value
+    days = (upcoming.when - now).days
+    return f"{verb} {mask_key_id(upcoming.key_id)}", f"{upcoming.when:%Y-%m-%d} ({days}d)"
+
+
+def run_table(run: RunResult, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("user", "status", "done", "note"):
+        table.add_column(column)
+    for user in run.users:
+        table.add_row(user.user_name, user.status.value, _done(user), _note(user))
+    return table
+
+
+def _done(user: UserResult) -> str:
+    if user.done:
+        return ", ".join(describe(d.action, d.key_id) for d in user.done)
+    if user.plan.actions:
+        return "would: " + ", ".join(describe(a, a.key_id) for a in user.plan.actions)
+    return "-"
+
+
+def describe(action: Action, key_id: str | None) -> str:
+    """One action for a table: ``rotate AKIA...WXYZ`` for a planned creation, else verb + key."""
+    if action.kind is ActionKind.CREATE:
+        if key_id == action.key_id:
+            return f"rotate {_mask(key_id)}" if key_id else "create a key"
+        return f"new key {_mask(key_id)}"
+    return f"{action.kind.value} {_mask(key_id)}".strip()
+
+
+def _note(user: UserResult) -> str:
+    return escape(user.message or user.plan.refusal or "; ".join(user.plan.notes) or "")
+
+
+def _last_used(key: AccessKey, now: datetime) -> str:
+    if key.last_used is None:
+        return "never"
+    return f"{(now - key.last_used).days}d ago"
+
+
+def _mask(key_id: str | None) -> str:
+    return mask_key_id(key_id) if key_id else ""

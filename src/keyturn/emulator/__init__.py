@@ -1,0 +1,89 @@
+"""An embedded AWS emulator: moto server on 127.0.0.1, on a free port, in a background thread.
+
+Real HTTP, real SigV4 signing, real error codes; no AWS account and no network. The few
+inspection helpers reach into moto's in-process backends, which real AWS does not allow:
+they exist for the demo and the tests only (backdating a key, reading sent notifications).
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.iam.models import iam_backends
+from moto.server import ThreadedMotoServer
+from moto.sns.models import sns_backends
+
+FAKE_ACCESS_KEY_ID = "testing"
+FAKE_SECRET = "testing"
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class SentMessage:
+    subject: str
+    message: str
+
+
+@dataclass
+class EmbeddedAws:
+    """A moto server for the lifetime of a ``with`` block."""
+
+    region: str = "us-east-1"
+    url: str = ""
+    _server: Any = field(default=None, repr=False)
+
+    def __enter__(self) -> EmbeddedAws:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every resource (moto's ``/moto-api/reset``)."""
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise ValueError("the emulator only listens on loopback")
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked loopback URL
+            pass
+
+    def session(self) -> boto3.Session:
+        """A boto3 session with the emulator's placeholder credentials."""
+        return boto3.Session(
+            aws_access_key_id=FAKE_ACCESS_KEY_ID,
+            aws_secret_access_key=FAKE_SECRET,
+            region_name=self.region,
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.url)  # type: ignore[call-overload]
+
+    def backdate_key(self, user_name: str, key_id: str, days: float) -> None:
+        """Make a key look ``days`` older (the emulator stamps keys with the real time)."""
+        user = iam_backends[ACCOUNT_ID]["global"].users[user_name]
+        for key in user.access_keys:
+            if key.access_key_id == key_id:
+                key.create_date = key.create_date - timedelta(days=days)
+
+    def sent_notifications(self, topic_arn: str) -> list[SentMessage]:
+        """What SNS delivered to the topic's subscribers, oldest first."""
+        topic = sns_backends[ACCOUNT_ID][self.region].topics[topic_arn]
+        return [
+            SentMessage(subject or "", message)
+            for _, message, subject, *_ in topic.sent_notifications
+        ]
