@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # noqa: TID251 - a build script, not the keyturn package
 import yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
@@ -48,12 +48,21 @@ def load_template(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def translate(template: dict[str, Any], code_uri: str, region: str) -> dict[str, Any]:
-    """The plain CloudFormation for `template`, the function's code taken from `code_uri`."""
+def translate(
+    template: dict[str, Any],
+    code_uri: str,
+    region: str,
+    parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The plain CloudFormation for `template`, the function's code taken from `code_uri`.
+
+    `parameters` are the values the stack will be given: SAM resolves a few properties at
+    transform time, as CloudFormation's transform does with the stack's real values.
+    """
     sam = json.loads(json.dumps(template))
     sam["Resources"][FUNCTION]["Properties"]["CodeUri"] = code_uri
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
-    return translator.translate(sam, parameter_values={})  # type: ignore[no-any-return]
+    return translator.translate(sam, parameter_values=dict(parameters or {}))  # type: ignore[no-any-return]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("template", type=Path)
     parser.add_argument("--code-uri", required=True, help="s3://bucket/key of the artifact")
     parser.add_argument("--region", required=True)
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="KEY=VALUE", help="a stack parameter"
+    )
     args = parser.parse_args(argv)
-    plain = translate(load_template(args.template), args.code_uri, args.region)
+    parameters = dict(p.split("=", 1) for p in args.parameter)
+    plain = translate(load_template(args.template), args.code_uri, args.region, parameters)
     sys.stdout.write(json.dumps(plain, indent=2) + "\n")
     return 0
 
