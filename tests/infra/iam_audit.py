@@ -68,13 +68,20 @@ def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recording]:
 
 
 def policy_document(raw: Any) -> dict[str, Any]:
-    """A policy document as the IAM API returned it (moto hands some back as a Python repr)."""
+    """A policy document as the IAM API returned it, as CloudFormation would have written it.
+
+    moto hands some documents back as a Python repr, and keeps a statement that was
+    ``!Ref AWS::NoValue`` as null where CloudFormation drops it.
+    """
     if isinstance(raw, dict):
-        return raw
-    try:
-        return json.loads(raw)  # type: ignore[no-any-return]
-    except json.JSONDecodeError:
-        return ast.literal_eval(raw)  # type: ignore[no-any-return]
+        document = raw
+    else:
+        try:
+            document = json.loads(raw)
+        except json.JSONDecodeError:
+            document = ast.literal_eval(raw)
+    statements = [s for s in _listed(document["Statement"]) if s is not None]
+    return {**document, "Statement": statements}
 
 
 def _listed(value: Any) -> list[Any]:

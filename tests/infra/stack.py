@@ -12,6 +12,8 @@ from typing import Any
 
 from keyturn.emulator import EmbeddedAws
 
+from .iam_audit import policy_document
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 INTEGRATION_USER = ROOT / "examples" / "integration-user.yaml"
@@ -99,3 +101,21 @@ def deploy_keyturn(aws: EmbeddedAws, name: str, parameters: dict[str, str]) -> d
     s3.put_object(Bucket=ARTIFACT_BUCKET, Key=ARTIFACT_KEY, Body=source_zip())
     template = translate(parameters, f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_KEY}")
     return deploy(aws, name, template, parameters)
+
+
+def role_policy(aws: EmbeddedAws, role_name: str) -> dict[str, Any]:
+    """The one inline policy of a role."""
+    iam = aws.client("iam")
+    (name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    return policy_document(
+        iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+    )
+
+
+def user_policy(aws: EmbeddedAws, user_name: str) -> dict[str, Any]:
+    """The one inline policy of a user."""
+    iam = aws.client("iam")
+    (name,) = iam.list_user_policies(UserName=user_name)["PolicyNames"]
+    return policy_document(
+        iam.get_user_policy(UserName=user_name, PolicyName=name)["PolicyDocument"]
+    )

@@ -17,8 +17,15 @@ import pytest
 
 from keyturn.emulator import EmbeddedAws
 
-from .iam_audit import Call, Recording, allows, policy_document, recorded_calls
-from .stack import ACCOUNT, REGION, deploy_integration_user, deploy_keyturn, stack_resources
+from .iam_audit import Call, Recording, allows, recorded_calls
+from .stack import (
+    ACCOUNT,
+    REGION,
+    deploy_integration_user,
+    deploy_keyturn,
+    role_policy,
+    stack_resources,
+)
 
 USER = "keyturn-sqs-integration"
 OUTSIDER = "alice"
@@ -47,13 +54,7 @@ class Stack:
     resources: dict[str, dict[str, str]]
 
     def role_policy(self) -> dict[str, Any]:
-        iam = self.aws.client("iam")
-        role = self.resources["RotationRole"]["id"]
-        (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
-        document = policy_document(
-            iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-        )
-        return {**document, "Statement": [s for s in document["Statement"] if s is not None]}
+        return role_policy(self.aws, self.resources["RotationRole"]["id"])
 
 
 @pytest.fixture

@@ -15,7 +15,14 @@ import pytest
 from keyturn.emulator import EmbeddedAws
 
 from .iam_audit import allows, policy_document
-from .stack import ACCOUNT, deploy_integration_user, deploy_keyturn, stack_resources
+from .stack import (
+    ACCOUNT,
+    deploy_integration_user,
+    deploy_keyturn,
+    role_policy,
+    stack_resources,
+    user_policy,
+)
 
 USER = "keyturn-sqs-integration"
 EMAIL = "ops@example.com"
@@ -44,14 +51,7 @@ class Deployed:
         return self.aws.client(service)
 
     def role_policy(self) -> dict[str, Any]:
-        iam = self.client("iam")
-        role = self.physical("RotationRole")
-        (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
-        document = policy_document(
-            iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-        )
-        # CloudFormation drops a statement that is !Ref AWS::NoValue; moto keeps it as null.
-        return {**document, "Statement": [s for s in document["Statement"] if s is not None]}
+        return role_policy(self.aws, self.resources["RotationRole"]["id"])
 
     def function_environment(self) -> dict[str, str]:
         config = self.client("lambda").get_function_configuration(
@@ -288,8 +288,7 @@ def test_integration_user_is_the_recipes_user_made_safe(full: Deployed) -> None:
     iam = full.client("iam")
     user = iam.get_user(UserName=USER)["User"]
     tags = iam.list_user_tags(UserName=USER)["Tags"]
-    (name,) = iam.list_user_policies(UserName=USER)["PolicyNames"]
-    policy = policy_document(iam.get_user_policy(UserName=USER, PolicyName=name)["PolicyDocument"])
+    policy = user_policy(full.aws, USER)
     queue = full.user["QueueArn"]
     secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:keyturn/{USER}-AbCdEf"
 
