@@ -125,6 +125,9 @@ class Rotator:
     ) -> UserResult:
         """Rotate one user now (the original recipe's event).
 
+        ``grace_days=0`` without ``delete_after_days`` is the original recipe's immediate
+        replacement: the old key is deactivated and deleted as soon as the new one is stored.
+
         Raises:
             UserNotFoundError, RefusedError, PartialRotationError.
         """
@@ -135,6 +138,8 @@ class Rotator:
             raise self._refuse(user.name, str(exc)) from None
         if policy.exempt:
             raise self._refuse(user.name, "the user is exempt (tag keyturn:exempt=true)")
+        if grace_days == 0 and delete_after_days is None:
+            delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
         now = self.clock.now()
         return self._apply(self.inspect(user, at=now, force=True, policy=policy), now)
