@@ -80,11 +80,12 @@ def policy_document(raw: Any) -> dict[str, Any]:
             document = json.loads(raw)
         except json.JSONDecodeError:
             document = ast.literal_eval(raw)
-    statements = [s for s in _listed(document["Statement"]) if s is not None]
+    statements = [s for s in listed(document["Statement"]) if s is not None]
     return {**document, "Statement": statements}
 
 
-def _listed(value: Any) -> list[Any]:
+def listed(value: Any) -> list[Any]:
+    """A policy element that may be one value or a list, as a list."""
     return value if isinstance(value, list) else [value]
 
 
@@ -93,7 +94,7 @@ def _conditions_hold(condition: Mapping[str, Any], tags: Mapping[str, str]) -> b
         for key, expected in pairs.items():
             if operator != "StringEquals" or not key.startswith("aws:ResourceTag/"):
                 return False
-            if tags.get(key.split("/", 1)[1]) not in _listed(expected):
+            if tags.get(key.split("/", 1)[1]) not in listed(expected):
                 return False
     return True
 
@@ -103,11 +104,11 @@ def allows(
 ) -> bool:
     """Whether an Allow statement of `policy` grants `action` on `resource` (no Deny in it)."""
     granted = False
-    for statement in _listed(policy["Statement"]):
-        actions = [a.lower() for a in _listed(statement.get("Action", []))]
+    for statement in listed(policy["Statement"]):
+        actions = [a.lower() for a in listed(statement.get("Action", []))]
         if not any(fnmatchcase(action.lower(), a) for a in actions):
             continue
-        if not any(fnmatchcase(resource, r) for r in _listed(statement.get("Resource", []))):
+        if not any(fnmatchcase(resource, r) for r in listed(statement.get("Resource", []))):
             continue
         if not _conditions_hold(statement.get("Condition", {}), tags or {}):
             continue

@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,39 @@ def deploy_integration_user(aws: EmbeddedAws, user_name: str) -> dict[str, str]:
     return {**deploy(aws, f"{user_name}-user", template, parameters), "QueueArn": arn["QueueArn"]}
 
 
-def deploy_keyturn(aws: EmbeddedAws, name: str, parameters: dict[str, str]) -> dict[str, str]:
+@dataclass
+class Deployed:
+    """keyturn's stack in moto, read back through the ordinary APIs."""
+
+    aws: EmbeddedAws
+    outputs: dict[str, str]
+    resources: dict[str, dict[str, str]]
+
+    def physical(self, logical_id: str) -> str:
+        return self.resources[logical_id]["id"]
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+    def role_policy(self) -> dict[str, Any]:
+        return role_policy(self.aws, self.physical("RotationRole"))
+
+    def function_environment(self) -> dict[str, str]:
+        config = self.client("lambda").get_function_configuration(
+            FunctionName=self.outputs["FunctionArn"]
+        )
+        # Lambda keeps strings; moto keeps a Number parameter's value as an int.
+        return {k: str(v) for k, v in config["Environment"]["Variables"].items()}
+
+
+def deploy_keyturn(aws: EmbeddedAws, name: str, parameters: dict[str, str]) -> Deployed:
     """keyturn's stack as `sam deploy` would create it: artifact uploaded, template translated."""
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     s3.put_object(Bucket=ARTIFACT_BUCKET, Key=ARTIFACT_KEY, Body=source_zip())
     template = translate(parameters, f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_KEY}")
-    return deploy(aws, name, template, parameters)
+    outputs = deploy(aws, name, template, parameters)
+    return Deployed(aws, outputs, stack_resources(aws, name))
 
 
 def role_policy(aws: EmbeddedAws, role_name: str) -> dict[str, Any]:

@@ -21,10 +21,9 @@ from .iam_audit import Call, Recording, allows, recorded_calls
 from .stack import (
     ACCOUNT,
     REGION,
+    Deployed,
     deploy_integration_user,
     deploy_keyturn,
-    role_policy,
-    stack_resources,
 )
 
 USER = "keyturn-sqs-integration"
@@ -47,18 +46,8 @@ class LambdaContext:
     aws_request_id: str = "4b1c6f7e-0000-4000-8000-000000000001"
 
 
-@dataclass
-class Stack:
-    aws: EmbeddedAws
-    outputs: dict[str, str]
-    resources: dict[str, dict[str, str]]
-
-    def role_policy(self) -> dict[str, Any]:
-        return role_policy(self.aws, self.resources["RotationRole"]["id"])
-
-
 @pytest.fixture
-def stack(cloud: EmbeddedAws) -> Stack:
+def stack(cloud: EmbeddedAws) -> Deployed:
     """The integration user (with the key its application uses today), an out-of-scope user
     with a key of its own, and keyturn's stack."""
     deploy_integration_user(cloud, USER)
@@ -66,12 +55,11 @@ def stack(cloud: EmbeddedAws) -> Stack:
     iam.create_access_key(UserName=USER)
     iam.create_user(UserName=OUTSIDER)
     iam.create_access_key(UserName=OUTSIDER)
-    outputs = deploy_keyturn(cloud, "keyturn", PARAMETERS)
-    return Stack(cloud, outputs, stack_resources(cloud, "keyturn"))
+    return deploy_keyturn(cloud, "keyturn", PARAMETERS)
 
 
 @pytest.fixture
-def invoke(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], Any]:
+def invoke(stack: Deployed, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], Any]:
     """Call lambda_handler as Lambda would, with the function's configured environment."""
     lambda_client = stack.aws.client("lambda")
     config = lambda_client.get_function_configuration(FunctionName=stack.outputs["FunctionArn"])
@@ -93,7 +81,7 @@ def _keys(aws: EmbeddedAws, user: str) -> dict[str, str]:
 
 
 def test_create_rotates_the_integration_user_into_its_secret(
-    stack: Stack,
+    stack: Deployed,
     invoke: Callable[[dict[str, Any]], Any],
     issued_secrets: Callable[[], set[str]],
     capfd: pytest.CaptureFixture[str],
@@ -139,7 +127,7 @@ def test_create_rotates_the_integration_user_into_its_secret(
 
 
 def test_scheduled_run_leaves_fresh_keys_and_other_users_alone(
-    stack: Stack, invoke: Callable[[dict[str, Any]], Any]
+    stack: Deployed, invoke: Callable[[dict[str, Any]], Any]
 ) -> None:
     invoke({"action": "create", "username": USER})
     before = {user: _keys(stack.aws, user) for user in (USER, OUTSIDER)}
@@ -150,7 +138,7 @@ def test_scheduled_run_leaves_fresh_keys_and_other_users_alone(
     assert {user: _keys(stack.aws, user) for user in (USER, OUTSIDER)} == before
 
 
-def _denied(stack: Stack, recording: Recording) -> list[tuple[str, str]]:
+def _denied(stack: Deployed, recording: Recording) -> list[tuple[str, str]]:
     """The recorded calls the stack's role does not allow, as (action, resource)."""
     policy = stack.role_policy()
     return [
@@ -162,7 +150,7 @@ def _denied(stack: Stack, recording: Recording) -> list[tuple[str, str]]:
 
 
 def test_every_call_of_a_rotation_is_allowed_by_the_stack_role(
-    stack: Stack, invoke: Callable[[dict[str, Any]], Any], monkeypatch: pytest.MonkeyPatch
+    stack: Deployed, invoke: Callable[[dict[str, Any]], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the role the stack created; WHEN the recipe's event creates, stores, announces a key
     with recorded_calls(monkeypatch) as recording:
@@ -183,7 +171,7 @@ def test_every_call_of_a_rotation_is_allowed_by_the_stack_role(
     "(or treat AccessDenied as 'not inspected'); then this passes and the mark must go.",
 )
 def test_every_call_of_a_scheduled_run_is_allowed_by_the_stack_role(
-    stack: Stack, invoke: Callable[[dict[str, Any]], Any], monkeypatch: pytest.MonkeyPatch
+    stack: Deployed, invoke: Callable[[dict[str, Any]], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     invoke({"action": "create", "username": USER})
     with recorded_calls(monkeypatch) as recording:
@@ -231,7 +219,7 @@ def _tags(aws: EmbeddedAws, call: Call, recording: Recording) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 
 
-def test_audit_catches_a_call_outside_the_role(stack: Stack) -> None:
+def test_audit_catches_a_call_outside_the_role(stack: Deployed) -> None:
     """The audit itself can fail: a key action on a user out of scope is denied."""
     policy = stack.role_policy()
     outsider = f"arn:aws:iam::{ACCOUNT}:user/{OUTSIDER}"

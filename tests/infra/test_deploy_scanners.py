@@ -25,8 +25,6 @@ from .stack import (
     deploy_integration_user,
     deploy_keyturn,
     make,
-    role_policy,
-    stack_resources,
     translate,
     user_policy,
 )
@@ -110,9 +108,9 @@ def _identity_policies(aws: EmbeddedAws) -> dict[str, dict[str, Any]]:
     for variant, parameters in VARIANTS.items():
         aws.reset()
         deploy_integration_user(aws, "keyturn-sqs-integration")
-        deploy_keyturn(aws, "keyturn", parameters)
-        role = stack_resources(aws, "keyturn")["RotationRole"]["id"]
-        policies[f"{variant}-rotation-role"] = role_policy(aws, role)
+        policies[f"{variant}-rotation-role"] = deploy_keyturn(
+            aws, "keyturn", parameters
+        ).role_policy()
         policies[f"{variant}-integration-user"] = user_policy(aws, "keyturn-sqs-integration")
     return policies
 

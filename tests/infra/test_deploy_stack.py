@@ -7,20 +7,17 @@ reads the resources back through the ordinary AWS APIs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from keyturn.emulator import EmbeddedAws
 
-from .iam_audit import allows, policy_document
+from .iam_audit import allows, listed, policy_document
 from .stack import (
     ACCOUNT,
+    Deployed,
     deploy_integration_user,
     deploy_keyturn,
-    role_policy,
-    stack_resources,
     user_policy,
 )
 
@@ -37,34 +34,9 @@ FULL = {
 UNSCOPABLE_READS = {"iam:ListUsers", "iam:GenerateCredentialReport", "iam:GetCredentialReport"}
 
 
-@dataclass
-class Deployed:
-    aws: EmbeddedAws
-    outputs: dict[str, str]
-    resources: dict[str, dict[str, str]]
-    user: dict[str, str]
-
-    def physical(self, logical_id: str) -> str:
-        return self.resources[logical_id]["id"]
-
-    def client(self, service: str) -> Any:
-        return self.aws.client(service)
-
-    def role_policy(self) -> dict[str, Any]:
-        return role_policy(self.aws, self.resources["RotationRole"]["id"])
-
-    def function_environment(self) -> dict[str, str]:
-        config = self.client("lambda").get_function_configuration(
-            FunctionName=self.outputs["FunctionArn"]
-        )
-        # Lambda keeps strings; moto keeps a Number parameter's value as an int.
-        return {k: str(v) for k, v in config["Environment"]["Variables"].items()}
-
-
 def _deploy(aws: EmbeddedAws, parameters: dict[str, str]) -> Deployed:
-    user = deploy_integration_user(aws, USER)
-    outputs = deploy_keyturn(aws, "keyturn", parameters)
-    return Deployed(aws, outputs, stack_resources(aws, "keyturn"), user)
+    deploy_integration_user(aws, USER)
+    return deploy_keyturn(aws, "keyturn", parameters)
 
 
 @pytest.fixture
@@ -155,9 +127,7 @@ def test_role_writes_nothing_on_star_and_has_no_managed_policy(full: Deployed) -
     iam = full.client("iam")
     role = iam.get_role(RoleName=full.physical("RotationRole"))["Role"]
     statements = full.role_policy()["Statement"]
-    on_star = {
-        action for s in statements if s["Resource"] == "*" for action in _listed(s["Action"])
-    }
+    on_star = {action for s in statements if s["Resource"] == "*" for action in listed(s["Action"])}
 
     assert on_star == UNSCOPABLE_READS
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
@@ -188,9 +158,7 @@ def test_role_reaches_secrets_topic_keys_queue_and_logs_it_owns(full: Deployed) 
     assert allows(policy, "sns:Publish", full.outputs["TopicArn"])
     assert not allows(policy, "sns:Publish", f"arn:aws:sns:{region_account}:other")
     assert allows(policy, "sqs:SendMessage", queue_arn)
-    kms = [
-        s for s in policy["Statement"] if any(a.startswith("kms:") for a in _listed(s["Action"]))
-    ]
+    kms = [s for s in policy["Statement"] if any(a.startswith("kms:") for a in listed(s["Action"]))]
     assert {s["Condition"]["StringEquals"]["kms:ViaService"] for s in kms} == {
         "secretsmanager.us-east-1.amazonaws.com",
         "sns.us-east-1.amazonaws.com",
@@ -289,7 +257,10 @@ def test_integration_user_is_the_recipes_user_made_safe(full: Deployed) -> None:
     user = iam.get_user(UserName=USER)["User"]
     tags = iam.list_user_tags(UserName=USER)["Tags"]
     policy = user_policy(full.aws, USER)
-    queue = full.user["QueueArn"]
+    sqs = full.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"{USER}-work")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    queue = queue["Attributes"]["QueueArn"]
     secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:keyturn/{USER}-AbCdEf"
 
     assert user["Path"] == "/keyturn/"
@@ -302,7 +273,3 @@ def test_integration_user_is_the_recipes_user_made_safe(full: Deployed) -> None:
     assert allows(policy, "sqs:ListQueues", "*")
     assert allows(policy, "secretsmanager:GetSecretValue", secret)
     assert not allows(policy, "secretsmanager:GetSecretValue", secret.replace(USER, USER + "2"))
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
