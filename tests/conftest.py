@@ -19,13 +19,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from moto.iam.models import iam_backends
 
-import secret_hygiene
 from keyturn.aws import quiet_sdk_logs
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
+from tests import secret_hygiene
 
 AWS_CLI = Path(sys.executable).with_name("aws")
+SLOW = os.environ.get("KEYTURN_SLOW") == "1"
+
+settings.register_profile(
+    "keyturn",
+    max_examples=5000 if SLOW else 300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("keyturn")
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from keyturn.core.models import StoredState, User
 from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
 from keyturn.errors import (
+    AwsError,
     ConfigurationError,
     KeyturnError,
     PartialRotationError,
@@ -29,6 +30,7 @@ from keyturn.results import RunResult, Status, StepDone, UserResult
 from keyturn.settings import Settings
 
 log = logging.getLogger(__name__)
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 audit_log = logging.getLogger("keyturn.audit")
 
 
@@ -62,7 +64,12 @@ class Rotator:
     # Reading -------------------------------------------------------------------------------
 
     def inspect(
-        self, user: User, *, at: datetime | None = None, force: bool = False, policy: Policy | None
+        self,
+        user: User,
+        *,
+        at: datetime | None = None,
+        force: bool = False,
+        policy: Policy | None = None,
     ) -> Inspection:
         """Read ``user``'s keys and stored state and plan for them; changes nothing."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
@@ -82,10 +89,14 @@ class Rotator:
     def _planned(self, user: User, now: datetime) -> UserResult:
         managed = self.settings.scope.manages(user)
         try:
-            found = self.inspect(user, at=now, policy=None)
+            found = self.inspect(user, at=now)
         except ConfigurationError as exc:
             return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
-        status = _planned_status(found.plan, managed=managed)
+        except AwsError as exc:
+            if managed or exc.code not in ACCESS_DENIED:
+                raise
+            return _not_inspected(user, exc.code)
+        status = _planned_status(found, managed=managed)
         return UserResult(user.name, status, found.plan, found.snapshot.keys)
 
     # Changing ------------------------------------------------------------------------------
@@ -98,7 +109,7 @@ class Rotator:
             if self.settings.scope.manages(user):
                 results.append(self._run_user(user, now))
             else:
-                results.append(self._planned(user, now))
+                results.append(_not_inspected(user, "outside keyturn's scope"))
         return RunResult(self.run_id, now, tuple(results))
 
     def _run_user(self, user: User, now: datetime) -> UserResult:
@@ -125,6 +136,9 @@ class Rotator:
     ) -> UserResult:
         """Rotate one user now (the original recipe's event).
 
+        ``grace_days=0`` without ``delete_after_days`` is the original recipe's immediate
+        replacement: the old key is deactivated and deleted as soon as the new one is stored.
+
         Raises:
             UserNotFoundError, RefusedError, PartialRotationError.
         """
@@ -135,6 +149,8 @@ class Rotator:
             raise self._refuse(user.name, str(exc)) from None
         if policy.exempt:
             raise self._refuse(user.name, "the user is exempt (tag keyturn:exempt=true)")
+        if grace_days == 0 and delete_after_days is None:
+            delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
         now = self.clock.now()
         return self._apply(self.inspect(user, at=now, force=True, policy=policy), now)
@@ -220,11 +236,16 @@ class Rotator:
         audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
 
 
-def _planned_status(found: Plan, *, managed: bool) -> Status:
+def _not_inspected(user: User, why: str) -> UserResult:
+    """An unmanaged user reported without reading its keys: a scoped role may not."""
+    return UserResult(user.name, Status.UNMANAGED, Plan(user.name), message=f"not inspected: {why}")
+
+
+def _planned_status(found: Inspection, *, managed: bool) -> Status:
     if not managed:
         return Status.UNMANAGED
-    if found.notes and found.notes[0].startswith("exempt"):
+    if found.policy.exempt:
         return Status.EXEMPT
-    if found.refusal is not None:
+    if found.plan.refusal is not None:
         return Status.REFUSED
-    return Status.PLANNED if found.actions else Status.UNCHANGED
+    return Status.PLANNED if found.plan.actions else Status.UNCHANGED

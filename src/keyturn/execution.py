@@ -162,7 +162,11 @@ class Executor:
             raise RefusedError(name, "no previous key to restore (never rotated, or deleted)")
         stored = self.secrets.read_previous(name)
         if stored is None or stored.key_id != previous.key_id:
-            raise RefusedError(name, "the previous key's secret is no longer in AWSPREVIOUS")
+            reason = (
+                f"keyturn never held the secret of {previous.key_id} (it predates keyturn), so it "
+                "cannot become AWSCURRENT; re-activate it with aws iam update-access-key if needed"
+            )
+            raise RefusedError(name, reason)
         if not previous.active:
             self.keys.set_key_status(name, previous.key_id, KeyStatus.ACTIVE)
         key = NewKey(name, stored.key_id, stored.secret, stored.created)

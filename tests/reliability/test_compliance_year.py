@@ -13,8 +13,8 @@ from statistics import mean
 
 import pytest
 
-import secret_hygiene
 from keyturn.core.policy import COMPLIANCE_MAX_AGE_DAYS, Policy
+from tests import secret_hygiene
 
 from .conftest import SLOW, report
 from .fleet_year import FleetYear, Schedule, YearFigures

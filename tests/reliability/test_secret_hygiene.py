@@ -17,13 +17,13 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-import secret_hygiene
 from keyturn import handler
 from keyturn.aws import build_rotator
-from keyturn.aws.session import SDK_DEBUG_FILTER
+from keyturn.aws.session import DropSdkDebug
 from keyturn.cli import cli
 from keyturn.emulator import EmbeddedAws
 from keyturn.settings import ENV_NOTIFY_INCLUDE_SECRET, ENV_TOPIC_ARN, Settings
+from tests import secret_hygiene
 
 from .conftest import report
 from .world import USER, World, client, fresh_session, in_grace
@@ -73,7 +73,9 @@ def test_sdk_debug_logs_carry_the_secret_without_keyturn_filter(aws: EmbeddedAws
     private = logging.Handler(logging.DEBUG)
     private.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
     saved = (parsers.level, parsers.propagate)
-    parsers.removeFilter(SDK_DEBUG_FILTER)
+    keyturn_filters = [f for f in parsers.filters if isinstance(f, DropSdkDebug)]
+    for sdk_filter in keyturn_filters:
+        parsers.removeFilter(sdk_filter)
     parsers.setLevel(logging.DEBUG)
     parsers.propagate = False  # seen only by this test's handler, not the suite's scan
     parsers.addHandler(private)
@@ -85,7 +87,8 @@ def test_sdk_debug_logs_carry_the_secret_without_keyturn_filter(aws: EmbeddedAws
         parsers.removeHandler(private)
         parsers.setLevel(saved[0])
         parsers.propagate = saved[1]
-        parsers.addFilter(SDK_DEBUG_FILTER)
+        for sdk_filter in keyturn_filters:
+            parsers.addFilter(sdk_filter)
     assert any(secret in r for r in records), "botocore's DEBUG output holds the secret"
 
 
