@@ -8,6 +8,7 @@ rejected with InvalidClientTokenId, as AWS does.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,11 +59,12 @@ def inactive_keys_fail() -> Iterator[None]:
         access_control.IAMUserAccessKey.__init__ = original
 
 
-def authenticates(aws: EmbeddedAws, key_id: str, secret: str) -> bool:
+def authenticates(aws: EmbeddedAws, key_id: str, secret: str, *, as_on_aws: bool = True) -> bool:
     """Whether ``key_id``/``secret`` passes STS GetCallerIdentity with enforcement on.
 
     AccessDenied would mean "authenticated but not allowed"; test users carry a policy that
-    allows the call, so only success counts.
+    allows the call, so only success counts. ``as_on_aws=False`` leaves out the inactive-key
+    patch (stock moto), for the test that shows the patch is needed.
     """
     sts = _STS_SESSION.client(
         "sts",
@@ -71,7 +73,7 @@ def authenticates(aws: EmbeddedAws, key_id: str, secret: str) -> bool:
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
     )
-    with enforced_auth(), inactive_keys_fail():
+    with enforced_auth(), inactive_keys_fail() if as_on_aws else contextlib.nullcontext():
         try:
             sts.get_caller_identity()
         except ClientError as exc:
