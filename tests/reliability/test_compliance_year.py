@@ -19,6 +19,9 @@ from tests import secret_hygiene
 from .conftest import SLOW, report
 from .fleet_year import FleetYear, Schedule, YearFigures
 
+# Sized by KEYTURN_SLOW: small in `make test`, full in `make test-slow` (-m slow).
+pytestmark = pytest.mark.slow
+
 DEFAULT = Schedule(Policy().rotate_after_days, Policy().grace_days, Policy().delete_after_days)
 COMPARED = (Schedule(90, 10, 10), Schedule(90, 7, 10))
 USERS = 1000 if SLOW else 200

@@ -28,6 +28,9 @@ from .conftest import SLOW, report
 from .racers import join, race
 from .world import USER, World, client, fresh_session
 
+# Sized by KEYTURN_SLOW: small in `make test`, full in `make test-slow` (-m slow).
+pytestmark = pytest.mark.slow
+
 RACERS = 8
 ROUNDS = 200 if SLOW else 25
 PROCESS_ROUNDS = 200 if SLOW else 25

@@ -26,6 +26,9 @@ from .conftest import SLOW, report
 from .faults import MUTATING_OPERATIONS, FaultInjector, FaultKind, SimulatedCrash
 from .world import RECOVERY_DELAY, SCENARIOS, Scenario, World
 
+# Sized by KEYTURN_SLOW: small in `make test`, full in `make test-slow` (-m slow).
+pytestmark = pytest.mark.slow
+
 RESULTS: list[CaseResult] = []
 FAULTED_READS: set[str] = set()
 RETRIES = RETRY_CONFIG.retries or {}

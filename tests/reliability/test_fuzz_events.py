@@ -32,6 +32,9 @@ from keyturn.settings import Settings
 from .conftest import SLOW, report
 from .world import USER, World, client, fresh_session
 
+# Sized by KEYTURN_SLOW: small in `make test`, full in `make test-slow` (-m slow).
+pytestmark = pytest.mark.slow
+
 PARSE_EXAMPLES = 10_000 if SLOW else 1_000
 HANDLER_EXAMPLES = 10_000 if SLOW else 200
 OUTCOMES: Counter[str] = Counter()
