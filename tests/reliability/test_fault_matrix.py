@@ -3,7 +3,9 @@
 For each scenario (a starting state and an operation) the calls of a clean run are recorded;
 then, for each call and each fault kind, the world is rebuilt, the operation runs with that one
 call faulted, and the same operation runs again normally once a crashed run's in-flight mark
-is stale. After every recovery the invariants of :meth:`World.violations` must hold.
+is stale. Right after the fault AWSCURRENT must still name an active key with its own secret
+(:meth:`World.interim_violations`); after every recovery all the invariants of
+:meth:`World.violations` must hold.
 
 The default matrix faults every mutating call of every scenario and each read operation once;
 ``KEYTURN_SLOW=1`` faults every call of every scenario.
@@ -92,6 +94,7 @@ def run_case(aws: EmbeddedAws, scenario: Scenario, index: int, kind: FaultKind) 
     problems = [] if injector.fired else ["the fault never fired"]
     if kind is FaultKind.THROTTLED and injector.attempts != MAX_ATTEMPTS:
         problems.append(f"botocore made {injector.attempts} attempts, not {MAX_ATTEMPTS}")
+    problems += [f"before recovery: {p}" for p in world.interim_violations()]
     world.at(scenario.offset + RECOVERY_DELAY)
     problems += recovery_problems(world, scenario)
     problems += world.violations(initial)

@@ -142,6 +142,16 @@ class World:
             return {}
         return {t["Key"]: t["Value"] for t in described.get("Tags", [])}
 
+    def interim_violations(self, name: str = USER) -> list[str]:
+        """What must hold even right after a fault, before any recovery: AWSCURRENT (if any)
+        names an existing, active key with its own secret, and there are at most two keys."""
+        keys = self.access_keys(name)
+        current = self.secret_doc("AWSCURRENT", name)
+        problems = [] if len(keys) <= 2 else [f"{len(keys)} keys"]
+        if current is not None:
+            problems += _current_problems(self.aws, keys, current)
+        return problems
+
     def violations(self, initial: frozenset[str], name: str = USER) -> list[str]:
         """Every broken invariant for ``name``; ``initial`` are the keys from before keyturn."""
         keys = self.access_keys(name)
