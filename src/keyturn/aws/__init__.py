@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import boto3
 
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.session import AwsClients, quiet_sdk_logs
 from keyturn.aws.sns import SnsNotifier
+from keyturn.aws.verify import StsKeyVerifier
 from keyturn.engine import Rotator
 from keyturn.memory import NullNotifier, SystemClock
 from keyturn.ports import Clock, Notifier
@@ -18,6 +22,7 @@ __all__ = [
     "IamUsers",
     "SecretsManagerStore",
     "SnsNotifier",
+    "StsKeyVerifier",
     "build_rotator",
     "quiet_sdk_logs",
 ]
@@ -30,7 +35,10 @@ def build_rotator(
     clock: Clock | None = None,
     run_id: str | None = None,
 ) -> Rotator:
-    """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at)."""
+    """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at).
+
+    New keys are proved with STS before promotion; ``time.sleep`` paces the probes.
+    """
     clients = AwsClients.from_settings(settings, session)
     iam = IamUsers(clients.iam())
     notifier: Notifier = (
@@ -39,5 +47,15 @@ def build_rotator(
     secrets = SecretsManagerStore(
         clients.secretsmanager(), settings.secret_prefix, settings.kms_key_id
     )
-    extra = {"run_id": run_id} if run_id else {}
-    return Rotator(iam, iam, secrets, notifier, clock or SystemClock(), settings, **extra)
+    region = clients.session.region_name or settings.region
+    return Rotator(
+        iam,
+        iam,
+        secrets,
+        notifier,
+        clock or SystemClock(),
+        settings,
+        run_id or uuid.uuid4().hex[:12],
+        verifier=StsKeyVerifier(region, settings.endpoint_url),
+        sleep=time.sleep,
+    )
