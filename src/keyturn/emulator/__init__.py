@@ -75,7 +75,7 @@ class EmbeddedAws:
         if not self.url.startswith("http://127.0.0.1:"):
             raise ValueError("the emulator only listens on loopback")
         request = urllib.request.Request(  # noqa: S310 - checked loopback URL
-            f"{self.url}{path}", data=body, method="POST"
+            f"{self.url}{path}", data=body, method="POST", headers={"Content-Type": "text/plain"}
         )
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked loopback URL
             pass
