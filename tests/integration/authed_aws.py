@@ -6,7 +6,7 @@ See ``conftest.py`` for why (and the moto gaps this works around).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -64,13 +64,17 @@ class Authed:
     aws: EmbeddedAws
     admin_key_id: str
     admin_secret: str
+    _sessions: dict[str, boto3.Session] = field(default_factory=dict)
 
     def session(self, key_id: str | None = None, secret: str | None = None) -> boto3.Session:
-        return boto3.Session(
-            aws_access_key_id=key_id or self.admin_key_id,
-            aws_secret_access_key=secret or self.admin_secret,
-            region_name=self.aws.region,
-        )
+        """A session signing with this key (the admin's by default), reused per key."""
+        key_id, secret = key_id or self.admin_key_id, secret or self.admin_secret
+        cache_key = f"{key_id}:{secret}"
+        if cache_key not in self._sessions:
+            self._sessions[cache_key] = boto3.Session(
+                aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=self.aws.region
+            )
+        return self._sessions[cache_key]
 
     def client(self, service: str, key_id: str | None = None, secret: str | None = None) -> Any:
         return self.session(key_id, secret).client(service, endpoint_url=self.aws.url)

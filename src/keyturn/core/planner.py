@@ -115,7 +115,7 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
         make_room: Secrets Manager asked for this rotation: rotate now whatever the cooldown,
             retiring the previous key first if it is safe to (see ``usage.retirable``).
     """
-    force = force or make_room
+    force, requested_room = force or make_room, make_room
     snapshot = Snapshot(tuple(keys), stored_state or StoredState())
     if policy.exempt:
         return Plan(user.name, notes=("exempt: reported only",), upcoming=())
@@ -127,13 +127,15 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
         if isinstance(step, Action):
             actions.append(step)
             snapshot = apply(snapshot, step, now)
+            if step.kind is ActionKind.CREATE:
+                make_room = False  # a request asks for one rotation, not one per step
             continue
         if isinstance(step, Refusal):
             refusal = step.reason
         elif isinstance(step, Wait):
             notes.append(step.note)
         break
-    cooldown = force and not make_room
+    cooldown = force and not requested_room
     notes.extend(_cooldown_note(snapshot, policy, now, force=cooldown, acted=bool(actions)))
     upcoming = schedule(snapshot, policy, now=now)
     return Plan(user.name, tuple(actions), refusal, tuple(notes), upcoming)
@@ -209,7 +211,7 @@ def _rotation_step(
         return None
     room = _make_room(snapshot, roles, incumbent, policy, now)
     if isinstance(room, Refusal) and make_room and roles.current is not None:
-        room = usage.retire_for_room(roles.previous, snapshot.state, policy, now) or room
+        room = _room_by_retiring(roles, snapshot.state, policy, now, room)
     if isinstance(room, Refusal) and not force and _only_previous_blocks(snapshot, roles):
         return Wait(f"rotation is due ({reason.value}) but waits: {room.reason}")
     if room is not None:
@@ -221,6 +223,19 @@ def _rotation_step(
         grace_days=policy.grace_days,
         delete_after_days=policy.delete_after_days,
     )
+
+
+def _room_by_retiring(
+    roles: KeyRoles, state: StoredState, policy: Policy, now: datetime, refusal: Refusal
+) -> Action | Refusal:
+    """For a Secrets Manager rotation: retire the previous key if no consumer needs it."""
+    retire = usage.retire_for_room(roles.previous, state, policy, now)
+    if retire is not None:
+        return retire
+    previous = roles.previous
+    if previous is not None and usage.in_use(previous, state, policy):
+        return Refusal(f"{refusal.reason}, and it is still in use (a consumer would be cut off)")
+    return refusal
 
 
 def _only_previous_blocks(snapshot: Snapshot, roles: KeyRoles) -> bool:
