@@ -16,11 +16,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from moto.iam.models import iam_backends
 
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
 
 AWS_CLI = Path(sys.executable).with_name("aws")
+SLOW = os.environ.get("KEYTURN_SLOW") == "1"
+
+settings.register_profile(
+    "keyturn",
+    max_examples=5000 if SLOW else 300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("keyturn")
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +47,17 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _fast_key_proof(_no_real_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyturn proves each new key before promotion (3 successes over 15 s by default, for
+    IAM's eventual consistency). The emulator has none, so tests that build settings from the
+    environment ask for two successes polled every 20 ms: the same logic, without the wait.
+    Tests of the proof itself set their own policy."""
+    monkeypatch.setenv("KEYTURN_VERIFY_SUCCESSES", "2")
+    monkeypatch.setenv("KEYTURN_VERIFY_WINDOW_SECONDS", "0")
+    monkeypatch.setenv("KEYTURN_VERIFY_INTERVAL_SECONDS", "0.02")
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,11 @@ def restore(executor: Executor, ctx: Context, snapshot: Snapshot) -> StepDone:
         raise RefusedError(name, "no previous key to restore (never rotated, or deleted)")
     stored = executor.secrets.read_previous(name)
     if stored is None or stored.key_id != previous.key_id:
-        raise RefusedError(name, "the previous key's secret is no longer in AWSPREVIOUS")
+        reason = (
+            f"keyturn never held the secret of {previous.key_id} (it predates keyturn), so it "
+            "cannot become AWSCURRENT; re-activate it with aws iam update-access-key if needed"
+        )
+        raise RefusedError(name, reason)
     promoter = executor.promotion
     if not previous.active:
         executor.keys.set_key_status(name, previous.key_id, KeyStatus.ACTIVE)

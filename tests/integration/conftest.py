@@ -14,9 +14,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from authed_aws import ADMIN, ALLOW_ALL, Authed
 
 from keyturn.emulator import EmbeddedAws
+from tests.integration.authed_aws import ADMIN, ALLOW_ALL, Authed
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from authed_aws import Authed
+
+from tests.integration.authed_aws import Authed
 
 KEYTURN = Path(sys.executable).with_name("keyturn")
 AWS_CLI = Path(sys.executable).with_name("aws")

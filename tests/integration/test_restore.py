@@ -12,11 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from authed_aws import Authed
 
 from keyturn.engine import Rotator
 from keyturn.handler import handle
 from keyturn.settings import Settings
+from tests.integration.authed_aws import Authed
 
 KEYTURN = Path(sys.executable).with_name("keyturn")
 SECRET = "keyturn/app"

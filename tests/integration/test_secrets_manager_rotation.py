@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from authed_aws import Authed
 from botocore.exceptions import ClientError
 
 from keyturn.engine import Rotator
@@ -21,6 +20,7 @@ from keyturn.errors import RefusedError, VerificationError
 from keyturn.handler import handle
 from keyturn.ports import KeyVerifier, Probe, StoredKey
 from keyturn.settings import Settings
+from tests.integration.authed_aws import Authed
 
 SECRET = "keyturn/app"
 

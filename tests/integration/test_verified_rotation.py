@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
-from authed_aws import Authed
 from botocore.exceptions import ClientError
 
 from keyturn.aws import StsKeyVerifier
@@ -20,6 +19,7 @@ from keyturn.core.actions import ActionKind, Reason
 from keyturn.core.models import SecretValue
 from keyturn.errors import PartialRotationError, VerificationError
 from keyturn.ports import Probe, StoredKey
+from tests.integration.authed_aws import Authed
 
 SECRET = "keyturn/app"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
@@ -37,9 +38,12 @@ def build_rotator(
 ) -> Rotator:
     """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at).
 
-    New keys are proved with STS before promotion; ``time.sleep`` paces the probes.
+    Without an explicit session, clients are made once per settings and reused, as Lambda
+    recommends for warm invocations. New keys are proved with STS before promotion;
+    ``time.sleep`` paces the probes.
     """
-    clients = AwsClients.from_settings(settings, session)
+    quiet_sdk_logs()
+    clients = AwsClients.from_settings(settings, session) if session else _shared_clients(settings)
     iam = IamUsers(clients.iam())
     notifier: Notifier = (
         SnsNotifier(clients.sns(), settings.topic_arn) if settings.topic_arn else NullNotifier()
@@ -59,3 +63,8 @@ def build_rotator(
         verifier=StsKeyVerifier(region, settings.endpoint_url),
         sleep=time.sleep,
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_clients(settings: Settings) -> AwsClients:
+    return AwsClients.from_settings(settings).cached()

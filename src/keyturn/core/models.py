@@ -96,7 +96,6 @@ class StoredState:
         stored_at: when that version was stored.
         previous_key_id: the key the current one replaced, if any.
         grace_days / delete_after_days: the schedule fixed for the previous key at rotation.
-        forced: whether the current key came from an on-demand rotation.
         pending_since: set while a creation is in flight (before CreateAccessKey, cleared after
             the secret is stored); a key created after it and unknown to the state is ours.
         deactivated_key_id / deactivated_at: when keyturn saw that key become inactive.
@@ -112,7 +111,6 @@ class StoredState:
     previous_key_id: str | None = None
     grace_days: int | None = None
     delete_after_days: int | None = None
-    forced: bool = False
     pending_since: datetime | None = None
     deactivated_key_id: str | None = None
     deactivated_at: datetime | None = None

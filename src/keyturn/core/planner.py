@@ -33,6 +33,7 @@ from keyturn.core.policy import Policy
 
 MAX_STEPS = 12
 CLOCK_SKEW = timedelta(minutes=1)
+DEFAULT_MAX_RUN = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,28 @@ class KeyRoles:
     foreign: tuple[AccessKey, ...]
 
 
-def classify(snapshot: Snapshot) -> KeyRoles:
-    """Sort keys into current, previous, undelivered (ours, secret never stored) and foreign."""
+def classify(snapshot: Snapshot, max_run: timedelta = DEFAULT_MAX_RUN) -> KeyRoles:
+    """Sort keys into current, previous, undelivered and foreign.
+
+    A key is undelivered (ours, secret never stored) when it is unknown to the state and was
+    created within ``max_run`` of the in-flight mark; any other unknown key is foreign.
+    """
     state = snapshot.state
     known = {state.current_key_id, state.previous_key_id}
     unknown = [k for k in snapshot.keys if k.key_id not in known]
     pending = state.pending_since
-    ours = tuple(k for k in unknown if pending is not None and k.created >= pending - CLOCK_SKEW)
+    ours = tuple(
+        k
+        for k in unknown
+        if pending is not None and pending - CLOCK_SKEW <= k.created <= pending + max_run
+    )
     return KeyRoles(
         current=snapshot.key(state.current_key_id),
-        previous=snapshot.key(state.previous_key_id),
+        previous=(
+            snapshot.key(state.previous_key_id)
+            if state.previous_key_id != state.current_key_id
+            else None
+        ),
         undelivered=ours,
         foreign=tuple(k for k in unknown if k not in ours),
     )
@@ -145,7 +158,7 @@ def next_step(
     snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool, make_room: bool = False
 ) -> Step:
     """The single next thing due for this snapshot, by the rules in the module docstring."""
-    state, roles = snapshot.state, classify(snapshot)
+    state, roles = snapshot.state, classify(snapshot, policy.max_run)
     if state.pending_since is not None and now - state.pending_since < policy.max_run:
         return Wait(f"a rotation started at {_iso(state.pending_since)} is still in progress")
     if roles.undelivered:
@@ -323,7 +336,7 @@ def schedule(
     With ``now``, a previous key whose deactivation is postponed shows the cap instead of its
     past due date (and nothing when the cap is not enforced).
     """
-    roles, state = classify(snapshot), snapshot.state
+    roles, state = classify(snapshot, policy.max_run), snapshot.state
     upcoming: list[Upcoming] = []
     previous = roles.previous
     if previous is not None and previous.active:

@@ -1,0 +1,69 @@
+"""The secret document, the state marks and the notification bodies."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from keyturn import notifications, state_codec
+from keyturn.core import NewKey, SecretValue, StoredState
+from keyturn.ports import Delivery, Marks, SecretRef
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+SECRET = SecretValue("example-not-a-real-secret-0123456789abcd")
+KEY = NewKey("app", "AKIANEWNEWNEWNEWNEW1", SECRET, NOW)
+REF = SecretRef("keyturn/app", "arn:aws:secretsmanager:us-east-1:123456789012:secret:keyturn/app")
+
+
+def test_document_round_trips_into_state() -> None:
+    delivery = Delivery(KEY, NOW, "AKIAOLDOLDOLDOLDOLD1", 7, 7, "token")
+    doc = json.loads(json.dumps(state_codec.document(delivery)))
+    assert doc["SecretAccessKey"] == SECRET.reveal()
+    marks, _ = state_codec.mark_tags(
+        Marks(deactivated=("AKIAOLDOLDOLDOLDOLD1", NOW), warned_key_id="AKIAOLDOLDOLDOLDOLD1")
+    )
+    state = state_codec.state_from(doc, marks)
+    assert state == StoredState(
+        current_key_id=KEY.key_id,
+        stored_at=NOW,
+        previous_key_id="AKIAOLDOLDOLDOLDOLD1",
+        grace_days=7,
+        delete_after_days=7,
+        deactivated_key_id="AKIAOLDOLDOLDOLDOLD1",
+        deactivated_at=NOW,
+        warned_key_id="AKIAOLDOLDOLDOLDOLD1",
+    )
+
+
+def test_a_secret_with_nothing_stored_has_no_state() -> None:
+    assert state_codec.state_from(None, {}) is None
+    pending, _ = state_codec.mark_tags(Marks(pending_since=NOW))
+    assert state_codec.state_from(None, pending) == StoredState(pending_since=NOW)
+
+
+def test_the_delivery_token_is_one_per_generation() -> None:
+    first = StoredState(current_key_id="AKIA1", stored_at=NOW)
+    assert state_codec.delivery_token("app", first) == state_codec.delivery_token("app", first)
+    later = StoredState(current_key_id="AKIA1", stored_at=NOW + timedelta(days=1))
+    assert state_codec.delivery_token("app", first) != state_codec.delivery_token("app", later)
+    assert state_codec.delivery_token("app", None) != state_codec.delivery_token("other", None)
+
+
+def test_the_secret_value_never_prints() -> None:
+    assert SECRET.reveal() not in f"{SECRET} {SECRET!r} {KEY}"
+
+
+def test_rotated_notice_carries_a_pointer_not_the_secret() -> None:
+    schedule = (NOW + timedelta(days=7), NOW + timedelta(days=14))
+    message = notifications.rotated(KEY, "AKIAOLD", REF, schedule, include_secret=False)
+    text = json.dumps(message.body) + message.subject
+    assert SECRET.reveal() not in text
+    assert message.body["SecretName"] == "keyturn/app"
+    assert message.body["DeactivatePreviousAt"] == "2026-03-08T00:00:00+00:00"
+    assert message.subject.isascii()
+    assert len(message.subject) < 100
+
+
+def test_the_secret_is_in_the_notice_only_when_opted_in() -> None:
+    message = notifications.rotated(KEY, None, REF, (None, None), include_secret=True)
+    assert message.body["SecretAccessKey"] == SECRET.reveal()

@@ -1,0 +1,183 @@
+"""The engine over the in-memory fakes: ordering, crash safety and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyturn.core import KeyStatus
+from keyturn.errors import PartialRotationError, RefusedError, UserNotFoundError
+from keyturn.ports import Marks, NotificationKind
+from keyturn.results import Status
+from keyturn.settings import Scope, Settings
+from tests.unit.world import World
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_rotate_creates_and_stores_before_touching_the_old_key(world: World) -> None:
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=85)
+    result = world.rotator().rotate("app")
+    new = result.done[0].key_id
+    assert result.status is Status.CHANGED
+    assert world.current("app") == new
+    assert {k.key_id: k.status for k in world.iam.keys["app"]} == {
+        old.key_id: KeyStatus.ACTIVE,
+        new: KeyStatus.ACTIVE,
+    }
+    assert [n.kind for n in world.notifier.sent] == [NotificationKind.ROTATED]
+
+
+def test_grace_zero_retires_the_old_key_in_the_same_call(world: World) -> None:
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=5)
+    result = world.rotator().rotate("app", grace_days=0, delete_after_days=0)
+    assert old.key_id not in world.key_ids("app")
+    assert [d.action.kind.value for d in result.done] == ["create", "deactivate", "delete"]
+
+
+def test_a_failed_secret_write_removes_the_new_key_and_leaves_the_old_one(world: World) -> None:
+    # GIVEN a user with one old key, and a secret store that fails the next write
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=85)
+    world.secrets.fail_deliveries = 1
+    # WHEN the rotation runs
+    with pytest.raises(PartialRotationError) as caught:
+        world.rotator().rotate("app")
+    # THEN only the old key remains, active, and a failure was notified
+    assert world.iam.keys["app"] == [old]
+    assert world.current("app") is None
+    assert "DeliveryError" in type(caught.value.cause).__name__
+    assert world.notifier.sent[-1].kind is NotificationKind.FAILED
+    # AND the next run rotates normally
+    world.rotator().rotate("app")
+    assert len(world.iam.keys["app"]) == 2
+
+
+def test_a_crash_between_create_and_store_is_repaired_by_the_next_run(world: World) -> None:
+    world.iam.add_user("app", tags={"keyturn:managed": "true"})
+    world.iam.add_key("app", age_days=85)
+    rotator = world.rotator()
+    # Simulate the crash: the in-flight mark and the key exist, the secret was never stored.
+    world.secrets.set_marks("app", Marks(pending_since=world.clock.now()))
+    lost = world.iam.create_key("app").key_id
+    world.clock.advance(minutes=5)
+    assert rotator.run().users[0].status is Status.UNCHANGED  # still in flight: hands off
+    world.clock.advance(minutes=20)
+    result = rotator.run().users[0]
+    assert lost not in world.key_ids("app")
+    assert world.current("app") in world.key_ids("app")
+    assert [d.action.kind.value for d in result.done][:2] == ["deactivate", "delete"]
+
+
+def test_two_active_keys_are_refused_with_a_notification(world: World) -> None:
+    world.iam.add_user("app")
+    world.iam.add_key("app", age_days=95)
+    world.iam.add_key("app", age_days=30)
+    before = list(world.iam.keys["app"])
+    with pytest.raises(RefusedError, match="two active keys"):
+        world.rotator().rotate("app")
+    assert world.iam.keys["app"] == before
+    assert world.notifier.sent[-1].kind is NotificationKind.REFUSED
+
+
+def test_unknown_users_and_exempt_users(world: World) -> None:
+    with pytest.raises(UserNotFoundError):
+        world.rotator().rotate("ghost")
+    world.iam.add_user("vip", tags={"keyturn:exempt": "true"})
+    with pytest.raises(RefusedError, match="exempt"):
+        world.rotator().rotate("vip")
+
+
+def test_a_bad_tag_refuses_that_user_only(world: World) -> None:
+    world.iam.add_user("bad", tags={"keyturn:managed": "true", "keyturn:grace-days": "soon"})
+    world.iam.add_user("good", tags={"keyturn:managed": "true"})
+    world.iam.add_key("good", age_days=81)
+    run = world.rotator().run()
+    by_user = {u.user_name: u for u in run.users}
+    assert by_user["bad"].status is Status.REFUSED
+    assert "keyturn:grace-days" in by_user["bad"].message
+    assert by_user["good"].status is Status.CHANGED
+
+
+def test_run_touches_only_managed_users(world: World) -> None:
+    settings = Settings(scope=Scope(user_path="/svc/", user_names=frozenset({"listed"})))
+    for name, path, tags in [
+        ("tagged", "/", {"keyturn:managed": "true"}),
+        ("pathed", "/svc/", {}),
+        ("listed", "/", {}),
+        ("other", "/", {}),
+    ]:
+        world.iam.add_user(name, path=path, tags=tags)
+        world.iam.add_key(name, age_days=85)
+    run = world.rotator(settings).run()
+    statuses = {u.user_name: u.status for u in run.users}
+    assert statuses == {
+        "tagged": Status.CHANGED,
+        "pathed": Status.CHANGED,
+        "listed": Status.CHANGED,
+        "other": Status.UNMANAGED,
+    }
+    assert len(world.iam.keys["other"]) == 1
+
+
+def test_the_full_lifecycle_with_the_default_policy(world: World) -> None:
+    world.iam.add_user("app", tags={"keyturn:managed": "true"})
+    old = world.iam.add_key("app", age_days=80).key_id
+    rotator = world.rotator()
+    kinds = []
+    for _ in range(20):
+        kinds += [d.action.kind.value for d in rotator.run().users[0].done]
+        world.clock.advance(days=1)
+    assert kinds == ["create", "warn", "deactivate", "delete"]
+    assert old not in world.key_ids("app")
+    assert [n.kind.value for n in world.notifier.sent] == [
+        "rotated",
+        "deactivation-coming",
+        "deactivated",
+        "deleted",
+    ]
+
+
+def test_restore_makes_the_previous_key_current_again(world: World) -> None:
+    # GIVEN two rotations, so the previous key is one keyturn delivered itself
+    world.iam.add_user("app", tags={"keyturn:managed": "true"})
+    world.iam.add_key("app", age_days=80)
+    rotator = world.rotator()
+    first = rotator.rotate("app").done[0].key_id
+    world.clock.advance(days=8)
+    rotator.run()  # the adopted key is deactivated...
+    world.clock.advance(days=7)
+    rotator.run()  # ...and deleted
+    second = rotator.rotate("app").done[0].key_id
+    world.clock.advance(days=8)
+    rotator.run()  # the first key is deactivated
+    assert world.iam.keys["app"][0].status is KeyStatus.INACTIVE
+    # WHEN the operator restores
+    rotator.restore("app")
+    # THEN the first key is active and AWSCURRENT again; the second is now the previous key
+    assert world.current("app") == first
+    assert all(k.status is KeyStatus.ACTIVE for k in world.iam.keys["app"])
+    state = world.secrets.read_state("app")
+    assert state is not None
+    assert state.previous_key_id == second
+    assert world.notifier.sent[-1].kind is NotificationKind.RESTORED
+
+
+def test_restore_of_a_key_that_predates_keyturn_is_refused_and_says_why(world: World) -> None:
+    world.iam.add_user("app")
+    world.iam.add_key("app", age_days=80)
+    rotator = world.rotator()
+    rotator.rotate("app")
+    with pytest.raises(RefusedError, match="predates keyturn"):
+        rotator.restore("app")
+
+
+def test_restore_without_a_previous_key_is_refused(world: World) -> None:
+    world.iam.add_user("app")
+    world.iam.add_key("app", age_days=3)
+    with pytest.raises(RefusedError, match="no previous key"):
+        world.rotator().restore("app")

@@ -1,0 +1,82 @@
+"""Handler events: every accepted shape, and a clear 400 message for everything else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from keyturn.errors import BadRequestError
+from keyturn.events import PlanRequest, RestoreRequest, RotateRequest, RunRequest, parse_event
+
+SCHEDULED = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-11-23T06:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/keyturn-daily"],
+    "detail": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"action": "create", "username": "test"}, RotateRequest("test")),
+        (
+            {"action": "create", "username": "sap.adapter@corp", "grace_days": 0},
+            RotateRequest("sap.adapter@corp", 0),
+        ),
+        (
+            {"action": "create", "username": "a", "grace_days": 3, "delete_after_days": 1},
+            RotateRequest("a", 3, 1),
+        ),
+        ({"action": "run"}, RunRequest()),
+        (SCHEDULED, RunRequest()),
+        ({"action": "plan"}, PlanRequest()),
+        ({"action": "plan", "at": "2027-01-01"}, PlanRequest(datetime(2027, 1, 1, tzinfo=UTC))),
+        ({"action": "restore", "username": "test"}, RestoreRequest("test")),
+    ],
+)
+def test_accepted_events(event: object, expected: object) -> None:
+    assert parse_event(event) == expected
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("create test", "must be a JSON object"),
+        (None, "must be a JSON object"),
+        ([{"action": "create"}], "must be a JSON object"),
+        ({}, "'action' must be one of"),
+        ({"action": "delete", "username": "x"}, "'action' must be one of"),
+        ({"action": 1}, "'action' must be one of"),
+        ({"action": "create"}, "needs 'username'"),
+        ({"action": "create", "username": ""}, "1-64 characters"),
+        ({"action": "create", "username": "   "}, "1-64 characters"),
+        ({"action": "create", "username": 42}, "must be a string"),
+        ({"action": "create", "username": None}, "must be a string"),
+        ({"action": "create", "username": "x" * 65}, "1-64 characters"),
+        ({"action": "create", "username": "bad/name"}, "1-64 characters"),
+        ({"action": "create", "username": "a", "grace_days": -1}, "'grace_days'"),
+        ({"action": "create", "username": "a", "grace_days": "7"}, "'grace_days'"),
+        ({"action": "create", "username": "a", "grace_days": True}, "'grace_days'"),
+        ({"action": "create", "username": "a", "grace_days": 1.5}, "'grace_days'"),
+        ({"action": "create", "username": "a", "extra": 1}, "unknown field"),
+        ({"action": "plan", "at": "tomorrow"}, "not an ISO 8601 date"),
+        ({"action": "plan", "at": 20270101}, "ISO 8601 date string"),
+        ({"detail-type": "Scheduled Event", "source": "evil.source"}, "'action' must be one of"),
+    ],
+)
+def test_rejected_events_say_why(event: object, message: str) -> None:
+    with pytest.raises(BadRequestError, match=message):
+        parse_event(event)
+
+
+def test_a_huge_username_is_not_echoed_back_whole() -> None:
+    with pytest.raises(BadRequestError) as caught:
+        parse_event({"action": "create", "username": 12345678901234567890 * 10**50})
+    assert len(str(caught.value)) < 120

@@ -1,0 +1,288 @@
+"""The planner's lifecycle, one row per state: what it does, to which key, and why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from keyturn.core import AccessKey, ActionKind, Policy, Reason, StoredState, User, plan
+from tests.unit.builders import NOW, days_ago, key, stored
+
+USER = User("app")
+C, P, X = "AKIACURRENT000000000", "AKIAPREVIOUS00000000", "AKIAFOREIGN000000000"
+
+Row = tuple[
+    str, list[AccessKey], StoredState | None, Policy, bool, list[tuple[ActionKind, str | None]]
+]
+
+ROWS: list[Row] = [
+    # name, keys, stored state, policy, force, expected (kind, key)
+    ("zero keys: create one", [], None, Policy(), False, [(ActionKind.CREATE, None)]),
+    (
+        "fresh delivered key: nothing",
+        [key(C, 10)],
+        stored(C, stored_days_ago=10),
+        Policy(),
+        False,
+        [],
+    ),
+    (
+        "current key due at 80 days",
+        [key(C, 80)],
+        stored(C, stored_days_ago=80),
+        Policy(),
+        False,
+        [(ActionKind.CREATE, C)],
+    ),
+    ("79 days: not yet", [key(C, 79.9)], stored(C, stored_days_ago=79.9), Policy(), False, []),
+    (
+        "forced rotation of a young key",
+        [key(C, 3)],
+        stored(C, stored_days_ago=3),
+        Policy(),
+        True,
+        [(ActionKind.CREATE, C)],
+    ),
+    (
+        "forced again within the cooldown: nothing new",
+        [key(C, 0.01), key(P, 90)],
+        stored(C, stored_days_ago=0.01, previous=P),
+        Policy(),
+        True,
+        [],
+    ),
+    (
+        "undelivered key adopted when due",
+        [key(X, 85)],
+        None,
+        Policy(),
+        False,
+        [(ActionKind.CREATE, X)],
+    ),
+    ("undelivered young key: left alone", [key(X, 5)], None, Policy(), False, []),
+    (
+        "grace running: nothing",
+        [key(C, 3), key(P, 83)],
+        stored(C, stored_days_ago=3, previous=P),
+        Policy(),
+        False,
+        [],
+    ),
+    (
+        "a day before deactivation: warn once",
+        [key(C, 6.5), key(P, 86.5)],
+        stored(C, stored_days_ago=6.5, previous=P),
+        Policy(),
+        False,
+        [(ActionKind.WARN, P)],
+    ),
+    (
+        "already warned: nothing",
+        [key(C, 6.5), key(P, 86.5)],
+        stored(C, stored_days_ago=6.5, previous=P, warned_key_id=P),
+        Policy(),
+        False,
+        [],
+    ),
+    (
+        "grace over: deactivate previous",
+        [key(C, 7), key(P, 87)],
+        stored(C, stored_days_ago=7, previous=P),
+        Policy(),
+        False,
+        [(ActionKind.DEACTIVATE, P)],
+    ),
+    (
+        "restore window running: nothing",
+        [key(C, 10), key(P, 90, active=False)],
+        stored(C, stored_days_ago=10, previous=P, deactivated_key_id=P, deactivated_at=days_ago(3)),
+        Policy(),
+        False,
+        [],
+    ),
+    (
+        "restore window over: delete previous",
+        [key(C, 14), key(P, 94, active=False)],
+        stored(C, stored_days_ago=14, previous=P, deactivated_key_id=P, deactivated_at=days_ago(7)),
+        Policy(),
+        False,
+        [(ActionKind.DELETE, P)],
+    ),
+    (
+        "previous deactivated outside keyturn: record it",
+        [key(C, 2), key(P, 82, active=False)],
+        stored(C, stored_days_ago=2, previous=P),
+        Policy(),
+        False,
+        [(ActionKind.RECORD_DEACTIVATION, P)],
+    ),
+    (
+        "grace 0 forced: create, deactivate and delete in one plan",
+        [key(C, 30)],
+        stored(C, stored_days_ago=30),
+        Policy(grace_days=0, delete_after_days=0),
+        True,
+        [(ActionKind.CREATE, C), (ActionKind.DEACTIVATE, C), (ActionKind.DELETE, C)],
+    ),
+    (
+        "two active keys, none delivered: refuse",
+        [key(C, 95), key(X, 30)],
+        None,
+        Policy(),
+        False,
+        [],
+    ),
+    (
+        "current plus active foreign key: refuse",
+        [key(C, 85), key(X, 30)],
+        stored(C, stored_days_ago=85),
+        Policy(),
+        False,
+        [],
+    ),
+    (
+        "inactive foreign key blocks: refuse without the setting",
+        [key(C, 85), key(X, 200, active=False)],
+        stored(C, stored_days_ago=85),
+        Policy(),
+        False,
+        [],
+    ),
+    (
+        "inactive foreign key: deleted to make room with the setting",
+        [key(C, 85), key(X, 200, active=False)],
+        stored(C, stored_days_ago=85),
+        Policy(delete_foreign_keys=True),
+        False,
+        [(ActionKind.DELETE, X), (ActionKind.CREATE, C)],
+    ),
+    ("exempt: reported only", [key(C, 400)], None, Policy(exempt=True), True, []),
+    (
+        "current key inactive: replace it",
+        [key(C, 20, active=False)],
+        stored(C, stored_days_ago=20),
+        Policy(),
+        False,
+        [(ActionKind.CREATE, C), (ActionKind.RECORD_DEACTIVATION, C)],
+    ),
+    (
+        "only inactive keys: create an active one",
+        [key(X, 20, active=False)],
+        None,
+        Policy(),
+        False,
+        [(ActionKind.CREATE, None)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("keys", "state", "policy", "force", "expected"),
+    [row[1:] for row in ROWS],
+    ids=[row[0] for row in ROWS],
+)
+def test_lifecycle_table(
+    keys: list[AccessKey],
+    state: StoredState | None,
+    policy: Policy,
+    force: bool,
+    expected: list[tuple[ActionKind, str | None]],
+) -> None:
+    result = plan(USER, keys, state, policy, NOW, force=force)
+    assert [(a.kind, a.key_id) for a in result.actions] == expected
+
+
+@pytest.mark.parametrize(
+    ("keys", "state", "policy", "fragment"),
+    [
+        ([key(C, 95), key(X, 30)], None, Policy(), "two active keys"),
+        (
+            [key(C, 85), key(X, 30)],
+            stored(C, stored_days_ago=85),
+            Policy(),
+            "never deletes an active",
+        ),
+        (
+            [key(C, 85), key(X, 200, active=False)],
+            stored(C, stored_days_ago=85),
+            Policy(),
+            "KEYTURN_DELETE_FOREIGN_KEYS",
+        ),
+        (
+            [key(C, 3), key(P, 83)],
+            stored(C, stored_days_ago=3, previous=P),
+            Policy(),
+            "still active until",
+        ),
+        (
+            [key(C, 10), key(P, 90, active=False)],
+            stored(
+                C, stored_days_ago=10, previous=P, deactivated_key_id=P, deactivated_at=days_ago(3)
+            ),
+            Policy(),
+            "can still be restored until",
+        ),
+    ],
+)
+def test_forced_rotation_refusals_say_why(
+    keys: list[AccessKey], state: StoredState | None, policy: Policy, fragment: str
+) -> None:
+    result = plan(USER, keys, state, policy, NOW, force=True)
+    assert result.actions == ()
+    assert result.refusal is not None
+    assert fragment in result.refusal
+
+
+def test_a_due_rotation_waits_for_keyturns_own_previous_key_instead_of_refusing() -> None:
+    # GIVEN a short schedule where the next rotation falls inside the previous key's grace
+    policy = Policy(rotate_after_days=2, grace_days=7)
+    state = stored(C, stored_days_ago=3, previous=P)
+    # WHEN the scheduled run plans
+    result = plan(USER, [key(C, 3), key(P, 10)], state, policy, NOW)
+    # THEN nothing happens, no refusal, and the reason is in the notes
+    assert result.actions == ()
+    assert result.refusal is None
+    assert "waits" in result.notes[0]
+
+
+def test_a_creation_in_flight_elsewhere_is_left_alone() -> None:
+    state = stored(C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=2))
+    fresh_unknown = AccessKey("AKIAINFLIGHT00000000", key(C, 0).status, NOW - timedelta(minutes=1))
+    result = plan(USER, [key(C, 85), fresh_unknown], state, Policy(), NOW)
+    assert result.actions == ()
+    assert "in progress" in result.notes[0]
+
+
+def test_a_key_whose_secret_was_lost_is_removed_and_the_rotation_redone() -> None:
+    # GIVEN a run that died between CreateAccessKey and storing the secret, 20 minutes ago
+    state = stored(C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=20))
+    lost = AccessKey("AKIALOST000000000000", key(C, 0).status, NOW - timedelta(minutes=19))
+    # WHEN the next run plans
+    result = plan(USER, [key(C, 85), lost], state, Policy(), NOW)
+    # THEN the lost key is deactivated then deleted, the mark cleared, and the rotation redone
+    assert [(a.kind, a.reason) for a in result.actions] == [
+        (ActionKind.DEACTIVATE, Reason.UNDELIVERED),
+        (ActionKind.DELETE, Reason.UNDELIVERED),
+        (ActionKind.CLEAR_PENDING, Reason.STALE_MARK),
+        (ActionKind.CREATE, Reason.ROTATION_DUE),
+    ]
+
+
+def test_a_foreign_key_created_long_after_a_stale_mark_is_not_mistaken_for_ours() -> None:
+    state = stored(C, stored_days_ago=10, pending_since=days_ago(3))
+    result = plan(USER, [key(C, 10), key(X, 1)], state, Policy(), NOW)
+    assert (ActionKind.DELETE, X) not in [(a.kind, a.key_id) for a in result.actions]
+
+
+def test_the_schedule_lists_the_next_dated_actions() -> None:
+    state = stored(C, stored_days_ago=2, previous=P)
+    result = plan(USER, [key(C, 2), key(P, 82)], state, Policy(), NOW)
+    assert [(u.kind, u.key_id, (u.when - NOW).days) for u in result.upcoming] == [
+        (ActionKind.DEACTIVATE, P, 5),
+        (ActionKind.CREATE, C, 78),
+    ]
+
+
+def test_defaults_keep_every_active_key_under_ninety_days() -> None:
+    assert Policy().longest_active_days <= 90
