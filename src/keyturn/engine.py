@@ -19,6 +19,7 @@ from keyturn.core.models import StoredState, User
 from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
 from keyturn.errors import (
+    AwsError,
     ConfigurationError,
     KeyturnError,
     PartialRotationError,
@@ -33,6 +34,7 @@ from keyturn.settings import Settings
 from keyturn.verification import Prover
 
 log = logging.getLogger(__name__)
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 audit_log = logging.getLogger("keyturn.audit")
 
 
@@ -107,6 +109,10 @@ class Rotator:
             found = self.inspect(user, at=now)
         except ConfigurationError as exc:
             return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
+        except AwsError as exc:
+            if managed or exc.code not in ACCESS_DENIED:
+                raise
+            return _not_inspected(user, exc.code)
         status = _planned_status(found, managed=managed)
         return UserResult(user.name, status, found.plan, found.snapshot.keys)
 
@@ -120,7 +126,7 @@ class Rotator:
             if self.settings.scope.manages(user):
                 results.append(self._run_user(user, now))
             else:
-                results.append(self._planned(user, now))
+                results.append(_not_inspected(user, "outside keyturn's scope"))
         return RunResult(self.run_id, now, tuple(results))
 
     def _run_user(self, user: User, now: datetime) -> UserResult:
@@ -274,6 +280,11 @@ class Rotator:
 def _step_facts(step: StepDone) -> dict[str, object]:
     days = step.two_keys_active_days
     return {} if days is None else {"two_keys_active_days": days}
+
+
+def _not_inspected(user: User, why: str) -> UserResult:
+    """An unmanaged user reported without reading its keys: a scoped role may not."""
+    return UserResult(user.name, Status.UNMANAGED, Plan(user.name), message=f"not inspected: {why}")
 
 
 def _planned_status(found: Inspection, *, managed: bool) -> Status:

@@ -20,6 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
+from keyturn.aws import forget_clients
+
 
 @dataclass(frozen=True)
 class Call:
@@ -64,7 +66,9 @@ def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recording]:
 
     with monkeypatch.context() as patch:
         patch.setattr(boto3, "Session", RecordingSession)
+        forget_clients()  # keyturn reuses clients across invocations; record fresh ones
         yield recording
+    forget_clients()
 
 
 def policy_document(raw: Any) -> dict[str, Any]:

@@ -162,14 +162,6 @@ def test_every_call_of_a_rotation_is_allowed_by_the_stack_role(
     assert _denied(stack, recording) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Rotator.run() inspects users outside the scope too (ListAccessKeys, "
-    "GetAccessKeyLastUsed on them), which the least-privilege role denies: in AWS every "
-    "scheduled run in an account with such a user would fail. Needs the core to skip them "
-    "(or treat AccessDenied as 'not inspected'); then this passes and the mark must go.",
-)
 def test_every_call_of_a_scheduled_run_is_allowed_by_the_stack_role(
     stack: Deployed, invoke: Callable[[dict[str, Any]], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "SnsNotifier",
     "StsKeyVerifier",
     "build_rotator",
+    "forget_clients",
     "quiet_sdk_logs",
 ]
 
@@ -68,3 +69,8 @@ def build_rotator(
 @functools.lru_cache(maxsize=8)
 def _shared_clients(settings: Settings) -> AwsClients:
     return AwsClients.from_settings(settings).cached()
+
+
+def forget_clients() -> None:
+    """Drop the reused clients (new credentials, or a test that watches new sessions)."""
+    _shared_clients.cache_clear()
