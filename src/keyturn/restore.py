@@ -2,19 +2,24 @@
 
 The previous key is re-activated, its secret (still in the AWSPREVIOUS version) staged as a new
 version, proved to authenticate and promoted; the key it displaces becomes the previous key and
-is retired on the usual schedule. If anything fails, the previous key is put back as it was.
+is retired on the usual schedule. If anything fails, the previous key is put back as it was,
+unless AWSCURRENT already moved to it (only clearing the mark failed): then it stays current.
 """
 
 from __future__ import annotations
 
+import logging
+
 from keyturn import notifications
 from keyturn.core.actions import Action, ActionKind, Reason, Snapshot
-from keyturn.core.models import KeyStatus, NewKey
+from keyturn.core.models import AccessKey, KeyStatus, NewKey
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, VerificationError
 from keyturn.execution import Context, Executor
 from keyturn.ports import Delivery
 from keyturn.results import StepDone
 from keyturn.state_codec import delivery_token
+
+log = logging.getLogger(__name__)
 
 
 def restore(executor: Executor, ctx: Context, snapshot: Snapshot) -> StepDone:
@@ -54,13 +59,42 @@ def restore(executor: Executor, ctx: Context, snapshot: Snapshot) -> StepDone:
         promoter.verify(name, stored, ctx.now)
         ref = promoter.promote(name, staged.token)
     except (AwsError, VerificationError) as exc:
-        if staged is not None:
-            executor.secrets.unstage(name, staged.token)
-        if not previous.active:
-            executor.keys.set_key_status(name, previous.key_id, KeyStatus.INACTIVE)
-        if isinstance(exc, ConcurrentDeliveryError):
-            raise RefusedError(name, "another run changed the secret at the same time") from exc
-        raise
+        promoted = _promoted(executor, name, stored.key_id) if isinstance(exc, AwsError) else False
+        if promoted is not True:
+            _roll_back(executor, name, staged, previous, deactivate=promoted is False)
+            if isinstance(exc, ConcurrentDeliveryError):
+                reason = "another run changed the secret at the same time"
+                raise RefusedError(name, reason) from exc
+            raise
+        # Only clearing the in-flight mark failed: the restored key is AWSCURRENT and stays
+        # active; the planner clears a stale mark.
+        log.warning("restore reported %s after AWSCURRENT moved; keeping it", exc)
+        ref = executor.secrets.locate(name)
     message = notifications.restored(name, previous.key_id, state.current_key_id, ref)
     executor.notifier.publish(message)
     return StepDone(Action(ActionKind.CREATE, Reason.RESTORED, state.current_key_id), stored.key_id)
+
+
+def _promoted(executor: Executor, user_name: str, key_id: str) -> bool | None:
+    """Whether AWSCURRENT names ``key_id`` now; None if the secret cannot be read."""
+    try:
+        state = executor.secrets.read_state(user_name)
+    except AwsError:
+        return None
+    return state is not None and state.current_key_id == key_id
+
+
+def _roll_back(
+    executor: Executor,
+    user_name: str,
+    staged: Delivery | None,
+    previous: AccessKey,
+    *,
+    deactivate: bool,
+) -> None:
+    """Put the previous key back as it was. It is deactivated again only when AWSCURRENT
+    surely does not name it: a key a consumer may be reading must not be switched off."""
+    if staged is not None:
+        executor.secrets.unstage(user_name, staged.token)
+    if deactivate and not previous.active:
+        executor.keys.set_key_status(user_name, previous.key_id, KeyStatus.INACTIVE)

@@ -81,10 +81,10 @@ class FaultInjector:
             return None
         if self.kind is FaultKind.ERROR:
             self.fired = True
-            return _error_response(500, "InternalFailure", "injected internal failure")
+            return error_response(500, "InternalFailure", "injected internal failure")
         if self.kind is FaultKind.DENIED:
             self.fired = True
-            return _error_response(403, "AccessDenied", "injected: not authorized")
+            return error_response(403, "AccessDenied", "injected: not authorized")
         return None
 
     def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
@@ -117,7 +117,7 @@ class _FakeHttp:
         self.headers: dict[str, str] = {}
 
 
-def _error_response(status: int, code: str, message: str) -> tuple[_FakeHttp, dict[str, Any]]:
+def error_response(status: int, code: str, message: str) -> tuple[_FakeHttp, dict[str, Any]]:
     parsed = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},

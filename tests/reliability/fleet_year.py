@@ -48,24 +48,27 @@ class FlakySecrets(InMemorySecrets):
     failure_rate: float = 0.0
     failures: int = 0
 
-    def deliver(self, delivery: Delivery) -> SecretRef:
+    def stage(self, delivery: Delivery) -> SecretRef:
         if self.rng.random() < self.failure_rate:
             self.failures += 1
             self.fail_deliveries = 1
-        return super().deliver(delivery)
+        return super().stage(delivery)
 
 
 @dataclass(frozen=True)
 class Schedule:
     """Rotate at ``rotate`` days, deactivate the old key ``grace`` days later, delete after
-    ``delete`` more: shown as rotate/deactivate/delete ages, e.g. 80/87/94."""
+    ``delete`` more: shown as rotate/deactivate/delete ages, e.g. 80/87/94. A previous key
+    still in use is kept up to ``cap`` days of age (issue 5's ``max_active_days``)."""
 
     rotate: int
     grace: int
     delete: int
+    cap: int = Policy().max_active_days
 
     def __str__(self) -> str:
-        return f"{self.rotate}/{self.rotate + self.grace}/{self.rotate + self.grace + self.delete}"
+        ages = f"{self.rotate}/{self.rotate + self.grace}/{self.rotate + self.grace + self.delete}"
+        return ages if self.cap == Policy().max_active_days else f"{ages} cap {self.cap}"
 
     def policy(self) -> Policy:
         return Policy(
@@ -73,6 +76,7 @@ class Schedule:
             grace_days=self.grace,
             delete_after_days=self.delete,
             delete_foreign_keys=True,
+            max_active_days=self.cap,
         )
 
 

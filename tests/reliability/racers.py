@@ -17,6 +17,7 @@ from keyturn.aws import build_rotator
 from keyturn.errors import KeyturnError, RefusedError
 from keyturn.results import RunResult
 from keyturn.settings import Settings
+from tests.integration.authed_aws import FAST_PROOF
 
 _start: Any = None
 _LOADER = botocore.loaders.create_loader()
@@ -39,7 +40,9 @@ def race(url: str, topic_arn: str, user: str, command: str, barrier: Any = None)
         region_name="us-east-1",
         botocore_session=core,
     )
-    settings = Settings(topic_arn=topic_arn, region="us-east-1", endpoint_url=url)
+    settings = Settings(
+        topic_arn=topic_arn, region="us-east-1", endpoint_url=url, verification=FAST_PROOF
+    )
     rotator = build_rotator(
         settings, session=session, run_id=f"{os.getpid()}-{threading.get_ident()}"
     )

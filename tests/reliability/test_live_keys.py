@@ -19,7 +19,7 @@ from keyturn.engine import Rotator
 
 from .conftest import report
 from .live import authenticates
-from .world import USER, KeyFacts, World, client
+from .world import USER, KeyFacts, World
 
 Phase = tuple[str, timedelta, Callable[[Rotator], object]]
 PHASES: tuple[Phase, ...] = (
@@ -78,15 +78,3 @@ def _role(
     if previous is not None and key_id == previous["AccessKeyId"]:
         return "previous in grace"
     return "unexpected active"
-
-
-def test_stock_moto_accepts_inactive_keys_so_the_patch_is_needed(aws: EmbeddedAws) -> None:
-    world = World(aws)
-    world.add_user()
-    iam = client(aws, "iam")
-    created = iam.create_access_key(UserName=USER)["AccessKey"]
-    key_id, secret = created["AccessKeyId"], created["SecretAccessKey"]
-    iam.update_access_key(UserName=USER, AccessKeyId=key_id, Status="Inactive")
-    assert authenticates(aws, key_id, secret, as_on_aws=False)
-    assert not authenticates(aws, key_id, secret)
-    assert not authenticates(aws, key_id, secret[::-1])

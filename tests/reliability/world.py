@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,12 +19,16 @@ import botocore.session
 from moto.iam.models import iam_backends
 
 from keyturn.aws import build_rotator
+from keyturn.aws.verify import SINGLE_ATTEMPT, StsKeyVerifier
 from keyturn.core.policy import TAG_MANAGED, Policy
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
 from keyturn.engine import Rotator
+from keyturn.handler import handle
 from keyturn.memory import OffsetClock
+from keyturn.ports import StoredKey
 from keyturn.settings import Settings
 from keyturn.state_codec import TAG_PENDING_SINCE
+from tests.integration.authed_aws import FAST_PROOF
 
 from .faults import FaultInjector
 from .live import authenticates
@@ -40,6 +44,18 @@ STS_POLICY = json.dumps(
 )
 
 
+@dataclass
+class ActiveWorld:
+    """The clock of the world in use: IAM stamps new keys on that timeline, as keyturn's clock
+    and IAM's agree on AWS (see ``conftest._iam_on_world_time``)."""
+
+    clock: OffsetClock | None = None
+
+    def offset(self) -> timedelta:
+        return self.clock.offset if self.clock else timedelta(0)
+
+
+ACTIVE = ActiveWorld()
 _LOADER = botocore.loaders.create_loader()
 _CLIENTS: dict[tuple[str, str], Any] = {}
 
@@ -64,6 +80,30 @@ def client(aws: EmbeddedAws, service: str) -> Any:
     return _CLIENTS[key]
 
 
+class InjectedStsVerifier(StsKeyVerifier):
+    """keyturn's STS verifier, its per-key clients made from the shared model loader (as
+    :func:`fresh_session`) and carrying the fault injector, if any."""
+
+    def __init__(self, aws: EmbeddedAws, injector: FaultInjector | None) -> None:
+        super().__init__(aws.region, aws.url)
+        self._aws = aws
+        self._injector = injector
+
+    def _client_for(self, key: StoredKey) -> Any:
+        if self._client is None or self._client[0] != key.key_id:
+            made = fresh_session(self._aws).client(
+                "sts",
+                endpoint_url=self._aws.url,
+                aws_access_key_id=key.key_id,
+                aws_secret_access_key=key.secret.reveal(),
+                config=SINGLE_ATTEMPT,
+            )
+            if self._injector is not None:
+                self._injector.install(made.meta.events)
+            self._client = (key.key_id, made)
+        return self._client[1]
+
+
 @dataclass(frozen=True)
 class KeyFacts:
     key_id: str
@@ -82,6 +122,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.topic_arn = client(self.aws, "sns").create_topic(Name="keyturn")["TopicArn"]
+        ACTIVE.clock = self.clock
 
     def settings(self) -> Settings:
         policy = Policy(delete_foreign_keys=self.delete_foreign_keys)
@@ -90,13 +131,25 @@ class World:
             topic_arn=self.topic_arn,
             region=self.aws.region,
             endpoint_url=self.aws.url,
+            verification=FAST_PROOF,
         )
 
-    def rotator(self, injector: FaultInjector | None = None) -> Rotator:
+    def rotator(self, injector: FaultInjector | None = None, *, prove: bool = True) -> Rotator:
+        """keyturn as ``build_rotator`` makes it; with ``injector`` on every client it uses,
+        the STS verifier's per-key clients included. ``prove=False`` (arranging a starting
+        state only) records new keys as verified without probing them."""
         session = fresh_session(self.aws)
         if injector is not None:
             injector.install(session.events)
-        return build_rotator(self.settings(), session=session, clock=self.clock)
+        built = build_rotator(self.settings(), session=session, clock=self.clock)
+        verifier = InjectedStsVerifier(self.aws, injector) if prove else None
+        return replace(built, verifier=verifier)
+
+    def rotation_step(self, step: str, token: str, rotator: Rotator) -> dict[str, Any]:
+        """Secrets Manager invoking keyturn as the secret's rotation function."""
+        arn = client(self.aws, "secretsmanager").describe_secret(SecretId=f"keyturn/{USER}")["ARN"]
+        event = {"Step": step, "SecretId": arn, "ClientRequestToken": token}
+        return handle(event, "sm-rotation", lambda _settings, _run_id: rotator)
 
     def at(self, offset: timedelta) -> None:
         self.clock.offset = offset
@@ -187,7 +240,7 @@ def _current_problems(
 # Starting states and operations ------------------------------------------------------------
 
 Setup = Callable[[World], None]
-Operation = Callable[[Rotator], object]
+Operation = Callable[["World", Rotator], object]
 
 
 def one_key(world: World) -> None:
@@ -208,42 +261,60 @@ def in_grace(world: World) -> None:
     """keyturn rotated its own 81-day-old key: a new current key, the previous one (its secret
     in AWSPREVIOUS, so it can be restored) still active in its grace period."""
     world.add_user()
-    world.rotator().run()
+    world.rotator(prove=False).run()
     (first,) = world.access_keys()
     world.aws.backdate_key(USER, first, 81)
-    world.rotator().run()
+    world.rotator(prove=False).run()
 
 
 def after_deactivation(world: World) -> None:
     """The previous key was deactivated when its grace ended; it can still be restored."""
     in_grace(world)
     world.at(timedelta(days=7, minutes=1))
-    world.rotator().run()
+    world.rotator(prove=False).run()
 
 
-def run(rotator: Rotator) -> object:
+def run(world: World, rotator: Rotator) -> object:
+    del world
     return rotator.run()
 
 
-def rotate(rotator: Rotator) -> object:
+def rotate(world: World, rotator: Rotator) -> object:
+    del world
     return rotator.rotate(USER)
 
 
-def restore(rotator: Rotator) -> object:
+def restore(world: World, rotator: Rotator) -> object:
+    del world
     return rotator.restore(USER)
+
+
+ROTATION_TOKEN = "6b657974-7572-4e00-8000-000000000006"
+
+
+def secrets_manager_rotation(world: World, rotator: Rotator) -> object:
+    """Secrets Manager's four steps with one ClientRequestToken, as the service calls them."""
+    steps = ("createSecret", "setSecret", "testSecret", "finishSecret")
+    return [world.rotation_step(step, ROTATION_TOKEN, rotator) for step in steps]
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A starting state, the moment an operation runs, and the operation."""
+    """A starting state, the moment an operation runs, the operation, and what "run again
+    normally" means for it (by default: the same operation)."""
 
     name: str
     setup: Setup
     offset: timedelta
     operation: Operation
+    recovery: tuple[Operation, ...] = ()
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def recovery_steps(self) -> tuple[Operation, ...]:
+        return self.recovery or (self.operation,)
 
 
 SCENARIOS = (
@@ -255,4 +326,11 @@ SCENARIOS = (
     Scenario("in grace: restore", in_grace, timedelta(days=3), restore),
     Scenario("after deactivation: delete", after_deactivation, timedelta(days=14, minutes=2), run),
     Scenario("after deactivation: restore", after_deactivation, timedelta(days=10), restore),
+    Scenario(
+        "Secrets Manager rotation steps",
+        in_grace,
+        timedelta(days=1),
+        secrets_manager_rotation,
+        recovery=(secrets_manager_rotation, run),
+    ),
 )
