@@ -1,0 +1,157 @@
+"""Wiring for fleet runs: member-account sessions, report scans, the queue, rotators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from keyturn.aws.credential_report import IamCredentialReports
+from keyturn.aws.errors import aws_call
+from keyturn.aws.iam import IamUsers
+from keyturn.aws.organizations import OrganizationAccounts
+from keyturn.aws.secret_index import SecretsInFlightIndex
+from keyturn.aws.secrets import SecretsManagerStore
+from keyturn.aws.session import AwsClients, quiet_sdk_logs
+from keyturn.aws.sns import SnsNotifier
+from keyturn.aws.sqs import SqsWorkQueue
+from keyturn.engine import Rotator
+from keyturn.errors import ConfigurationError
+from keyturn.fleet.report_scan import NamedUsers, ReportDirectory
+from keyturn.fleet.settings import FleetSettings
+from keyturn.memory import NullNotifier, SystemClock
+from keyturn.ports import Clock, Notifier, UserDirectory
+from keyturn.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sqs import SQSClient
+
+SESSION_NAME = "keyturn-fleet"
+SESSION_MARGIN = timedelta(minutes=5)
+"""An assumed-role session this close to expiry is renewed before use."""
+
+
+@dataclass
+class AccountRun:
+    """keyturn's adapters in one account, on that account's session."""
+
+    account_id: str
+    clients: AwsClients
+    settings: Settings
+    clock: Clock
+
+    def report_directory(self, horizon_days: int) -> ReportDirectory:
+        iam = self.clients.iam()
+        return ReportDirectory(
+            IamUsers(iam),
+            IamCredentialReports(iam),
+            SecretsInFlightIndex(self.clients.secretsmanager(), self.settings.secret_prefix),
+            self.clock,
+            horizon_days,
+        )
+
+    def rotator(self, directory: UserDirectory | None = None, run_id: str | None = None) -> Rotator:
+        iam = IamUsers(self.clients.iam())
+        secrets = SecretsManagerStore(
+            self.clients.secretsmanager(), self.settings.secret_prefix, self.settings.kms_key_id
+        )
+        notifier: Notifier = (
+            SnsNotifier(self.clients.sns(), self.settings.topic_arn)
+            if self.settings.topic_arn
+            else NullNotifier()
+        )
+        extra = {"run_id": run_id} if run_id else {}
+        return Rotator(directory or iam, iam, secrets, notifier, self.clock, self.settings, **extra)
+
+    def user_rotator(self, user_names: Iterable[str], run_id: str | None = None) -> Rotator:
+        """A rotator whose run covers only ``user_names``."""
+        return self.rotator(NamedUsers(IamUsers(self.clients.iam()), list(user_names)), run_id)
+
+
+@dataclass
+class AwsFleet:
+    """The hub's view of the fleet: which accounts, and an :class:`AccountRun` in each."""
+
+    settings: Settings
+    fleet: FleetSettings
+    hub: AwsClients
+    clock: Clock
+    _sessions: dict[str, tuple[AwsClients, datetime]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        fleet: FleetSettings,
+        *,
+        session: boto3.Session | None = None,
+        clock: Clock | None = None,
+    ) -> AwsFleet:
+        return cls(
+            settings, fleet, AwsClients.from_settings(settings, session), clock or SystemClock()
+        )
+
+    def own_account(self) -> str:
+        with aws_call("GetCallerIdentity"):
+            return self.hub.sts().get_caller_identity()["Account"]
+
+    def account_ids(self) -> list[str]:
+        """The accounts this run covers: the organization's selected ones, or the own one."""
+        if not self.fleet.organization:
+            return [self.own_account()]
+        org: OrganizationsClient = _client(self.hub, "organizations")
+        accounts = OrganizationAccounts(org).accounts()
+        return [a.account_id for a in self.fleet.accounts.select(accounts)]
+
+    def account(self, account_id: str) -> AccountRun:
+        """Adapters in ``account_id``: the member role's session (reused while it lasts), or
+        the hub's own session when no organization is configured."""
+        if not self.fleet.organization:
+            return AccountRun(account_id, self.hub, self.settings, self.clock)
+        cached = self._sessions.get(account_id)
+        if cached is None or cached[1] - SESSION_MARGIN <= datetime.now(UTC):
+            cached = self._assumed(account_id)
+            self._sessions[account_id] = cached
+        return AccountRun(account_id, cached[0], self.settings, self.clock)
+
+    def candidates(self, account_id: str) -> list[str]:
+        horizon = self.fleet.horizon(self.settings.policy.rotate_after_days)
+        return self.account(account_id).report_directory(horizon).select().names
+
+    def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
+        return self.account(account_id).user_rotator(user_names, run_id)
+
+    def queue(self) -> SqsWorkQueue:
+        if not self.fleet.queue_url:
+            raise ConfigurationError("KEYTURN_QUEUE_URL is not set")
+        sqs: SQSClient = _client(self.hub, "sqs")
+        return SqsWorkQueue(sqs, self.fleet.queue_url)
+
+    def _assumed(self, account_id: str) -> tuple[AwsClients, datetime]:
+        partition = self.hub.session.get_partition_for_region(self.hub.session.region_name)
+        role_arn = f"arn:{partition}:iam::{account_id}:role/{self.fleet.member_role_name}"
+        extra: dict[str, Any] = (
+            {"ExternalId": self.fleet.external_id} if self.fleet.external_id else {}
+        )
+        with aws_call("AssumeRole"):
+            creds = self.hub.sts().assume_role(
+                RoleArn=role_arn, RoleSessionName=SESSION_NAME, **extra
+            )["Credentials"]
+        quiet_sdk_logs()
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.hub.session.region_name,
+        )
+        return AwsClients(session, self.hub.endpoint_url, self.hub.config), creds["Expiration"]
+
+
+def _client(clients: AwsClients, service: str) -> Any:
+    return clients.session.client(  # type: ignore[call-overload]
+        service, endpoint_url=clients.endpoint_url, config=clients.config
+    )
