@@ -62,7 +62,12 @@ class Rotator:
     # Reading -------------------------------------------------------------------------------
 
     def inspect(
-        self, user: User, *, at: datetime | None = None, force: bool = False, policy: Policy | None
+        self,
+        user: User,
+        *,
+        at: datetime | None = None,
+        force: bool = False,
+        policy: Policy | None = None,
     ) -> Inspection:
         """Read ``user``'s keys and stored state and plan for them; changes nothing."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
@@ -82,10 +87,10 @@ class Rotator:
     def _planned(self, user: User, now: datetime) -> UserResult:
         managed = self.settings.scope.manages(user)
         try:
-            found = self.inspect(user, at=now, policy=None)
+            found = self.inspect(user, at=now)
         except ConfigurationError as exc:
             return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
-        status = _planned_status(found.plan, managed=managed)
+        status = _planned_status(found, managed=managed)
         return UserResult(user.name, status, found.plan, found.snapshot.keys)
 
     # Changing ------------------------------------------------------------------------------
@@ -125,6 +130,9 @@ class Rotator:
     ) -> UserResult:
         """Rotate one user now (the original recipe's event).
 
+        ``grace_days=0`` without ``delete_after_days`` is the original recipe's immediate
+        replacement: the old key is deactivated and deleted as soon as the new one is stored.
+
         Raises:
             UserNotFoundError, RefusedError, PartialRotationError.
         """
@@ -135,6 +143,8 @@ class Rotator:
             raise self._refuse(user.name, str(exc)) from None
         if policy.exempt:
             raise self._refuse(user.name, "the user is exempt (tag keyturn:exempt=true)")
+        if grace_days == 0 and delete_after_days is None:
+            delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
         now = self.clock.now()
         return self._apply(self.inspect(user, at=now, force=True, policy=policy), now)
@@ -220,11 +230,11 @@ class Rotator:
         audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
 
 
-def _planned_status(found: Plan, *, managed: bool) -> Status:
+def _planned_status(found: Inspection, *, managed: bool) -> Status:
     if not managed:
         return Status.UNMANAGED
-    if found.notes and found.notes[0].startswith("exempt"):
+    if found.policy.exempt:
         return Status.EXEMPT
-    if found.refusal is not None:
+    if found.plan.refusal is not None:
         return Status.REFUSED
-    return Status.PLANNED if found.actions else Status.UNCHANGED
+    return Status.PLANNED if found.plan.actions else Status.UNCHANGED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import boto3
 
 from keyturn.aws.iam import IamUsers
@@ -30,8 +32,13 @@ def build_rotator(
     clock: Clock | None = None,
     run_id: str | None = None,
 ) -> Rotator:
-    """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at)."""
-    clients = AwsClients.from_settings(settings, session)
+    """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at).
+
+    Without an explicit session, clients are made once per settings and reused, as Lambda
+    recommends for warm invocations.
+    """
+    quiet_sdk_logs()
+    clients = AwsClients.from_settings(settings, session) if session else _shared_clients(settings)
     iam = IamUsers(clients.iam())
     notifier: Notifier = (
         SnsNotifier(clients.sns(), settings.topic_arn) if settings.topic_arn else NullNotifier()
@@ -41,3 +48,8 @@ def build_rotator(
     )
     extra = {"run_id": run_id} if run_id else {}
     return Rotator(iam, iam, secrets, notifier, clock or SystemClock(), settings, **extra)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_clients(settings: Settings) -> AwsClients:
+    return AwsClients.from_settings(settings).cached()

@@ -26,16 +26,34 @@ RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     user_agent_extra=f"keyturn/{__version__}",
 )
-QUIET_LOGGERS = ("botocore", "boto3", "urllib3")
-"""botocore logs raw request and response bodies at DEBUG, and CreateAccessKey's response
-carries a secret: these loggers are kept at INFO or above whatever level the user chooses."""
+SDK_LOGGER_PREFIXES = ("botocore", "boto3", "urllib3", "s3transfer")
+"""botocore logs raw request parameters and response bodies at DEBUG, and CreateAccessKey's
+response (like PutSecretValue's request) carries a secret access key."""
+
+
+class DropSdkDebug(logging.Filter):
+    """Drops DEBUG records of the AWS SDK's loggers, whatever level a user sets later."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_DROP_SDK_DEBUG = DropSdkDebug()
 
 
 def quiet_sdk_logs() -> None:
-    """Keep SDK wire logs (which can hold secrets) out of every log handler."""
-    for name in QUIET_LOGGERS:
+    """Keep SDK wire logs (which can hold secrets) out of every log handler.
+
+    Each SDK logger gets a filter that drops DEBUG records, so a later
+    ``logging.getLogger("botocore").setLevel(logging.DEBUG)`` still shows no bodies; levels are
+    also raised to INFO so the records are not even formatted. Idempotent and cheap.
+    """
+    names = [n for n in logging.root.manager.loggerDict if n.startswith(SDK_LOGGER_PREFIXES)]
+    for name in (*SDK_LOGGER_PREFIXES, *names):
         logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO or logger.level < logging.INFO:
+        if _DROP_SDK_DEBUG not in logger.filters:
+            logger.addFilter(_DROP_SDK_DEBUG)
+        if logger.level < logging.INFO:
             logger.setLevel(logging.INFO)
 
 
@@ -46,6 +64,7 @@ class AwsClients:
     session: boto3.Session
     endpoint_url: str | None = None
     config: Config = RETRY_CONFIG
+    _made: dict[str, Any] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, session: boto3.Session | None = None) -> AwsClients:
@@ -55,10 +74,20 @@ class AwsClients:
         )
         return cls(session, settings.endpoint_url)
 
+    def cached(self) -> AwsClients:
+        """This factory, remembering each client it makes."""
+        self._made = {}
+        return self
+
     def _client(self, service: str) -> Any:
-        return self.session.client(  # type: ignore[call-overload]
+        if self._made is not None and service in self._made:
+            return self._made[service]
+        client = self.session.client(  # type: ignore[call-overload]
             service, endpoint_url=self.endpoint_url, config=self.config
         )
+        if self._made is not None:
+            self._made[service] = client
+        return client
 
     def iam(self) -> IAMClient:
         client: IAMClient = self._client("iam")

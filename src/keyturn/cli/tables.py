@@ -9,7 +9,7 @@ from rich.table import Table
 
 from keyturn.core.actions import Action, ActionKind
 from keyturn.core.models import AccessKey, mask_key_id
-from keyturn.results import RunResult, UserResult
+from keyturn.results import RunResult, Status, UserResult
 
 
 def scan_table(run: RunResult) -> Table:
@@ -49,7 +49,7 @@ def _next(user: UserResult, now: datetime) -> tuple[str, str]:
         return ", ".join(describe(a, a.key_id) for a in found.actions), "now"
     upcoming = found.next_upcoming
     if upcoming is None:
-        return ("-" if user.status.value == "exempt" else "; ".join(found.notes) or "-"), ""
+        return ("-" if user.status is Status.EXEMPT else "; ".join(found.notes) or "-"), ""
     verb = "rotate" if upcoming.kind.value == "create" else upcoming.kind.value
     days = (upcoming.when - now).days
     return f"{verb} {mask_key_id(upcoming.key_id)}", f"{upcoming.when:%Y-%m-%d} ({days}d)"

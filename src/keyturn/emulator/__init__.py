@@ -8,6 +8,7 @@ they exist for the demo and the tests only (backdating a key, reading sent notif
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,6 +38,8 @@ class EmbeddedAws:
     region: str = "us-east-1"
     url: str = ""
     _server: Any = field(default=None, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __enter__(self) -> EmbeddedAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -71,7 +74,14 @@ class EmbeddedAws:
         )
 
     def client(self, service: str) -> Any:
-        return self.session().client(service, endpoint_url=self.url)  # type: ignore[call-overload]
+        """A client of the emulator, made once per service (boto3 clients are thread-safe)."""
+        with self._lock:
+            if service not in self._clients:
+                session = self.session()
+                self._clients[service] = session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.url
+                )
+            return self._clients[service]
 
     def backdate_key(self, user_name: str, key_id: str, days: float) -> None:
         """Make a key look ``days`` older (the emulator stamps keys with the real time)."""

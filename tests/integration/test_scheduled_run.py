@@ -1,0 +1,75 @@
+"""A scheduled run over a mixed fleet, and plan, against moto server."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyturn.emulator import EmbeddedAws
+from keyturn.handler import lambda_handler
+from tests.integration.helpers import LambdaContext, current_secret, event, keys_of, make_user
+
+
+@pytest.fixture
+def fleet(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    monkeypatch.setenv("KEYTURN_USER_PATH", "/integrations/")
+    managed = {"keyturn:managed": "true"}
+    return {
+        "due": make_user(aws, "due", key_ages=(81,), path="/integrations/"),
+        "fresh": make_user(aws, "fresh", key_ages=(10,), tags=managed),
+        "exempt": make_user(
+            aws, "exempt", key_ages=(200,), tags={**managed, "keyturn:exempt": "true"}
+        ),
+        "two-active": make_user(aws, "two-active", key_ages=(95, 20), tags=managed),
+        "no-keys": make_user(aws, "no-keys", tags=managed),
+        "outsider": make_user(aws, "outsider", key_ages=(300,)),
+        "short": make_user(
+            aws, "short", key_ages=(31,), tags={**managed, "keyturn:rotate-after-days": "30"}
+        ),
+    }
+
+
+def test_scheduled_run_applies_the_policy_to_managed_users_only(
+    aws: EmbeddedAws, fleet: dict[str, list[str]]
+) -> None:
+    response = lambda_handler(event("scheduled"), LambdaContext())
+    assert response["statusCode"] == 200
+    status = {u["UserName"]: u["status"] for u in response["body"]["users"]}
+    assert status == {
+        "due": "changed",
+        "fresh": "unchanged",
+        "exempt": "exempt",
+        "two-active": "refused",
+        "no-keys": "changed",
+        "outsider": "unmanaged",
+        "short": "changed",
+    }
+    assert len(keys_of(aws, "due")) == 2
+    assert current_secret(aws, "due")["AccessKeyId"] not in fleet["due"]
+    assert keys_of(aws, "exempt") == {fleet["exempt"][0]: "Active"}
+    assert set(keys_of(aws, "two-active")) == set(fleet["two-active"])
+    assert keys_of(aws, "outsider") == {fleet["outsider"][0]: "Active"}
+    [created] = keys_of(aws, "no-keys")
+    assert current_secret(aws, "no-keys")["AccessKeyId"] == created
+
+
+def test_a_second_run_the_same_day_changes_nothing(
+    aws: EmbeddedAws, fleet: dict[str, list[str]]
+) -> None:
+    lambda_handler(event("run"), LambdaContext())
+    before = {user: keys_of(aws, user) for user in fleet}
+    response = lambda_handler(event("run"), LambdaContext(aws_request_id="req-0002"))
+    after = {user: keys_of(aws, user) for user in fleet}
+    assert after == before
+    changed = [u for u in response["body"]["users"] if u["status"] == "changed"]
+    assert changed == []
+
+
+def test_plan_at_a_future_date_shows_the_lifecycle_and_changes_nothing(
+    aws: EmbeddedAws, fleet: dict[str, list[str]]
+) -> None:
+    before = {user: keys_of(aws, user) for user in fleet}
+    response = lambda_handler({"action": "plan", "at": "2099-01-01"}, LambdaContext())
+    assert {user: keys_of(aws, user) for user in fleet} == before
+    plans = {u["UserName"]: u["plan"] for u in response["body"]["users"]}
+    assert [a["action"] for a in plans["fresh"]["actions"]] == ["create"]
+    assert plans["two-active"]["refusal"].startswith("two active keys")
