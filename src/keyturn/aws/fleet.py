@@ -24,6 +24,7 @@ from keyturn.fleet.report_scan import NamedUsers, ReportDirectory
 from keyturn.fleet.settings import FleetSettings
 from keyturn.memory import NullNotifier, SystemClock
 from keyturn.ports import Clock, Notifier, UserDirectory
+from keyturn.results import RunResult
 from keyturn.settings import Settings
 
 if TYPE_CHECKING:
@@ -124,6 +125,10 @@ class AwsFleet:
 
     def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
         return self.account(account_id).user_rotator(user_names, run_id)
+
+    def scan_all(self, at: datetime) -> list[tuple[str, RunResult]]:
+        """Every covered account's scan (per-user listing) as of ``at``; changes nothing."""
+        return [(a, self.account(a).rotator().plan_all(at=at)) for a in self.account_ids()]
 
     def queue(self) -> SqsWorkQueue:
         if not self.fleet.queue_url:
