@@ -114,12 +114,16 @@ def org(aws: EmbeddedAws) -> Org:
 
 
 def populate(org: Org, name: str) -> None:
-    """Three users per account; ``<account>-due`` has an 85-day key."""
+    """Four users per account: ``<account>-due`` has an 85-day key, and so has
+    ``<account>-unmanaged``, which is out of keyturn's scope (no tag)."""
     iam = org.iam(name)
-    for user in (f"{name}-fresh", f"{name}-due", f"{name}-other"):
-        iam.create_user(UserName=user, Tags=[{"Key": "keyturn:managed", "Value": "true"}])
+    for user in (f"{name}-fresh", f"{name}-due", f"{name}-other", f"{name}-unmanaged"):
+        managed = (
+            [] if user.endswith("-unmanaged") else [{"Key": "keyturn:managed", "Value": "true"}]
+        )
+        iam.create_user(UserName=user, Tags=managed)
         key = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
-        if user.endswith("-due"):
+        if user.endswith(("-due", "-unmanaged")):
             backdate(org.accounts[name], user, key, 85)
     iam.generate_credential_report()  # moto answers STARTED once; skip the first poll's wait
 
@@ -193,7 +197,7 @@ def test_the_dispatcher_enqueues_one_message_per_due_user_in_every_account(org: 
     while batch := receive(org, hide=60):
         queued.extend(batch)
     expected = [(org.accounts[n], f"{n}-due") for n in ("prod", "sandbox", "shared")]
-    # the management account has no users, so nothing is due there
+    # the management account has no users, and the unmanaged users are out of scope
     assert bodies(queued) == sorted(expected)
     assert {json.loads(m["Body"])["run_id"] for m in queued} == {"run-1"}
 

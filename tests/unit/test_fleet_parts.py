@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from keyturn.core.credential_report import Candidate, LookReason, ReportRow
 from keyturn.engine import Rotator
 from keyturn.errors import AwsError, BadRequestError, ConfigurationError
 from keyturn.fleet.accounts import AccountFilter, OrgAccount
 from keyturn.fleet.dispatcher import dispatch
 from keyturn.fleet.messages import WorkItem
+from keyturn.fleet.report_scan import ReportSelection, in_scope
 from keyturn.fleet.settings import FleetSettings
+from keyturn.settings import Scope
 
 A, B, C = "111111111111", "222222222222", "333333333333"
 
@@ -112,3 +115,29 @@ def test_one_failing_account_does_not_stop_the_others() -> None:
     assert [(i.account_id, i.user_name) for i in fleet.queue_.sent] == [(A, "app"), (C, "app")]
     assert [a.account_id for a in result.failed] == [B]
     assert result.as_dict()["enqueued"] == 2
+
+
+def test_scope_reads_tags_only_where_path_and_name_do_not_tell() -> None:
+    def candidate(name: str, path: str) -> Candidate:
+        arn = f"arn:aws:iam::{A}:user{path}{name}"
+        return Candidate(ReportRow(name, arn, None, ()), LookReason.NO_KEY)
+
+    selection = ReportSelection(
+        4,
+        [
+            candidate("svc", "/keyturn/"),
+            candidate("named", "/"),
+            candidate("tagged", "/"),
+            candidate("other", "/"),
+        ],
+        in_flight_only=["new"],
+    )
+    asked: list[str] = []
+
+    def tags_of(name: str) -> dict[str, str]:
+        asked.append(name)
+        return {"keyturn:managed": "true"} if name == "tagged" else {}
+
+    scope = Scope(user_path="/keyturn/", user_names=frozenset({"named"}))
+    assert in_scope(selection, scope, tags_of) == ["svc", "named", "tagged", "new"]
+    assert asked == ["tagged", "other"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -20,7 +21,7 @@ from keyturn.aws.sns import SnsNotifier
 from keyturn.aws.sqs import SqsWorkQueue
 from keyturn.engine import Rotator
 from keyturn.errors import ConfigurationError
-from keyturn.fleet.report_scan import NamedUsers, ReportDirectory
+from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
 from keyturn.fleet.settings import FleetSettings
 from keyturn.memory import NullNotifier, SystemClock
 from keyturn.ports import Clock, Notifier, UserDirectory
@@ -28,7 +29,9 @@ from keyturn.results import RunResult
 from keyturn.settings import Settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 SESSION_NAME = "keyturn-fleet"
@@ -44,33 +47,50 @@ class AccountRun:
     clients: AwsClients
     settings: Settings
     clock: Clock
+    notify_with: AwsClients | None = None
+    """Clients that publish notifications (the hub's, so one topic serves the fleet)."""
+
+    @cached_property
+    def iam(self) -> IAMClient:
+        return self.clients.iam()
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self.clients.secretsmanager()
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        if not self.settings.topic_arn:
+            return NullNotifier()
+        return SnsNotifier((self.notify_with or self.clients).sns(), self.settings.topic_arn)
 
     def report_directory(self, horizon_days: int) -> ReportDirectory:
-        iam = self.clients.iam()
         return ReportDirectory(
-            IamUsers(iam),
-            IamCredentialReports(iam),
-            SecretsInFlightIndex(self.clients.secretsmanager(), self.settings.secret_prefix),
+            IamUsers(self.iam),
+            IamCredentialReports(self.iam),
+            SecretsInFlightIndex(self.secretsmanager, self.settings.secret_prefix),
             self.clock,
             horizon_days,
         )
 
     def rotator(self, directory: UserDirectory | None = None, run_id: str | None = None) -> Rotator:
-        iam = IamUsers(self.clients.iam())
+        iam = IamUsers(self.iam)
         secrets = SecretsManagerStore(
-            self.clients.secretsmanager(), self.settings.secret_prefix, self.settings.kms_key_id
-        )
-        notifier: Notifier = (
-            SnsNotifier(self.clients.sns(), self.settings.topic_arn)
-            if self.settings.topic_arn
-            else NullNotifier()
+            self.secretsmanager, self.settings.secret_prefix, self.settings.kms_key_id
         )
         extra = {"run_id": run_id} if run_id else {}
-        return Rotator(directory or iam, iam, secrets, notifier, self.clock, self.settings, **extra)
+        return Rotator(
+            directory or iam, iam, secrets, self.notifier, self.clock, self.settings, **extra
+        )
+
+    def user_tags(self, user_name: str) -> dict[str, str]:
+        with aws_call("ListUserTags"):
+            pages = self.iam.get_paginator("list_user_tags").paginate(UserName=user_name)
+            return {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
 
     def user_rotator(self, user_names: Iterable[str], run_id: str | None = None) -> Rotator:
         """A rotator whose run covers only ``user_names``."""
-        return self.rotator(NamedUsers(IamUsers(self.clients.iam()), list(user_names)), run_id)
+        return self.rotator(NamedUsers(IamUsers(self.iam), list(user_names)), run_id)
 
 
 @dataclass
@@ -81,7 +101,7 @@ class AwsFleet:
     fleet: FleetSettings
     hub: AwsClients
     clock: Clock
-    _sessions: dict[str, tuple[AwsClients, datetime]] = field(default_factory=dict, repr=False)
+    _accounts: dict[str, tuple[AccountRun, datetime]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(
@@ -111,17 +131,22 @@ class AwsFleet:
     def account(self, account_id: str) -> AccountRun:
         """Adapters in ``account_id``: the member role's session (reused while it lasts), or
         the hub's own session when no organization is configured."""
-        if not self.fleet.organization:
-            return AccountRun(account_id, self.hub, self.settings, self.clock)
-        cached = self._sessions.get(account_id)
+        cached = self._accounts.get(account_id)
         if cached is None or cached[1] - SESSION_MARGIN <= datetime.now(UTC):
-            cached = self._assumed(account_id)
-            self._sessions[account_id] = cached
-        return AccountRun(account_id, cached[0], self.settings, self.clock)
+            if self.fleet.organization:
+                clients, expires = self._assumed(account_id)
+            else:
+                clients, expires = self.hub, datetime.max.replace(tzinfo=UTC)
+            run = AccountRun(account_id, clients, self.settings, self.clock, self.hub)
+            cached = self._accounts[account_id] = (run, expires)
+        return cached[0]
 
     def candidates(self, account_id: str) -> list[str]:
+        """The managed users of ``account_id`` the credential report shows as possibly due."""
+        run = self.account(account_id)
         horizon = self.fleet.horizon(self.settings.policy.rotate_after_days)
-        return self.account(account_id).report_directory(horizon).select().names
+        selection = run.report_directory(horizon).select()
+        return in_scope(selection, self.settings.scope, run.user_tags)
 
     def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
         return self.account(account_id).user_rotator(user_names, run_id)

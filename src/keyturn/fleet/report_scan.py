@@ -7,14 +7,15 @@ Both are :class:`~keyturn.ports.UserDirectory` implementations, so the ordinary
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 
 from keyturn.core.credential_report import Candidate, select_candidates
 from keyturn.core.models import User
 from keyturn.errors import UserNotFoundError
 from keyturn.fleet.ports import CredentialReportSource, InFlightIndex
 from keyturn.ports import Clock, UserDirectory
+from keyturn.settings import Scope
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,23 @@ class ReportDirectory:
 
     def list_users(self) -> Iterator[User]:
         return NamedUsers(self.users, self.select().names).list_users()
+
+
+def in_scope(
+    selection: ReportSelection, scope: Scope, tags_of: Callable[[str], dict[str, str]]
+) -> list[str]:
+    """The selected users keyturn manages, reading tags only where path and name do not tell.
+
+    Users with an in-flight mark but no report row are kept: a creation of keyturn's own is
+    under way there.
+    """
+    kept = []
+    for candidate in selection.candidates:
+        row = candidate.row
+        user = User(row.user_name, row.arn, row.path)
+        if scope.manages(user) or scope.manages(replace(user, tags=tags_of(row.user_name))):
+            kept.append(row.user_name)
+    return kept + selection.in_flight_only
 
 
 @dataclass
