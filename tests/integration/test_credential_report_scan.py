@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from keyturn.aws.credential_report import Backoff, IamCredentialReports
 from keyturn.aws.fleet import AccountRun
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.session import AwsClients
+from keyturn.cli import cli
 from keyturn.core.credential_report import LookReason
 from keyturn.emulator import EmbeddedAws
 from keyturn.emulator.calls import CallCounter
@@ -120,3 +123,14 @@ def test_a_user_deleted_since_the_report_is_skipped(aws: EmbeddedAws) -> None:
     add_users(aws, 2)
     users = NamedUsers(IamUsers(aws.client("iam")), ["u000", "gone", "u001"])
     assert [u.name for u in users.list_users()] == ["u000", "u001"]
+
+
+def test_the_cli_runs_from_the_credential_report(aws: EmbeddedAws) -> None:
+    add_users(aws, 6)
+    aws.backdate_key("u004", key_of(aws, "u004"), 81)
+    aws.client("iam").generate_credential_report()
+    done = CliRunner().invoke(cli, ["--output", "json", "run", "--credential-report"])
+    assert done.exit_code == 0, done.output
+    users = json.loads(done.output)["users"]
+    assert [(u["UserName"], u["status"]) for u in users] == [("u004", "changed")]
+    assert len(aws.client("iam").list_access_keys(UserName="u004")["AccessKeyMetadata"]) == 2

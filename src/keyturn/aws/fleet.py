@@ -181,6 +181,21 @@ class AwsFleet:
         return AwsClients(session, self.hub.endpoint_url, self.hub.config), creds["Expiration"]
 
 
+def build_report_rotator(
+    settings: Settings,
+    fleet: FleetSettings,
+    *,
+    session: boto3.Session | None = None,
+    clock: Clock | None = None,
+) -> Rotator:
+    """A rotator for this account whose runs look only at the users the credential report
+    shows as possibly due (``keyturn run --credential-report``)."""
+    run = AccountRun(
+        "", AwsClients.from_settings(settings, session), settings, clock or SystemClock()
+    )
+    return run.rotator(run.report_directory(fleet.horizon(settings.policy.rotate_after_days)))
+
+
 def _client(clients: AwsClients, service: str) -> Any:
     return clients.session.client(  # type: ignore[call-overload]
         service, endpoint_url=clients.endpoint_url, config=clients.config

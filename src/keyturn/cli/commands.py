@@ -18,7 +18,7 @@ from rich.console import Console
 
 from keyturn.age_report import build_report, render_html, write_csv
 from keyturn.aws import build_rotator
-from keyturn.aws.fleet import AwsFleet
+from keyturn.aws.fleet import AwsFleet, build_report_rotator
 from keyturn.cli.tables import run_table, scan_table
 from keyturn.engine import Rotator
 from keyturn.errors import KeyturnError
@@ -121,10 +121,19 @@ def plan(obj: CliContext, at_text: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--credential-report",
+    is_flag=True,
+    help="Look only at users the IAM credential report shows as possibly due.",
+)
 @pass_ctx
-def run(obj: CliContext) -> None:
+def run(obj: CliContext, credential_report: bool) -> None:
     """Apply the policy to every managed user."""
-    result = obj.rotator().run()
+    if credential_report:
+        rotator = build_report_rotator(obj.settings(), FleetSettings.from_env(os.environ))
+    else:
+        rotator = obj.rotator()
+    result = rotator.run()
     _show_run(obj, result, f"keyturn run {result.run_id}")
     if result.failures:
         sys.exit(1)
