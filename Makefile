@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint typecheck unit integration test-slow install clean bench chromium
+.PHONY: demo test lint typecheck unit integration test-slow install clean scanners scan package \
+	bench chromium
 
 install: $(VENV)/.synced
 
@@ -24,7 +25,7 @@ demo: install
 	$(BIN)/keyturn demo
 
 ## Lint, type-check and run the whole test suite (what CI runs).
-test: lint typecheck chromium
+test: lint typecheck scanners chromium
 	$(BIN)/pytest
 
 lint: install
@@ -62,3 +63,32 @@ chromium:
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache dist build
+
+# --- Deployment (infra/): scanners in their own virtual environments, the Lambda artifact ---
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+PARLIAMENT := $(TOOLS)/parliament/bin/parliament
+
+## The template scanners' environments: checkov pins an old boto3, parliament an old setuptools.
+scanners: $(CHECKOV) $(PARLIAMENT)
+
+# A scanner's venv: $(TOOLS)/NAME from infra/scanners/NAME-requirements.txt (every package pinned).
+define scanner_venv
+	rm -rf $(TOOLS)/$(1)
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/$(1)
+	$(UV) pip install --quiet --python $(TOOLS)/$(1)/bin/python -r infra/scanners/$(1)-requirements.txt
+	touch $@
+endef
+
+$(CHECKOV): infra/scanners/checkov-requirements.txt | $(UV)
+	$(call scanner_venv,checkov)
+
+$(PARLIAMENT): infra/scanners/parliament-requirements.txt | $(UV)
+	$(call scanner_venv,parliament)
+
+## cfn-lint, checkov and parliament on every template (the tests in tests/infra), with output.
+scan: install scanners
+	$(BIN)/pytest tests/infra/test_deploy_scanners.py -rA
+
+## dist/keyturn-lambda.zip for arm64, without docker; prints its size.
+package: | $(UV)
+	$(PYTHON) infra/package.py --uv $(UV)

@@ -18,6 +18,7 @@ from keyturn.core.models import StoredState, User
 from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
 from keyturn.errors import (
+    AwsError,
     ConfigurationError,
     KeyturnError,
     PartialRotationError,
@@ -29,6 +30,7 @@ from keyturn.results import RunResult, Status, StepDone, UserResult
 from keyturn.settings import Settings
 
 log = logging.getLogger(__name__)
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 audit_log = logging.getLogger("keyturn.audit")
 
 
@@ -90,6 +92,10 @@ class Rotator:
             found = self.inspect(user, at=now)
         except ConfigurationError as exc:
             return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
+        except AwsError as exc:
+            if managed or exc.code not in ACCESS_DENIED:
+                raise
+            return _not_inspected(user, exc.code)
         status = _planned_status(found, managed=managed)
         return UserResult(user.name, status, found.plan, found.snapshot.keys)
 
@@ -103,7 +109,7 @@ class Rotator:
             if self.settings.scope.manages(user):
                 results.append(self._run_user(user, now))
             else:
-                results.append(self._planned(user, now))
+                results.append(_not_inspected(user, "outside keyturn's scope"))
         return RunResult(self.run_id, now, tuple(results))
 
     def _run_user(self, user: User, now: datetime) -> UserResult:
@@ -228,6 +234,11 @@ class Rotator:
         if error is not None:
             event["error"] = type(error).__name__
         audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
+
+
+def _not_inspected(user: User, why: str) -> UserResult:
+    """An unmanaged user reported without reading its keys: a scoped role may not."""
+    return UserResult(user.name, Status.UNMANAGED, Plan(user.name), message=f"not inspected: {why}")
 
 
 def _planned_status(found: Inspection, *, managed: bool) -> Status:

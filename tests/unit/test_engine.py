@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from keyturn.core import KeyStatus
-from keyturn.errors import PartialRotationError, RefusedError, UserNotFoundError
+from keyturn.engine import Rotator
+from keyturn.errors import AwsError, PartialRotationError, RefusedError, UserNotFoundError
 from keyturn.ports import Marks, NotificationKind
 from keyturn.results import Status
 from keyturn.settings import Scope, Settings
@@ -181,3 +182,52 @@ def test_restore_without_a_previous_key_is_refused(world: World) -> None:
     world.iam.add_key("app", age_days=3)
     with pytest.raises(RefusedError, match="no previous key"):
         world.rotator().restore("app")
+
+
+class DeniedIam:
+    """Wraps the fake IAM: key reads of ``denied`` users fail with AccessDenied."""
+
+    def __init__(self, world: World, denied: str) -> None:
+        self._iam, self._denied, self.key_reads = world.iam, denied, []  # type: list[str]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._iam, name)
+
+    def list_keys(self, user_name: str) -> list:  # type: ignore[type-arg]
+        self.key_reads.append(user_name)
+        if user_name == self._denied:
+            raise AwsError("ListAccessKeys", "AccessDenied", "not in the role's scope")
+        return self._iam.list_keys(user_name)
+
+
+def test_a_run_never_reads_the_keys_of_unmanaged_users(world: World) -> None:
+    # GIVEN a scoped role: keyturn may not read the keys of users outside its scope
+    world.iam.add_user("ours", tags={"keyturn:managed": "true"})
+    world.iam.add_user("theirs")
+    iam = DeniedIam(world, denied="theirs")
+    rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
+    # WHEN the scheduled run goes over every user
+    run = rotator.run()
+    # THEN the outsider is reported without a single read of its keys
+    assert {u.user_name: u.status for u in run.users} == {
+        "ours": Status.CHANGED,
+        "theirs": Status.UNMANAGED,
+    }
+    assert "theirs" not in iam.key_reads
+
+
+def test_a_scan_reports_an_unreadable_unmanaged_user_as_not_inspected(world: World) -> None:
+    world.iam.add_user("theirs")
+    iam = DeniedIam(world, denied="theirs")
+    rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
+    [user] = rotator.plan_all().users
+    assert user.status is Status.UNMANAGED
+    assert "not inspected: AccessDenied" in user.message
+
+
+def test_a_scan_still_fails_loudly_when_a_managed_user_is_unreadable(world: World) -> None:
+    world.iam.add_user("ours", tags={"keyturn:managed": "true"})
+    iam = DeniedIam(world, denied="ours")
+    rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
+    with pytest.raises(AwsError, match="AccessDenied"):
+        rotator.plan_all()

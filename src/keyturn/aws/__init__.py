@@ -21,6 +21,7 @@ __all__ = [
     "SecretsManagerStore",
     "SnsNotifier",
     "build_rotator",
+    "forget_clients",
     "quiet_sdk_logs",
 ]
 
@@ -53,3 +54,8 @@ def build_rotator(
 @functools.lru_cache(maxsize=8)
 def _shared_clients(settings: Settings) -> AwsClients:
     return AwsClients.from_settings(settings).cached()
+
+
+def forget_clients() -> None:
+    """Drop the reused clients (new credentials, or a test that watches new sessions)."""
+    _shared_clients.cache_clear()

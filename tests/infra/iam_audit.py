@@ -1,0 +1,122 @@
+"""Which AWS calls the handler makes, and whether a policy document allows each of them.
+
+``recorded_calls()`` records every operation made through boto3 sessions created inside it,
+with its parameters; ``allows()`` is a small evaluator of identity-policy Allow statements
+(actions and resources with ``*``/``?`` wildcards, ``StringEquals`` on ``aws:ResourceTag``).
+A statement with any other condition key is taken not to apply: the audit errs towards
+"denied", never towards "allowed".
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+import boto3
+import pytest
+
+from keyturn.aws import forget_clients
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str
+    operation: str
+    params: Mapping[str, Any]
+
+    @property
+    def action(self) -> str:
+        """The IAM action: for these services the endpoint prefix is the action's prefix."""
+        return f"{self.service}:{self.operation}"
+
+
+@dataclass
+class Recording:
+    calls: list[Call] = field(default_factory=list)
+    key_owner: dict[str, str] = field(default_factory=dict)
+    """Access key id -> user name, from the ListAccessKeys and CreateAccessKey answers."""
+
+
+@contextmanager
+def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recording]:
+    """Record the calls of every boto3 session created inside the block."""
+    recording = Recording()
+
+    def before(params: Mapping[str, Any], model: Any, **_: Any) -> None:
+        service = model.service_model.endpoint_prefix
+        recording.calls.append(Call(service, model.name, dict(params)))
+
+    def after(parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
+        for meta in parsed.get("AccessKeyMetadata", []):
+            recording.key_owner[meta["AccessKeyId"]] = meta["UserName"]
+        if "AccessKey" in parsed and "UserName" in parsed["AccessKey"]:
+            key = parsed["AccessKey"]
+            recording.key_owner[key["AccessKeyId"]] = key["UserName"]
+
+    class RecordingSession(boto3.Session):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.events.register("before-parameter-build.*.*", before)
+            self.events.register("after-call.iam.*", after)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(boto3, "Session", RecordingSession)
+        forget_clients()  # keyturn reuses clients across invocations; record fresh ones
+        yield recording
+    forget_clients()
+
+
+def policy_document(raw: Any) -> dict[str, Any]:
+    """A policy document as the IAM API returned it, as CloudFormation would have written it.
+
+    moto hands some documents back as a Python repr, and keeps a statement that was
+    ``!Ref AWS::NoValue`` as null where CloudFormation drops it.
+    """
+    if isinstance(raw, dict):
+        document = raw
+    else:
+        try:
+            document = json.loads(raw)
+        except json.JSONDecodeError:
+            document = ast.literal_eval(raw)
+    statements = [s for s in listed(document["Statement"]) if s is not None]
+    return {**document, "Statement": statements}
+
+
+def listed(value: Any) -> list[Any]:
+    """A policy element that may be one value or a list, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def _conditions_hold(condition: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
+    for operator, pairs in condition.items():
+        for key, expected in pairs.items():
+            if operator != "StringEquals" or not key.startswith("aws:ResourceTag/"):
+                return False
+            if tags.get(key.split("/", 1)[1]) not in listed(expected):
+                return False
+    return True
+
+
+def allows(
+    policy: Mapping[str, Any], action: str, resource: str, tags: Mapping[str, str] | None = None
+) -> bool:
+    """Whether an Allow statement of `policy` grants `action` on `resource` (no Deny in it)."""
+    granted = False
+    for statement in listed(policy["Statement"]):
+        actions = [a.lower() for a in listed(statement.get("Action", []))]
+        if not any(fnmatchcase(action.lower(), a) for a in actions):
+            continue
+        if not any(fnmatchcase(resource, r) for r in listed(statement.get("Resource", []))):
+            continue
+        if not _conditions_hold(statement.get("Condition", {}), tags or {}):
+            continue
+        if statement["Effect"] == "Deny":
+            return False
+        granted = True
+    return granted
