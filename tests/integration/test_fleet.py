@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from click.testing import CliRunner
 
 from keyturn.aws.fleet import AwsFleet
+from keyturn.cli import cli
 from keyturn.emulator import EmbeddedAws
 from keyturn.fleet.accounts import AccountFilter
 from keyturn.fleet.dispatcher import dispatch
@@ -129,7 +134,6 @@ def populate(org: Org, name: str) -> None:
 
 
 def backdate(account_id: str, user: str, key_id: str, days: float) -> None:
-    from datetime import timedelta  # noqa: PLC0415
 
     from moto.iam.models import iam_backends  # noqa: PLC0415
 
@@ -276,3 +280,34 @@ def test_a_poison_message_fails_alone_and_ends_in_the_dead_letter_queue(org: Org
     assert [m["Body"] for m in dead] == ["{not json"]
     keys = org.iam("shared").list_access_keys(UserName="shared-due")["AccessKeyMetadata"]
     assert len(keys) == 2
+
+
+def test_the_key_age_report_covers_every_account(org: Org, tmp_path: Path) -> None:
+    rows_file = tmp_path / "keys.csv"
+    done = CliRunner().invoke(cli, ["report", "--organization", "--csv", str(rows_file)])
+    assert done.exit_code == 0, done.output
+    with rows_file.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_account = {(r["account"], r["user"]) for r in rows}
+    assert by_account == {
+        (org.accounts[name], f"{name}-{kind}")
+        for name in ("prod", "sandbox", "shared")
+        for kind in ("fresh", "due", "other", "unmanaged")
+    }
+    assert {r["user"] for r in rows if r["overdue"] == "yes"} == set()
+    now = datetime.now(UTC)
+    due_now = {
+        r["user"]
+        for r in rows
+        if r["next_when"] and datetime.fromisoformat(r["next_when"]) - now < timedelta(hours=1)
+    }
+    assert {r["user"] for r in rows if r["next_action"] == "none (unmanaged)"} == {
+        "prod-unmanaged",
+        "sandbox-unmanaged",
+        "shared-unmanaged",
+    }
+    assert due_now == {
+        "prod-due",
+        "sandbox-due",
+        "shared-due",
+    }
