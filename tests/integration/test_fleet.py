@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from click.testing import CliRunner
+from moto.iam.models import iam_backends
 
 from keyturn.aws.fleet import AwsFleet
 from keyturn.cli import cli
@@ -134,9 +135,6 @@ def populate(org: Org, name: str) -> None:
 
 
 def backdate(account_id: str, user: str, key_id: str, days: float) -> None:
-
-    from moto.iam.models import iam_backends  # noqa: PLC0415
-
     for key in iam_backends[account_id]["global"].users[user].access_keys:
         if key.access_key_id == key_id:
             key.create_date -= timedelta(days=days)
