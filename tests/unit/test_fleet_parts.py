@@ -94,8 +94,13 @@ class ListQueue:
 class FakeFleet:
     queue_: ListQueue = field(default_factory=ListQueue)
 
+    started: list[str] = field(default_factory=list)
+
     def account_ids(self) -> list[str]:
         return [A, B, C]
+
+    def start_reports(self, account_ids: Sequence[str]) -> None:
+        self.started.extend(account_ids)
 
     def candidates(self, account_id: str) -> list[str]:
         if account_id == B:
@@ -114,6 +119,7 @@ def test_one_failing_account_does_not_stop_the_others() -> None:
     result = dispatch(fleet, "run")
     assert [(i.account_id, i.user_name) for i in fleet.queue_.sent] == [(A, "app"), (C, "app")]
     assert [a.account_id for a in result.failed] == [B]
+    assert fleet.started == [A, B, C]
     assert result.as_dict()["enqueued"] == 2
 
 

@@ -65,6 +65,11 @@ class IamCredentialReports:
         generated = answer.get("GeneratedTime")
         return parse_report(text, generated if isinstance(generated, datetime) else None)
 
+    def start(self) -> None:
+        """Ask IAM to generate a report without waiting for it (see :meth:`fetch`)."""
+        with aws_call("GenerateCredentialReport"):
+            self._iam.generate_credential_report()
+
     def _wait_until_complete(self) -> None:
         for delay in [0.0, *self._backoff.delays()]:
             if delay:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from keyturn.aws.session import AwsClients, quiet_sdk_logs
 from keyturn.aws.sns import SnsNotifier
 from keyturn.aws.sqs import SqsWorkQueue
 from keyturn.engine import Rotator
-from keyturn.errors import ConfigurationError
+from keyturn.errors import ConfigurationError, KeyturnError
 from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
 from keyturn.fleet.settings import FleetSettings
 from keyturn.memory import NullNotifier, SystemClock
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
+log = logging.getLogger(__name__)
 SESSION_NAME = "keyturn-fleet"
 SESSION_MARGIN = timedelta(minutes=5)
 """An assumed-role session this close to expiry is renewed before use."""
@@ -140,6 +142,15 @@ class AwsFleet:
             run = AccountRun(account_id, clients, self.settings, self.clock, self.hub)
             cached = self._accounts[account_id] = (run, expires)
         return cached[0]
+
+    def start_reports(self, account_ids: Sequence[str]) -> None:
+        """Ask every account for its credential report up front, so IAM generates them side
+        by side and each account's scan then mostly finds its report ready."""
+        for account_id in account_ids:
+            try:
+                IamCredentialReports(self.account(account_id).iam).start()
+            except KeyturnError as exc:
+                log.info("report not started in %s: %s", account_id, exc)  # its scan will say
 
     def candidates(self, account_id: str) -> list[str]:
         """The managed users of ``account_id`` the credential report shows as possibly due."""

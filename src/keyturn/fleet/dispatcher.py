@@ -57,8 +57,10 @@ class DispatchResult:
 def dispatch(fleet: Fleet, run_id: str) -> DispatchResult:
     """Scan every account of ``fleet`` and enqueue its candidates."""
     queue = fleet.queue()
+    account_ids = fleet.account_ids()
+    fleet.start_reports(account_ids)
     outcomes = []
-    for account_id in fleet.account_ids():
+    for account_id in account_ids:
         try:
             items = [WorkItem(account_id, name, run_id) for name in fleet.candidates(account_id)]
             unsent = queue.send(items)

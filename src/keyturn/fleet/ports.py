@@ -33,6 +33,10 @@ class Fleet(Protocol):
 
     def account_ids(self) -> list[str]: ...
 
+    def start_reports(self, account_ids: Sequence[str]) -> None:
+        """Start each account's credential report without waiting (best effort)."""
+        ...
+
     def candidates(self, account_id: str) -> list[str]:
         """Users of ``account_id`` that may have something due (from the credential report)."""
         ...
