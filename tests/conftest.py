@@ -49,6 +49,17 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.fixture(autouse=True)
+def _fast_key_proof(_no_real_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyturn proves each new key before promotion (3 successes over 15 s by default, for
+    IAM's eventual consistency). The emulator has none, so tests that build settings from the
+    environment ask for two successes polled every 20 ms: the same logic, without the wait.
+    Tests of the proof itself set their own policy."""
+    monkeypatch.setenv("KEYTURN_VERIFY_SUCCESSES", "2")
+    monkeypatch.setenv("KEYTURN_VERIFY_WINDOW_SECONDS", "0")
+    monkeypatch.setenv("KEYTURN_VERIFY_INTERVAL_SECONDS", "0.02")
+
+
 @pytest.fixture(scope="session")
 def _emulator() -> Iterator[EmbeddedAws]:
     with EmbeddedAws() as aws:

@@ -22,8 +22,13 @@ from keyturn.emulator import EmbeddedAws
 from keyturn.engine import Rotator
 from keyturn.memory import OffsetClock
 from keyturn.settings import Scope, Settings
+from keyturn.verification import VerificationPolicy
 
 INTEGRATION_USER = "sap-adapter"
+EMULATOR_PROOF = VerificationPolicy(
+    successes=3, min_window=timedelta(seconds=1), interval=timedelta(milliseconds=500)
+)
+"""The emulator knows a new key at once; in AWS the default proof spans 15 s."""
 SQS_ACTIONS = [
     "sqs:DeleteMessage",
     "sqs:ListQueues",
@@ -47,6 +52,7 @@ def run_demo(console: Console) -> None:
         topic_arn = _build_world(aws, console)
         settings = Settings(
             scope=Scope(user_path="/integrations/"),
+            verification=EMULATOR_PROOF,
             topic_arn=topic_arn,
             region=aws.region,
             endpoint_url=aws.url,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,9 +26,12 @@ from keyturn.errors import (
     RefusedError,
 )
 from keyturn.execution import Context, Executor
-from keyturn.ports import Clock, KeyStore, Notifier, SecretStore, UserDirectory
+from keyturn.ports import Clock, KeyStore, KeyVerifier, Notifier, SecretStore, UserDirectory
+from keyturn.promotion import Promoter
+from keyturn.restore import restore as restore_previous
 from keyturn.results import RunResult, Status, StepDone, UserResult
 from keyturn.settings import Settings
+from keyturn.verification import Prover
 
 log = logging.getLogger(__name__)
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
@@ -55,10 +59,23 @@ class Rotator:
     clock: Clock
     settings: Settings = field(default_factory=Settings)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    verifier: KeyVerifier | None = None
+    """Proves new keys before promotion; None (simulations only) records them as verified."""
+    sleep: Callable[[float], None] | None = None
+    """The pause between verification probes; required with a verifier."""
 
     def __post_init__(self) -> None:
-        self._executor = Executor(
-            self.keys, self.secrets, self.notifier, self.settings.notify_include_secret
+        prover = None
+        if self.verifier is not None:
+            if self.sleep is None:
+                raise ConfigurationError("a key verifier needs a sleeper")
+            prover = Prover(self.verifier, self.clock, self.sleep, self.settings.verification)
+        self.executor = Executor(
+            self.keys,
+            self.secrets,
+            self.notifier,
+            self.settings.notify_include_secret,
+            Promoter(self.keys, self.secrets, prover),
         )
 
     # Reading -------------------------------------------------------------------------------
@@ -70,15 +87,15 @@ class Rotator:
         at: datetime | None = None,
         force: bool = False,
         policy: Policy | None = None,
+        make_room: bool = False,
     ) -> Inspection:
         """Read ``user``'s keys and stored state and plan for them; changes nothing."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
         keys = tuple(self.keys.list_keys(user.name))
         snapshot = Snapshot(keys, self.secrets.read_state(user.name) or StoredState())
         now = at or self.clock.now()
-        return Inspection(
-            user, policy, snapshot, plan(user, keys, snapshot.state, policy, now, force=force)
-        )
+        found = plan(user, keys, snapshot.state, policy, now, force=force, make_room=make_room)
+        return Inspection(user, policy, snapshot, found)
 
     def plan_all(self, *, at: datetime | None = None) -> RunResult:
         """What a run would do to every user; changes nothing."""
@@ -119,7 +136,7 @@ class Rotator:
             self._refuse(user.name, str(exc))
             return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
         try:
-            return self._apply(self.inspect(user, at=now, policy=policy), now)
+            return self.apply_plan(self.inspect(user, at=now, policy=policy), now)
         except RefusedError as exc:
             return UserResult(user.name, Status.REFUSED, Plan(user.name), message=exc.reason)
         except KeyturnError as exc:
@@ -153,7 +170,7 @@ class Rotator:
             delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
         now = self.clock.now()
-        return self._apply(self.inspect(user, at=now, force=True, policy=policy), now)
+        return self.apply_plan(self.inspect(user, at=now, force=True, policy=policy), now)
 
     def restore(self, user_name: str) -> UserResult:
         """Make the previous key current again while it still exists (the undo button).
@@ -166,16 +183,29 @@ class Rotator:
         found = self.inspect(user, at=now, policy=self.settings.policy)
         ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
         try:
-            step = self._executor.restore(ctx, found.snapshot)
+            step = restore_previous(self.executor, ctx, found.snapshot)
         except RefusedError as exc:
             raise self._refuse(user.name, exc.reason) from exc
-        self._audit(user.name, "restore", step.key_id, "requested", None)
+        except KeyturnError as exc:
+            self.audit(user.name, "restore", None, "requested", exc)
+            self._notify_failure(user.name, exc)
+            raise
+        self.audit(user.name, "restore", step.key_id, "requested", None)
         keys = tuple(self.keys.list_keys(user.name))
         return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,))
 
     # Internals -----------------------------------------------------------------------------
 
-    def _apply(self, found: Inspection, now: datetime) -> UserResult:
+    def apply_plan(
+        self, found: Inspection, now: datetime, *, staging_token: str | None = None
+    ) -> UserResult:
+        """Carry out an inspection's plan, one audited action at a time.
+
+        With ``staging_token`` (Secrets Manager's createSecret) a creation is only staged.
+
+        Raises:
+            RefusedError, PartialRotationError.
+        """
         user, current_plan = found.user, found.plan
         if current_plan.refusal is not None:
             raise self._refuse(user.name, current_plan.refusal)
@@ -183,15 +213,16 @@ class Rotator:
         snapshot, done = found.snapshot, list[StepDone]()
         for action in current_plan.actions:
             try:
-                step = self._executor.perform(ctx, action)
+                step = self.executor.perform(ctx, action, staging_token=staging_token)
             except KeyturnError as exc:
-                self._audit(user.name, action.kind.value, action.key_id, action.reason.value, exc)
+                self.audit(user.name, action.kind.value, action.key_id, action.reason.value, exc)
                 if isinstance(exc, RefusedError):
                     raise self._refuse(user.name, exc.reason) from exc
                 self._notify_failure(user.name, exc)
                 raise PartialRotationError(user.name, [d.describe() for d in done], exc) from exc
             done.append(step)
-            self._audit(user.name, action.kind.value, step.key_id, action.reason.value, None)
+            extra = _step_facts(step)
+            self.audit(user.name, action.kind.value, step.key_id, action.reason.value, None, extra)
             snapshot = apply(snapshot, action, now, step.key_id or "")
             ctx = Context(user, now, found.policy, snapshot.state, ctx.secret)
         keys = tuple(self.keys.list_keys(user.name)) if done else found.snapshot.keys
@@ -202,7 +233,7 @@ class Rotator:
         return UserResult(user.name, status, current_plan, keys, tuple(done), message)
 
     def _refuse(self, user_name: str, reason: str) -> RefusedError:
-        self._audit(user_name, "refuse", None, reason, None)
+        self.audit(user_name, "refuse", None, reason, None)
         self.notifier.publish(
             notifications.refused(user_name, reason, self.secrets.locate(user_name))
         )
@@ -215,15 +246,24 @@ class Rotator:
         except KeyturnError:
             log.exception("could not send the failure notice for %s", user_name)
 
-    def _audit(
+    def refuse(self, user_name: str, reason: str) -> RefusedError:
+        """Audit and announce a refusal; returns the error to raise."""
+        return self._refuse(user_name, reason)
+
+    def notify_failure(self, user_name: str, exc: KeyturnError) -> None:
+        self._notify_failure(user_name, exc)
+
+    def audit(
         self,
         user_name: str,
         action: str,
         key_id: str | None,
         reason: str,
         error: KeyturnError | None,
+        extra: dict[str, object] | None = None,
     ) -> None:
-        event = {
+        """One structured audit event on the ``keyturn.audit`` logger."""
+        event: dict[str, object] = {
             "run_id": self.run_id,
             "user": user_name,
             "key_id": key_id,
@@ -233,7 +273,13 @@ class Rotator:
         }
         if error is not None:
             event["error"] = type(error).__name__
+        event.update(extra or {})
         audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
+
+
+def _step_facts(step: StepDone) -> dict[str, object]:
+    days = step.two_keys_active_days
+    return {} if days is None else {"two_keys_active_days": days}
 
 
 def _not_inspected(user: User, why: str) -> UserResult:

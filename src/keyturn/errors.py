@@ -10,6 +10,7 @@
     ├── AwsError                      an AWS call failed after botocore's retries
     │   ├── DeliveryError             the new secret could not be stored; the new key was removed
     │   └── ConcurrentDeliveryError   another run delivered a key for the same rotation first
+    ├── VerificationError             the new key never authenticated; it was removed again
     └── PartialRotationError          a run stopped part-way; carries what was done
 
 Messages never contain secret material: only user names, masked or public key ids, and AWS
@@ -76,6 +77,17 @@ class AwsError(KeyturnError):
 
 class DeliveryError(AwsError):
     """The new key's secret could not be stored, so the new key was removed again."""
+
+
+class VerificationError(KeyturnError):
+    """The new key did not authenticate within the verification budget; it was deleted and the
+    previous key left as it was."""
+
+    status_code = 502
+
+    def __init__(self, user_name: str, shown_key_id: str, outcome: str) -> None:
+        super().__init__(f"{user_name}: new key {shown_key_id} was {outcome}; it was removed")
+        self.user_name = user_name
 
 
 class PartialRotationError(KeyturnError):

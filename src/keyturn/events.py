@@ -6,7 +6,9 @@ Accepted events:
   ``delete_after_days``: rotate NAME now;
 * an EventBridge ``Scheduled Event`` or ``{"action": "run"}``: apply the policy to all users;
 * ``{"action": "plan"}``, optional ``"at": ISO date``: what a run would do; changes nothing;
-* ``{"action": "restore", "username": NAME}``: make the previous key current again.
+* ``{"action": "restore", "username": NAME}``: make the previous key current again;
+* Secrets Manager's rotation event ``{"Step": ..., "SecretId": ..., "ClientRequestToken": ...}``
+  (see :mod:`keyturn.sm_rotation`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from keyturn.core.policy import MAX_DAYS
 from keyturn.errors import BadRequestError
+from keyturn.sm_rotation import RotationEvent, Step
 
 USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 SCHEDULED_SOURCES = frozenset({"aws.events", "aws.scheduler"})
@@ -52,7 +55,8 @@ class RestoreRequest:
     user_name: str
 
 
-Request = RotateRequest | RunRequest | PlanRequest | RestoreRequest
+Request = RotateRequest | RunRequest | PlanRequest | RestoreRequest | RotationEvent
+ROTATION_FIELDS = {"Step", "SecretId", "ClientRequestToken", "RotationToken"}
 
 
 def parse_event(event: object) -> Request:
@@ -65,6 +69,8 @@ def parse_event(event: object) -> Request:
         raise BadRequestError(f"the event must be a JSON object, not {type(event).__name__}")
     if _is_scheduled(event):
         return RunRequest()
+    if "Step" in event:
+        return _rotation_event(event)
     action = event.get("action")
     if not isinstance(action, str) or action not in _FIELDS:
         known = ", ".join(sorted(_FIELDS))
@@ -110,6 +116,21 @@ def _request(action: str, event: Mapping[str, Any]) -> Request:
         _days(event, "grace_days"),
         _days(event, "delete_after_days"),
     )
+
+
+def _rotation_event(event: Mapping[str, Any]) -> RotationEvent:
+    unknown = sorted(str(k) for k in event if k not in ROTATION_FIELDS)
+    if unknown:
+        raise BadRequestError(f"unknown field(s) in a rotation event: {', '.join(unknown)}")
+    step = event.get("Step")
+    if step not in {s.value for s in Step}:
+        raise BadRequestError(f"'Step' must be one of {', '.join(Step)}; got {_show(step)}")
+    secret_id, token = event.get("SecretId"), event.get("ClientRequestToken")
+    if not isinstance(secret_id, str) or not 1 <= len(secret_id) <= 2048:
+        raise BadRequestError(f"'SecretId' must be a secret name or ARN; got {_show(secret_id)}")
+    if not isinstance(token, str) or not 32 <= len(token) <= 64:
+        raise BadRequestError("'ClientRequestToken' must be a 32-64 character string")
+    return RotationEvent(Step(step), secret_id, token)
 
 
 def _days(event: Mapping[str, Any], name: str) -> int | None:

@@ -3,12 +3,13 @@
 The order of every step is chosen so that a crash between any two calls leaves a state the
 planner recognises and repairs on the next run:
 
-* CREATE marks the secret "in flight", creates the key, stores it as AWSCURRENT (which clears
-  the mark). If storing fails, the store is read back; only if the new key is not current is the
-  new key deactivated and deleted at once. A crash in between leaves an undelivered key that the
-  next run removes.
+* CREATE marks the secret "in flight", creates the key, stages it as AWSPENDING, proves it
+  authenticates and only then promotes it to AWSCURRENT (which clears the mark); see
+  :mod:`keyturn.promotion`. If staging fails, the store is read back; only if the key did not
+  land is it removed at once. A key that never authenticates is removed and reported. A crash in
+  between leaves an undelivered key that the next run removes.
 * DEACTIVATE changes IAM first, then records the time (a missing record is repaired).
-* WARN notifies first, then records (a crash repeats the notice rather than losing it).
+* WARN and POSTPONE notify first, then record (a crash repeats the notice rather than lose it).
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from keyturn import notifications
-from keyturn.core.actions import Action, ActionKind, Reason, Snapshot
-from keyturn.core.models import KeyStatus, NewKey, StoredState, User
-from keyturn.core.policy import Policy
-from keyturn.errors import AwsError, ConcurrentDeliveryError, DeliveryError, RefusedError
-from keyturn.ports import Delivery, KeyStore, Marks, Notifier, SecretRef, SecretStore
+from keyturn.core import usage
+from keyturn.core.actions import Action, ActionKind, Reason
+from keyturn.core.models import KeyStatus, StoredState, User
+from keyturn.core.policy import TAG_OWNER, Policy
+from keyturn.errors import (
+    AwsError,
+    ConcurrentDeliveryError,
+    DeliveryError,
+    RefusedError,
+    VerificationError,
+)
+from keyturn.ports import Delivery, KeyStore, Marks, Notifier, SecretRef, SecretStore, StoredKey
+from keyturn.promotion import Promoter
 from keyturn.results import StepDone
 from keyturn.state_codec import delivery_token
 
@@ -48,24 +57,38 @@ class Executor:
     secrets: SecretStore
     notifier: Notifier
     include_secret: bool = False
+    promoter: Promoter | None = None
+    """Stages, proves and promotes keys; by default one that does not probe (simulations)."""
 
-    def perform(self, ctx: Context, action: Action) -> StepDone:
+    @property
+    def promotion(self) -> Promoter:
+        if self.promoter is None:
+            self.promoter = Promoter(self.keys, self.secrets)
+        return self.promoter
+
+    def perform(
+        self, ctx: Context, action: Action, *, staging_token: str | None = None
+    ) -> StepDone:
+        """Carry out ``action``. With ``staging_token`` (Secrets Manager's createSecret), a
+        CREATE only stages the new key as AWSPENDING under that token."""
         match action.kind:
             case ActionKind.CREATE:
-                return StepDone(action, self._create(ctx, action))
+                return StepDone(action, self._create(ctx, action, staging_token))
             case ActionKind.DEACTIVATE:
-                self._deactivate(ctx, action)
+                return StepDone(action, action.key_id, self._deactivate(ctx, action))
             case ActionKind.DELETE:
                 self._delete(ctx, action)
             case ActionKind.WARN:
                 self._warn(ctx, action)
+            case ActionKind.POSTPONE:
+                self._postpone(ctx, action)
             case ActionKind.RECORD_DEACTIVATION:
                 self._mark(ctx, Marks(deactivated=(_key(action), ctx.now)))
             case ActionKind.CLEAR_PENDING:
                 self._mark(ctx, Marks(clear_pending=True))
         return StepDone(action, action.key_id)
 
-    def _create(self, ctx: Context, action: Action) -> str:
+    def _create(self, ctx: Context, action: Action, staging_token: str | None) -> str:
         name = ctx.user.name
         self.secrets.set_marks(name, Marks(pending_since=ctx.now))
         try:
@@ -75,47 +98,48 @@ class Executor:
             if exc.code == "LimitExceeded":
                 raise RefusedError(name, "IAM already holds two keys (another run?)") from exc
             raise
-        token = delivery_token(name, ctx.state)
         delivery = Delivery(
             new_key,
             ctx.now,
             action.key_id,
             action.grace_days,
             action.delete_after_days,
-            token,
+            staging_token or delivery_token(name, ctx.state),
             ctx.user.arn,
         )
-        ref = self._deliver(ctx, delivery)
+        delivery = self._stage(delivery, ctx.state, fixed=staging_token is not None)
+        if staging_token is not None:
+            return new_key.key_id
+        stored = StoredKey(new_key.key_id, new_key.secret, new_key.created)
+        try:
+            self.promotion.verify(name, stored, ctx.now)
+        except VerificationError:
+            self.promotion.discard(name, new_key.key_id, delivery.token)
+            raise
+        ref = self.promotion.promote(name, delivery.token)
         self._announce(ctx, delivery, ref)
         return new_key.key_id
 
-    def _deliver(self, ctx: Context, delivery: Delivery) -> SecretRef:
+    def _stage(self, delivery: Delivery, state: StoredState | None, *, fixed: bool) -> Delivery:
         new_key = delivery.key
         try:
-            return self.secrets.deliver(delivery)
+            if fixed:
+                self.secrets.stage(delivery)
+                return delivery
+            return self.promotion.stage_next(delivery, state)
         except AwsError as exc:
-            if self._landed(new_key):
+            if not isinstance(exc, ConcurrentDeliveryError) and self.promotion.landed(delivery):
                 log.warning("secret write reported %s but landed; keeping the new key", exc.code)
-                return ctx.secret
-            self._discard(new_key)
+                return delivery
+            self.promotion.discard(new_key.user_name, new_key.key_id, None)
             if isinstance(exc, ConcurrentDeliveryError):
                 reason = "another run rotated at the same time"
                 raise RefusedError(new_key.user_name, reason) from exc
             raise DeliveryError(exc.operation, exc.code, "new key removed again") from exc
 
-    def _landed(self, new_key: NewKey) -> bool:
-        try:
-            state = self.secrets.read_state(new_key.user_name)
-        except AwsError:
-            return False
-        return state is not None and state.current_key_id == new_key.key_id
-
-    def _discard(self, new_key: NewKey) -> None:
-        """Remove a key whose secret was not stored: nobody can hold it."""
-        name = new_key.user_name
-        self.keys.set_key_status(name, new_key.key_id, KeyStatus.INACTIVE)
-        self.keys.delete_key(name, new_key.key_id)
-        self.secrets.set_marks(name, Marks(clear_pending=True))
+    def announce(self, ctx: Context, delivery: Delivery, ref: SecretRef) -> None:
+        """Tell the owner a new key is AWSCURRENT (a pointer, not the secret)."""
+        self._announce(ctx, delivery, ref)
 
     def _announce(self, ctx: Context, delivery: Delivery, ref: SecretRef) -> None:
         deactivate_at = ctx.now + timedelta(days=delivery.grace_days)
@@ -130,18 +154,33 @@ class Executor:
             )
         )
 
-    def _deactivate(self, ctx: Context, action: Action) -> None:
+    def _deactivate(self, ctx: Context, action: Action) -> float | None:
         key_id = _key(action)
+        if action.reason is Reason.UNDELIVERED:
+            self.promotion.discard_stage(ctx.user.name, key_id)
         self.keys.set_key_status(ctx.user.name, key_id, KeyStatus.INACTIVE)
         if action.reason is Reason.UNDELIVERED:
-            return
+            return None
         self._mark(ctx, Marks(deactivated=(key_id, ctx.now)))
+        state = ctx.state or StoredState()
+        days = usage.two_keys_days(state, ctx.now) if key_id == state.previous_key_id else None
         delete_at = ctx.now + timedelta(days=_delete_after(ctx))
-        message = notifications.deactivated(ctx.user.name, key_id, delete_at, ctx.secret)
+        message = notifications.deactivated(
+            ctx.user.name,
+            key_id,
+            delete_at,
+            ctx.secret,
+            reason=action.reason.value,
+            two_keys_days=days,
+            owner=ctx.user.tags.get(TAG_OWNER),
+        )
         self.notifier.publish(message)
+        return days
 
     def _delete(self, ctx: Context, action: Action) -> None:
         key_id = _key(action)
+        if action.reason is Reason.UNDELIVERED:
+            self.promotion.discard_stage(ctx.user.name, key_id)
         self.keys.delete_key(ctx.user.name, key_id)
         message = notifications.deleted(ctx.user.name, key_id, action.reason.value, ctx.secret)
         self.notifier.publish(message)
@@ -153,39 +192,14 @@ class Executor:
         )
         self._mark(ctx, Marks(warned_key_id=key_id))
 
-    def restore(self, ctx: Context, snapshot: Snapshot) -> StepDone:
-        """Re-activate the previous key and make it AWSCURRENT again; the current key becomes
-        the previous one, retired on the usual schedule."""
-        name, state = ctx.user.name, snapshot.state
-        previous = snapshot.key(state.previous_key_id)
-        if state.current_key_id is None or previous is None:
-            raise RefusedError(name, "no previous key to restore (never rotated, or deleted)")
-        stored = self.secrets.read_previous(name)
-        if stored is None or stored.key_id != previous.key_id:
-            reason = (
-                f"keyturn never held the secret of {previous.key_id} (it predates keyturn), so it "
-                "cannot become AWSCURRENT; re-activate it with aws iam update-access-key if needed"
-            )
-            raise RefusedError(name, reason)
-        if not previous.active:
-            self.keys.set_key_status(name, previous.key_id, KeyStatus.ACTIVE)
-        key = NewKey(name, stored.key_id, stored.secret, stored.created)
-        policy = ctx.policy
-        delivery = Delivery(
-            key,
-            ctx.now,
-            state.current_key_id,
-            policy.grace_days,
-            policy.delete_after_days,
-            delivery_token(name, state),
-            ctx.user.arn,
+    def _postpone(self, ctx: Context, action: Action) -> None:
+        key_id = _key(action)
+        owner = ctx.user.tags.get(TAG_OWNER)
+        message = notifications.postponed(
+            ctx.user.name, key_id, action.detail, action.due, ctx.secret, owner=owner
         )
-        ref = self.secrets.deliver(delivery)
-        message = notifications.restored(name, previous.key_id, state.current_key_id, ref)
         self.notifier.publish(message)
-        return StepDone(
-            Action(ActionKind.CREATE, Reason.RESTORED, state.current_key_id), key.key_id
-        )
+        self._mark(ctx, Marks(postponed=(key_id, ctx.now)))
 
     def _mark(self, ctx: Context, marks: Marks) -> None:
         self.secrets.set_marks(ctx.user.name, marks)

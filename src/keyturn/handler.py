@@ -23,6 +23,7 @@ from keyturn.events import PlanRequest, Request, RestoreRequest, RotateRequest, 
 from keyturn.render import key_rows, run_json
 from keyturn.results import RunResult, Status, UserResult
 from keyturn.settings import Settings
+from keyturn.sm_rotation import RotationEvent, run_step
 
 logger = Logger(service="keyturn")
 metrics = Metrics(namespace="keyturn", service="keyturn")
@@ -59,17 +60,38 @@ def handle(
     rotator = rotator_factory(Settings.from_env(os.environ), run_id)
     try:
         return _serve(rotator, request)
-    except UserNotFoundError as exc:
-        return {"statusCode": 404, "error": str(exc)}
-    except RefusedError as exc:
+    except (UserNotFoundError, RefusedError) as exc:
+        if isinstance(request, RotationEvent):
+            _step_failed(request, exc)
+            raise
+        if isinstance(exc, UserNotFoundError):
+            return {"statusCode": 404, "error": str(exc)}
         metrics.add_metric(name="RotationsRefused", unit=MetricUnit.Count, value=1)
         return {"statusCode": 409, "error": str(exc)}
-    except KeyturnError:
-        metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
+    except KeyturnError as exc:
+        if isinstance(request, RotationEvent):
+            _step_failed(request, exc)
+        else:
+            metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
         raise
 
 
+def _step_failed(request: RotationEvent, exc: KeyturnError) -> None:
+    """Secrets Manager must see a failed step fail, or it would finish a broken rotation."""
+    metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
+    logger.error("rotation step failed", extra={"step": request.step.value, "error": str(exc)})
+
+
 def _serve(rotator: Rotator, request: Request) -> dict[str, Any]:
+    if isinstance(request, RotationEvent):
+        done = run_step(rotator, request)
+        return {
+            "statusCode": 200,
+            "step": done.step.value,
+            "UserName": done.user_name,
+            "AccessKeyId": done.key_id,
+            "outcome": done.outcome,
+        }
     if isinstance(request, RotateRequest):
         result = rotator.rotate(
             request.user_name,

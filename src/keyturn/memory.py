@@ -16,8 +16,16 @@ from typing import Any
 
 from keyturn import state_codec
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
-from keyturn.errors import AwsError, ConcurrentDeliveryError, UserNotFoundError
-from keyturn.ports import Delivery, Marks, Notification, SecretRef, StoredKey
+from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
+from keyturn.ports import (
+    Delivery,
+    Marks,
+    Notification,
+    Probe,
+    SecretRef,
+    StagedVersion,
+    StoredKey,
+)
 
 MAX_KEYS = 2
 
@@ -34,6 +42,10 @@ class ManualClock:
     def advance(self, **delta: float) -> datetime:
         self.current += timedelta(**delta)
         return self.current
+
+    def sleep(self, seconds: float) -> None:
+        """A sleeper for the verifier: time passes at once."""
+        self.current += timedelta(seconds=seconds)
 
 
 class SystemClock:
@@ -106,6 +118,43 @@ class InMemoryIam:
     def delete_key(self, user_name: str, key_id: str) -> None:
         self.keys[user_name] = [k for k in self.list_keys(user_name) if k.key_id != key_id]
 
+    def record_use(self, user_name: str, key_id: str, at: datetime | None = None) -> None:
+        """A consumer called AWS with this key (IAM's last-used record)."""
+        when = at or self.clock.now()
+        self.keys[user_name] = [
+            replace(k, last_used=when) if k.key_id == key_id else k
+            for k in self.list_keys(user_name)
+        ]
+
+    def owner_of(self, key_id: str) -> tuple[User, AccessKey] | None:
+        for name, keys in self.keys.items():
+            for key in keys:
+                if key.key_id == key_id:
+                    return self.users[name], key
+        return None
+
+
+@dataclass
+class InMemoryVerifier:
+    """A KeyVerifier on InMemoryIam: a key authenticates if it exists, is active, its secret
+    matches and ``propagation`` has passed since its creation (IAM's eventual consistency)."""
+
+    iam: InMemoryIam
+    propagation: timedelta = timedelta(0)
+    probes: int = 0
+
+    def probe(self, key: StoredKey) -> Probe:
+        self.probes += 1
+        found = self.iam.owner_of(key.key_id)
+        if found is None:
+            return Probe(accepted=False, code="InvalidClientTokenId")
+        user, access_key = found
+        fresh = self.iam.clock.now() - access_key.created < self.propagation
+        if not access_key.active or fresh or self.iam.issued.get(key.key_id) != key.secret:
+            return Probe(accepted=False, code="InvalidClientTokenId")
+        self.iam.record_use(user.name, key.key_id)
+        return Probe(accepted=True, arn=user.arn)
+
 
 @dataclass
 class _Secret:
@@ -115,15 +164,27 @@ class _Secret:
     def staged(self, stage: str) -> dict[str, Any] | None:
         return next((doc for _, doc, stages in self.versions if stage in stages), None)
 
+    def find(self, version_id: str) -> tuple[str, dict[str, Any], set[str]] | None:
+        return next((v for v in self.versions if v[0] == version_id), None)
+
+    def move(self, stage: str, version_id: str) -> None:
+        for _, _, stages in self.versions:
+            stages.discard(stage)
+        found = self.find(version_id)
+        if found is not None:
+            found[2].add(stage)
+
 
 @dataclass
 class InMemorySecrets:
-    """A Secrets Manager stand-in with AWSCURRENT/AWSPREVIOUS staging and tags."""
+    """A Secrets Manager stand-in with AWSCURRENT/AWSPENDING/AWSPREVIOUS staging and tags."""
 
     prefix: str = "keyturn/"
     secrets: dict[str, _Secret] = field(default_factory=dict)
     fail_deliveries: int = 0
     """How many next deliveries fail with InternalFailure (fault injection for tests)."""
+    fail_promotions: int = 0
+    """How many next promotions fail with InternalFailure (a crash before AWSCURRENT moves)."""
 
     def locate(self, user_name: str) -> SecretRef:
         name = f"{self.prefix}{user_name}"
@@ -141,25 +202,73 @@ class InMemorySecrets:
         return state_codec.stored_key(doc) if doc else None
 
     def deliver(self, delivery: Delivery) -> SecretRef:
+        self.stage(delivery)
+        return self.promote(delivery.key.user_name, delivery.token)
+
+    def stage(self, delivery: Delivery) -> SecretRef:
         if self.fail_deliveries:
             self.fail_deliveries -= 1
             raise AwsError("PutSecretValue", "InternalFailure", "injected fault")
         user = delivery.key.user_name
         secret = self.secrets.setdefault(user, _Secret())
         doc = json.loads(json.dumps(state_codec.document(delivery)))
-        for token, existing, _ in secret.versions:
-            if token == delivery.token:
-                if existing != doc:
-                    raise ConcurrentDeliveryError("PutSecretValue", "ResourceExistsException", "")
-                return self.locate(user)
-        for _, _, stages in secret.versions:
-            stages.discard("AWSPREVIOUS")
-            if "AWSCURRENT" in stages:
-                stages.discard("AWSCURRENT")
-                stages.add("AWSPREVIOUS")
-        secret.versions.append((delivery.token, doc, {"AWSCURRENT"}))
-        secret.tags.pop(state_codec.TAG_PENDING_SINCE, None)
+        existing = secret.find(delivery.token)
+        if existing is not None:
+            if existing[1] != doc:
+                raise ConcurrentDeliveryError("PutSecretValue", "ResourceExistsException", "")
+            return self.locate(user)
+        first = not secret.versions
+        secret.versions.append((delivery.token, doc, set()))
+        secret.move("AWSPENDING", delivery.token)
+        if first:
+            secret.move("AWSCURRENT", delivery.token)
         return self.locate(user)
+
+    def promote(self, user_name: str, version_id: str) -> SecretRef:
+        if self.fail_promotions:
+            self.fail_promotions -= 1
+            raise AwsError("UpdateSecretVersionStage", "InternalFailure", "injected fault")
+        secret = self.secrets[user_name]
+        found = secret.find(version_id)
+        if found is None:
+            raise AwsError("UpdateSecretVersionStage", "InvalidParameterException", "no version")
+        if "AWSCURRENT" not in found[2]:
+            old = next((v for v, _, stages in secret.versions if "AWSCURRENT" in stages), None)
+            secret.move("AWSCURRENT", version_id)
+            found[2].discard("AWSPREVIOUS")
+            if old is not None:
+                secret.move("AWSPREVIOUS", old)
+        secret.tags.pop(state_codec.TAG_PENDING_SINCE, None)
+        return self.locate(user_name)
+
+    def unstage(self, user_name: str, version_id: str) -> None:
+        secret = self.secrets.get(user_name)
+        found = secret.find(version_id) if secret else None
+        if found is not None:
+            found[2].discard("AWSPENDING")
+
+    def version(self, user_name: str, version_id: str) -> StagedVersion | None:
+        secret = self.secrets.get(user_name)
+        found = secret.find(version_id) if secret else None
+        if found is None:
+            return None
+        token, doc, stages = found
+        key = state_codec.stored_key(doc)
+        return StagedVersion(token, key, frozenset(stages), state_codec.previous_key_id(doc))
+
+    def pending(self, user_name: str) -> StagedVersion | None:
+        secret = self.secrets.get(user_name)
+        if secret is None:
+            return None
+        token = next((v for v, _, stages in secret.versions if "AWSPENDING" in stages), None)
+        return self.version(user_name, token) if token else None
+
+    def find_user(self, secret_id: str) -> str:
+        for user in self.secrets:
+            ref = self.locate(user)
+            if secret_id in {ref.name, ref.arn}:
+                return user
+        raise RefusedError(secret_id, "not a secret keyturn manages")
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
         secret = self.secrets.setdefault(user_name, _Secret())

@@ -43,12 +43,50 @@ def deactivation_coming(
     return _message(NotificationKind.DEACTIVATION_COMING, user_name, subject, secret, body)
 
 
-def deactivated(
-    user_name: str, key_id: str, delete_at: datetime | None, secret: SecretRef
+def deactivated(  # noqa: PLR0913 - a message's fields, all keyword after the first four
+    user_name: str,
+    key_id: str,
+    delete_at: datetime | None,
+    secret: SecretRef,
+    *,
+    reason: str = "",
+    two_keys_days: float | None = None,
+    owner: str | None = None,
 ) -> Notification:
-    subject = f"keyturn: deactivated {user_name}'s old key {mask_key_id(key_id)}"
+    forced = reason == "max-active-days-reached"
+    verb = "deactivated (still in use, max age reached)" if forced else "deactivated"
+    subject = f"keyturn: {verb} {user_name}'s old key {mask_key_id(key_id)}"
     body: dict[str, object] = {"AccessKeyId": key_id, "DeleteAt": _iso(delete_at)}
+    if reason:
+        body["Reason"] = reason
+    if forced:
+        body["Note"] = "the key was still in use; deactivated anyway at the max_active_days cap"
+    if two_keys_days is not None:
+        body["TwoKeysActiveDays"] = two_keys_days
+    if owner:
+        body["Owner"] = owner
     return _message(NotificationKind.DEACTIVATED, user_name, subject, secret, body)
+
+
+def postponed(
+    user_name: str,
+    key_id: str,
+    detail: str,
+    cap: datetime | None,
+    secret: SecretRef,
+    *,
+    owner: str | None,
+) -> Notification:
+    """The previous key is still in use, so it stays active: the owner must switch."""
+    subject = f"keyturn: {user_name}'s old key {mask_key_id(key_id)} is still in use"
+    body: dict[str, object] = {
+        "AccessKeyId": key_id,
+        "Owner": owner,
+        "Detail": detail,
+        "DeactivateAnywayAt": _iso(cap),
+        "Action": "switch the consumer to the AWSCURRENT key in the secret",
+    }
+    return _message(NotificationKind.POSTPONED, user_name, subject, secret, body)
 
 
 def deleted(user_name: str, key_id: str, reason: str, secret: SecretRef) -> Notification:

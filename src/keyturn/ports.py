@@ -51,6 +51,27 @@ class Marks:
     clear_pending: bool = False
     deactivated: tuple[str, datetime] | None = None
     warned_key_id: str | None = None
+    verified: tuple[str, datetime] | None = None
+    postponed: tuple[str, datetime] | None = None
+
+
+@dataclass(frozen=True)
+class StagedVersion:
+    """One version of a user's secret: its key and its staging labels."""
+
+    version_id: str
+    key: StoredKey
+    stages: frozenset[str]
+    previous_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One authentication attempt with a key: accepted, or the AWS error code."""
+
+    accepted: bool
+    arn: str = ""
+    code: str = ""
 
 
 class NotificationKind(StrEnum):
@@ -59,6 +80,7 @@ class NotificationKind(StrEnum):
     DEACTIVATED = "deactivated"
     DELETED = "deleted"
     RESTORED = "restored"
+    POSTPONED = "deactivation-postponed"
     REFUSED = "refused"
     FAILED = "failed"
 
@@ -123,6 +145,42 @@ class SecretStore(Protocol):
     def set_marks(self, user_name: str, marks: Marks) -> None:
         """Apply mark changes, creating the secret (without a value) if needed."""
         ...
+
+    def stage(self, delivery: Delivery) -> SecretRef:
+        """Store ``delivery`` as a new AWSPENDING version whose id is ``delivery.token``.
+
+        The very first version of a secret is AWSCURRENT as well (Secrets Manager's rule).
+        Raises ConcurrentDeliveryError when the token already holds a different value.
+        """
+        ...
+
+    def promote(self, user_name: str, version_id: str) -> SecretRef:
+        """Move AWSCURRENT to ``version_id`` (the old current becomes AWSPREVIOUS) and clear the
+        in-flight mark. Promoting the current version again changes nothing."""
+        ...
+
+    def unstage(self, user_name: str, version_id: str) -> None:
+        """Remove AWSPENDING from ``version_id`` if it has it: an abandoned rotation."""
+        ...
+
+    def version(self, user_name: str, version_id: str) -> StagedVersion | None:
+        """The version with this id, if it holds a value."""
+        ...
+
+    def pending(self, user_name: str) -> StagedVersion | None:
+        """The version labelled AWSPENDING, if any holds a value."""
+        ...
+
+    def find_user(self, secret_id: str) -> str:
+        """The IAM user whose key a secret (name or ARN) holds: its ``keyturn:user`` tag, else
+        the name after the prefix. Raises RefusedError for a secret keyturn does not manage."""
+        ...
+
+
+class KeyVerifier(Protocol):
+    """Proves a key authenticates: one ``sts:GetCallerIdentity`` signed with it per probe."""
+
+    def probe(self, key: StoredKey) -> Probe: ...
 
 
 class Notifier(Protocol):

@@ -6,7 +6,7 @@ from typing import Any
 
 from keyturn.core.models import AccessKey
 from keyturn.core.planner import Plan
-from keyturn.results import RunResult, UserResult
+from keyturn.results import RunResult, StepDone, UserResult
 
 
 def key_rows(user_name: str, keys: tuple[AccessKey, ...]) -> list[dict[str, Any]]:
@@ -37,12 +37,20 @@ def plan_json(found: Plan) -> dict[str, Any]:
     }
 
 
+def step_json(step: StepDone) -> dict[str, Any]:
+    """One step done; a previous key's deactivation says how long two keys were active."""
+    done: dict[str, Any] = {"action": step.action.kind.value, "key_id": step.key_id}
+    if step.two_keys_active_days is not None:
+        done["two_keys_active_days"] = step.two_keys_active_days
+    return done
+
+
 def user_json(result: UserResult) -> dict[str, Any]:
     return {
         "UserName": result.user_name,
         "status": result.status.value,
         "message": result.message,
-        "done": [{"action": d.action.kind.value, "key_id": d.key_id} for d in result.done],
+        "done": [step_json(d) for d in result.done],
         "plan": plan_json(result.plan),
         "keys": key_rows(result.user_name, result.keys),
     }

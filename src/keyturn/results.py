@@ -28,6 +28,8 @@ class StepDone:
 
     action: Action
     key_id: str | None
+    two_keys_active_days: float | None = None
+    """For the deactivation of a previous key: how long both keys were active."""
 
     def describe(self) -> str:
         return f"{self.action.kind.value} {self.key_id or ''}".strip()

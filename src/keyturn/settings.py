@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from keyturn.core.models import User
 from keyturn.core.policy import TAG_MANAGED, Policy, parse_days, parse_flag
 from keyturn.errors import ConfigurationError
+from keyturn.verification import VerificationPolicy
 
 ENV_TOPIC_ARN = "KEYTURN_TOPIC_ARN"
 ENV_NOTIFY_INCLUDE_SECRET = "KEYTURN_NOTIFY_INCLUDE_SECRET"
@@ -23,6 +25,13 @@ ENV_DELETE_AFTER_DAYS = "KEYTURN_DELETE_AFTER_DAYS"
 ENV_USER_PATH = "KEYTURN_USER_PATH"
 ENV_USERS = "KEYTURN_USERS"
 ENV_DELETE_FOREIGN_KEYS = "KEYTURN_DELETE_FOREIGN_KEYS"
+ENV_MAX_ACTIVE_DAYS = "KEYTURN_MAX_ACTIVE_DAYS"
+ENV_ENFORCE_MAX_AGE = "KEYTURN_ENFORCE_MAX_AGE"
+ENV_EARLY_RETIRE = "KEYTURN_EARLY_RETIRE"
+ENV_VERIFY_SUCCESSES = "KEYTURN_VERIFY_SUCCESSES"
+ENV_VERIFY_WINDOW_SECONDS = "KEYTURN_VERIFY_WINDOW_SECONDS"
+ENV_VERIFY_BUDGET_SECONDS = "KEYTURN_VERIFY_BUDGET_SECONDS"
+ENV_VERIFY_INTERVAL_SECONDS = "KEYTURN_VERIFY_INTERVAL_SECONDS"
 ENV_REGION = "AWS_REGION"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 # Fleet runs (keyturn.fleet.settings): credential-report scans, Organizations, SQS fan-out.
@@ -59,6 +68,7 @@ class Settings:
     """Everything a keyturn run needs to know, validated once."""
 
     policy: Policy = field(default_factory=Policy)
+    verification: VerificationPolicy = field(default_factory=VerificationPolicy)
     scope: Scope = field(default_factory=Scope)
     secret_prefix: str = DEFAULT_SECRET_PREFIX
     kms_key_id: str | None = None
@@ -87,6 +97,7 @@ class Settings:
         """
         values: dict[str, object] = {
             "policy": _policy_from_env(environ),
+            "verification": _verification_from_env(environ),
             "scope": _scope_from_env(environ),
             "secret_prefix": environ.get(ENV_SECRET_PREFIX) or DEFAULT_SECRET_PREFIX,
             "kms_key_id": environ.get(ENV_KMS_KEY_ID) or None,
@@ -106,7 +117,42 @@ def _policy_from_env(environ: Mapping[str, str]) -> Policy:
         grace_days=_days(environ, ENV_GRACE_DAYS, defaults.grace_days, 0),
         delete_after_days=_days(environ, ENV_DELETE_AFTER_DAYS, defaults.delete_after_days, 0),
         delete_foreign_keys=_flag(environ, ENV_DELETE_FOREIGN_KEYS),
+        max_active_days=_days(environ, ENV_MAX_ACTIVE_DAYS, defaults.max_active_days, 1),
+        enforce_max_age=_flag(environ, ENV_ENFORCE_MAX_AGE, default=defaults.enforce_max_age),
+        early_retire=_flag(environ, ENV_EARLY_RETIRE, default=defaults.early_retire),
     )
+
+
+def _verification_from_env(environ: Mapping[str, str]) -> VerificationPolicy:
+    defaults = VerificationPolicy()
+    return VerificationPolicy(
+        successes=_count(environ, ENV_VERIFY_SUCCESSES, defaults.successes),
+        min_window=_seconds(environ, ENV_VERIFY_WINDOW_SECONDS, defaults.min_window),
+        budget=_seconds(environ, ENV_VERIFY_BUDGET_SECONDS, defaults.budget),
+        interval=_seconds(environ, ENV_VERIFY_INTERVAL_SECONDS, defaults.interval),
+    )
+
+
+def _count(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 20:
+        raise ConfigurationError(f"{name} must be a whole number from 1 to 20, not {raw!r}")
+    return int(raw)
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= seconds <= 900:
+        raise ConfigurationError(f"{name} must be between 0 and 900 seconds")
+    return timedelta(seconds=seconds)
 
 
 def _scope_from_env(environ: Mapping[str, str]) -> Scope:
@@ -119,6 +165,6 @@ def _days(environ: Mapping[str, str], name: str, default: int, minimum: int) -> 
     return default if raw is None or raw == "" else parse_days(name, raw, minimum=minimum)
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
+def _flag(environ: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     raw = environ.get(name)
-    return False if raw is None or raw == "" else parse_flag(name, raw)
+    return default if raw is None or raw == "" else parse_flag(name, raw)

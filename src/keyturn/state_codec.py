@@ -19,6 +19,8 @@ TAG_USER = "keyturn:user"
 TAG_PENDING_SINCE = "keyturn:pending-since"
 TAG_DEACTIVATED = "keyturn:deactivated"
 TAG_WARNED = "keyturn:warned"
+TAG_VERIFIED = "keyturn:verified"
+TAG_POSTPONED = "keyturn:postponed"
 META = "Keyturn"
 _TOKEN_NAMESPACE = uuid.UUID("6f4f2a4e-6b65-7974-7572-6e2d6b657973")
 
@@ -40,20 +42,25 @@ def document(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def delivery_token(user_name: str, state: StoredState | None) -> str:
-    """The ClientRequestToken for the next version: one per user and generation.
+def delivery_token(user_name: str, state: StoredState | None, attempt: int = 0) -> str:
+    """The ClientRequestToken for the next version: one per user, generation and attempt.
 
     Two runs rotating the same generation at once compute the same token, so Secrets Manager
-    accepts only the first of their (different) values: a compare-and-set.
+    accepts only the first of their (different) values: a compare-and-set. ``attempt`` counts
+    abandoned versions of this generation (a key that failed verification), so a later run can
+    try again with a fresh token.
     """
     current = state.current_key_id if state else None
     stored = state.stored_at.isoformat() if state and state.stored_at else ""
-    return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{user_name}/{current}/{stored}"))
+    suffix = f"/{attempt}" if attempt else ""
+    return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{user_name}/{current}/{stored}{suffix}"))
 
 
 def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> StoredState | None:
     """Stored state from the AWSCURRENT document (None if no version) and the secret's tags."""
-    deactivated_key, deactivated_at = _split_deactivated(tags.get(TAG_DEACTIVATED))
+    deactivated_key, deactivated_at = _split_stamp(tags.get(TAG_DEACTIVATED))
+    verified_key, verified_at = _split_stamp(tags.get(TAG_VERIFIED))
+    postponed_key, postponed_at = _split_stamp(tags.get(TAG_POSTPONED))
     pending = _time(tags.get(TAG_PENDING_SINCE))
     if doc is None and pending is None and deactivated_key is None:
         return None
@@ -68,6 +75,10 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         deactivated_key_id=deactivated_key,
         deactivated_at=deactivated_at,
         warned_key_id=tags.get(TAG_WARNED) or None,
+        verified_key_id=verified_key,
+        verified_at=verified_at,
+        postponed_key_id=postponed_key,
+        postponed_at=postponed_at,
     )
 
 
@@ -88,15 +99,28 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
         to_set[TAG_PENDING_SINCE] = marks.pending_since.isoformat()
     if marks.clear_pending:
         to_remove.append(TAG_PENDING_SINCE)
-    if marks.deactivated is not None:
-        key_id, when = marks.deactivated
-        to_set[TAG_DEACTIVATED] = f"{key_id}@{when.isoformat()}"
+    stamps = (
+        (TAG_DEACTIVATED, marks.deactivated),
+        (TAG_VERIFIED, marks.verified),
+        (TAG_POSTPONED, marks.postponed),
+    )
+    for tag, stamp in stamps:
+        if stamp is not None:
+            key_id, when = stamp
+            to_set[tag] = f"{key_id}@{when.isoformat()}"
     if marks.warned_key_id is not None:
         to_set[TAG_WARNED] = marks.warned_key_id
     return to_set, to_remove
 
 
-def _split_deactivated(raw: str | None) -> tuple[str | None, datetime | None]:
+def previous_key_id(doc: Mapping[str, Any]) -> str | None:
+    """The key a version's key replaced, from keyturn's record in the document."""
+    meta: Mapping[str, Any] = doc.get(META) or {}
+    value = meta.get("PreviousAccessKeyId")
+    return value if isinstance(value, str) else None
+
+
+def _split_stamp(raw: str | None) -> tuple[str | None, datetime | None]:
     if not raw or "@" not in raw:
         return None, None
     key_id, _, when = raw.partition("@")

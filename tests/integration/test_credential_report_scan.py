@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ def account_run(aws: EmbeddedAws, counter: CallCounter | None = None) -> Account
     session = aws.session()
     if counter is not None:
         counter.attach(session)
-    settings = Settings(endpoint_url=aws.url, region=aws.region)
+    settings = Settings.from_env(os.environ, endpoint_url=aws.url, region=aws.region)
     return AccountRun("123456789012", AwsClients(session, aws.url), settings, SystemClock())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +48,7 @@ class Org:
         return self.member(name).client("iam", endpoint_url=self.aws.url)
 
     def fleet(self, accounts: AccountFilter | None = None) -> AwsFleet:
-        settings = Settings(endpoint_url=self.aws.url, region=self.aws.region)
+        settings = Settings.from_env(os.environ, endpoint_url=self.aws.url, region=self.aws.region)
         fleet = FleetSettings(
             organization=True,
             accounts=accounts or AccountFilter(),

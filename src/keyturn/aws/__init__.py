@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import time
+import uuid
 
 import boto3
 
@@ -10,6 +12,7 @@ from keyturn.aws.iam import IamUsers
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.session import AwsClients, quiet_sdk_logs
 from keyturn.aws.sns import SnsNotifier
+from keyturn.aws.verify import StsKeyVerifier
 from keyturn.engine import Rotator
 from keyturn.memory import NullNotifier, SystemClock
 from keyturn.ports import Clock, Notifier
@@ -20,6 +23,7 @@ __all__ = [
     "IamUsers",
     "SecretsManagerStore",
     "SnsNotifier",
+    "StsKeyVerifier",
     "build_rotator",
     "forget_clients",
     "quiet_sdk_logs",
@@ -36,7 +40,8 @@ def build_rotator(
     """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at).
 
     Without an explicit session, clients are made once per settings and reused, as Lambda
-    recommends for warm invocations.
+    recommends for warm invocations. New keys are proved with STS before promotion;
+    ``time.sleep`` paces the probes.
     """
     quiet_sdk_logs()
     clients = AwsClients.from_settings(settings, session) if session else _shared_clients(settings)
@@ -47,8 +52,18 @@ def build_rotator(
     secrets = SecretsManagerStore(
         clients.secretsmanager(), settings.secret_prefix, settings.kms_key_id
     )
-    extra = {"run_id": run_id} if run_id else {}
-    return Rotator(iam, iam, secrets, notifier, clock or SystemClock(), settings, **extra)
+    region = clients.session.region_name or settings.region
+    return Rotator(
+        iam,
+        iam,
+        secrets,
+        notifier,
+        clock or SystemClock(),
+        settings,
+        run_id or uuid.uuid4().hex[:12],
+        verifier=StsKeyVerifier(region, settings.endpoint_url),
+        sleep=time.sleep,
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.session import AwsClients, quiet_sdk_logs
 from keyturn.aws.sns import SnsNotifier
 from keyturn.aws.sqs import SqsWorkQueue
+from keyturn.aws.verify import StsKeyVerifier
 from keyturn.engine import Rotator
 from keyturn.errors import ConfigurationError, KeyturnError
 from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
@@ -80,9 +83,17 @@ class AccountRun:
         secrets = SecretsManagerStore(
             self.secretsmanager, self.settings.secret_prefix, self.settings.kms_key_id
         )
-        extra = {"run_id": run_id} if run_id else {}
+        region = self.clients.session.region_name or self.settings.region
         return Rotator(
-            directory or iam, iam, secrets, self.notifier, self.clock, self.settings, **extra
+            directory or iam,
+            iam,
+            secrets,
+            self.notifier,
+            self.clock,
+            self.settings,
+            run_id or uuid.uuid4().hex[:12],
+            verifier=StsKeyVerifier(region, self.settings.endpoint_url),
+            sleep=time.sleep,
         )
 
     def user_tags(self, user_name: str) -> dict[str, str]:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from keyturn import state_codec
 from keyturn.aws.errors import aws_call
 from keyturn.core.models import StoredState
-from keyturn.errors import AwsError, ConcurrentDeliveryError
-from keyturn.ports import Delivery, Marks, SecretRef, StoredKey
+from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError
+from keyturn.ports import Delivery, Marks, SecretRef, StagedVersion, StoredKey
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 NOT_FOUND = "ResourceNotFoundException"
 EXISTS = "ResourceExistsException"
+PENDING, CURRENT = "AWSPENDING", "AWSCURRENT"
 
 
 class SecretsManagerStore:
@@ -49,6 +50,10 @@ class SecretsManagerStore:
         return state_codec.stored_key(doc) if doc else None
 
     def deliver(self, delivery: Delivery) -> SecretRef:
+        self.stage(delivery)
+        return self.promote(delivery.key.user_name, delivery.token)
+
+    def stage(self, delivery: Delivery) -> SecretRef:
         user = delivery.key.user_name
         body = json.dumps(state_codec.document(delivery))
         self._ensure(user, delivery.owner_arn)
@@ -58,14 +63,75 @@ class SecretsManagerStore:
                     SecretId=self._name(user),
                     SecretString=body,
                     ClientRequestToken=delivery.token,
-                    VersionStages=["AWSCURRENT"],
+                    VersionStages=[PENDING],
                 )
         except AwsError as exc:
             if exc.code == EXISTS:
                 raise ConcurrentDeliveryError(exc.operation, exc.code, "token in use") from None
             raise
-        self.set_marks(user, Marks(clear_pending=True))
         return self.locate(user)
+
+    def promote(self, user_name: str, version_id: str) -> SecretRef:
+        stages = self._stages(user_name)
+        current = next((v for v, labels in stages.items() if CURRENT in labels), None)
+        if current != version_id:
+            extra: dict[str, Any] = {"RemoveFromVersionId": current} if current else {}
+            with aws_call("UpdateSecretVersionStage"):
+                self._sm.update_secret_version_stage(
+                    SecretId=self._name(user_name),
+                    VersionStage=CURRENT,
+                    MoveToVersionId=version_id,
+                    **extra,
+                )
+        self.set_marks(user_name, Marks(clear_pending=True))
+        return self.locate(user_name)
+
+    def unstage(self, user_name: str, version_id: str) -> None:
+        if PENDING not in self._stages(user_name).get(version_id, ()):
+            return
+        with aws_call("UpdateSecretVersionStage"):
+            self._sm.update_secret_version_stage(
+                SecretId=self._name(user_name), VersionStage=PENDING, RemoveFromVersionId=version_id
+            )
+
+    def version(self, user_name: str, version_id: str) -> StagedVersion | None:
+        try:
+            with aws_call("GetSecretValue"):
+                raw = self._sm.get_secret_value(
+                    SecretId=self._name(user_name), VersionId=version_id
+                )
+        except AwsError as exc:
+            if exc.code in {NOT_FOUND, "InvalidRequestException"}:
+                return None
+            raise
+        doc = json.loads(raw.get("SecretString") or "{}")
+        if not isinstance(doc, dict) or "AccessKeyId" not in doc:
+            return None
+        stages = frozenset(raw.get("VersionStages", []))
+        key = state_codec.stored_key(doc)
+        return StagedVersion(version_id, key, stages, state_codec.previous_key_id(doc))
+
+    def pending(self, user_name: str) -> StagedVersion | None:
+        version_id = next((v for v, s in self._stages(user_name).items() if PENDING in s), None)
+        return self.version(user_name, version_id) if version_id else None
+
+    def find_user(self, secret_id: str) -> str:
+        try:
+            with aws_call("DescribeSecret"):
+                described = self._sm.describe_secret(SecretId=secret_id)
+        except AwsError as exc:
+            if exc.code == NOT_FOUND:
+                raise RefusedError(secret_id, "no such secret") from None
+            raise
+        tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+        name = described["Name"]
+        user = tags.get(state_codec.TAG_USER) or (
+            name[len(self._prefix) :] if name.startswith(self._prefix) else ""
+        )
+        if not user or name != self._name(user):
+            raise RefusedError(name, f"not a keyturn secret (expected {self._prefix}<user>)")
+        self._arns[user] = described["ARN"]
+        return user
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
         to_set, to_remove = state_codec.mark_tags(marks)
@@ -82,6 +148,10 @@ class SecretsManagerStore:
 
     def _name(self, user_name: str) -> str:
         return f"{self._prefix}{user_name}"
+
+    def _stages(self, user_name: str) -> dict[str, list[str]]:
+        described = self._describe(user_name)
+        return dict(described.get("VersionIdsToStages", {})) if described else {}
 
     def _describe(self, user_name: str) -> Any:
         try:

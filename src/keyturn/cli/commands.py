@@ -16,12 +16,14 @@ from typing import Any
 import click
 from rich.console import Console
 
+from keyturn import consumer
 from keyturn.age_report import build_report, render_html, write_csv
 from keyturn.aws import build_rotator
+from keyturn.aws.consumer import current_key_reader
 from keyturn.aws.fleet import AwsFleet, build_report_rotator
 from keyturn.cli.tables import run_table, scan_table
 from keyturn.engine import Rotator
-from keyturn.errors import KeyturnError
+from keyturn.errors import BadRequestError, KeyturnError
 from keyturn.events import parse_at, parse_user_name
 from keyturn.fleet.settings import FleetSettings
 from keyturn.render import key_rows, run_json, user_json
@@ -162,6 +164,61 @@ def rotate(
 def restore(obj: CliContext, user: str) -> None:
     """Re-activate USER's previous key and make it current again."""
     _show_user(obj, obj.rotator().restore(parse_user_name(user)))
+
+
+@cli.command("credential-process")
+@click.option("--secret-id", required=True, help="The user's secret, e.g. keyturn/NAME (or ARN).")
+@click.option(
+    "--profile",
+    "bootstrap_profile",
+    help="Profile to read the secret with until keyturn remembers a key (never the profile "
+    "whose credential_process runs this command). Default: the SDK's credential chain.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the last key read is remembered (default: ~/.cache/keyturn).",
+)
+@click.option("--no-cache", is_flag=True, help="Always read with the bootstrap credentials.")
+@click.option(
+    "--refresh-minutes",
+    type=click.IntRange(16, 720),
+    default=20,
+    show_default=True,
+    help="Expiration announced to the SDK; botocore fetches again 15 minutes before it.",
+)
+@pass_ctx
+def credential_process(
+    obj: CliContext,
+    secret_id: str,
+    bootstrap_profile: str | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    refresh_minutes: int,
+) -> None:
+    """Print the current key as AWS SDK credential_process JSON.
+
+    This prints a secret to stdout on purpose: that is the credential_process contract. Use it
+    from ~/.aws/config: credential_process = keyturn credential-process --secret-id keyturn/NAME
+    """
+    if os.environ.get(consumer.ENV_GUARD):
+        raise BadRequestError(
+            "credential-process started itself: the credentials used to read the secret come "
+            "from a profile whose credential_process is keyturn; pass --profile with another one"
+        )
+    os.environ[consumer.ENV_GUARD] = "1"
+    read = current_key_reader(
+        secret_id, profile=bootstrap_profile, region=obj.region, endpoint_url=obj.endpoint_url
+    )
+    directory = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    if cache_dir is None:
+        directory = directory / "keyturn"
+    cache = (
+        None if no_cache else consumer.KeyCache.for_secret(directory, secret_id, obj.endpoint_url)
+    )
+    key = consumer.pull_current_key(read, cache)
+    expires = consumer.refresh_at(datetime.now(UTC), refresh_minutes)
+    click.echo(json.dumps(consumer.credential_process_document(key, expires)))
 
 
 @cli.command()

@@ -19,6 +19,7 @@ class ActionKind(StrEnum):
     WARN = "warn"
     RECORD_DEACTIVATION = "record-deactivation"
     CLEAR_PENDING = "clear-pending"
+    POSTPONE = "postpone"
 
 
 class Reason(StrEnum):
@@ -35,6 +36,9 @@ class Reason(StrEnum):
     MAKE_ROOM = "make-room"
     STALE_MARK = "stale-in-flight-mark"
     RESTORED = "restored"
+    PREVIOUS_IN_USE = "previous-key-in-use"
+    MAX_AGE_ENFORCED = "max-active-days-reached"
+    CONSUMER_SWITCHED = "consumer-switched"
 
 
 MUTATING = frozenset({ActionKind.CREATE, ActionKind.DEACTIVATE, ActionKind.DELETE})
@@ -46,7 +50,7 @@ class Action:
 
     ``key_id`` is the key acted on; for CREATE it is the key being replaced (None if none), and
     ``grace_days``/``delete_after_days`` are the schedule recorded for that replaced key. ``due``
-    is the date a WARN announces.
+    is the date a WARN announces, or for POSTPONE the hard cap (None when not enforced).
     """
 
     kind: ActionKind
@@ -87,6 +91,8 @@ def apply(
                 previous_key_id=action.key_id,
                 grace_days=action.grace_days,
                 delete_after_days=action.delete_after_days,
+                verified_key_id=new_key_id,
+                verified_at=now,
             )
             return Snapshot((*keys, new), stored)
         case ActionKind.DEACTIVATE:
@@ -94,12 +100,21 @@ def apply(
             return Snapshot(keys, _recorded_deactivation(state, action.key_id, now))
         case ActionKind.DELETE:
             return Snapshot(tuple(k for k in keys if k.key_id != action.key_id), state)
+        case _:
+            return Snapshot(keys, _marked(state, action, now))
+
+
+def _marked(state: StoredState, action: Action, now: datetime) -> StoredState:
+    """The state after an action that only changes marks."""
+    match action.kind:
         case ActionKind.RECORD_DEACTIVATION:
-            return Snapshot(keys, _recorded_deactivation(state, action.key_id, now))
+            return _recorded_deactivation(state, action.key_id, now)
         case ActionKind.WARN:
-            return Snapshot(keys, replace(state, warned_key_id=action.key_id))
-        case ActionKind.CLEAR_PENDING:
-            return Snapshot(keys, replace(state, pending_since=None))
+            return replace(state, warned_key_id=action.key_id)
+        case ActionKind.POSTPONE:
+            return replace(state, postponed_key_id=action.key_id, postponed_at=now)
+        case _:
+            return replace(state, pending_since=None)
 
 
 def _with_status(key: AccessKey, key_id: str | None, status: KeyStatus) -> AccessKey:

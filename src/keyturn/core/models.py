@@ -39,7 +39,8 @@ class SecretValue:
     """A secret access key that refuses to be printed.
 
     ``str``, ``repr`` and f-strings show a mask; only :meth:`reveal` returns the value, and only
-    the secret store and the opt-in notifier call it.
+    the secret store, the key verifier, the opt-in notifier and ``credential-process`` (whose
+    contract is to print it for the SDK) call it.
     """
 
     __slots__ = ("_value",)
@@ -99,6 +100,10 @@ class StoredState:
             the secret is stored); a key created after it and unknown to the state is ours.
         deactivated_key_id / deactivated_at: when keyturn saw that key become inactive.
         warned_key_id: key for which "deactivation coming" was already sent.
+        verified_key_id / verified_at: the key keyturn last proved with ``GetCallerIdentity``,
+            and when the proof ended (its own calls count as use of that key).
+        postponed_key_id / postponed_at: the previous key whose deactivation was last postponed
+            because it was still in use, and when the owner was told.
     """
 
     current_key_id: str | None = None
@@ -110,6 +115,18 @@ class StoredState:
     deactivated_key_id: str | None = None
     deactivated_at: datetime | None = None
     warned_key_id: str | None = None
+    verified_key_id: str | None = None
+    verified_at: datetime | None = None
+    postponed_key_id: str | None = None
+    postponed_at: datetime | None = None
+
+    def verified_time(self, key_id: str) -> datetime | None:
+        """When ``key_id`` was last proved to authenticate, if it was."""
+        return self.verified_at if self.verified_key_id == key_id else None
+
+    def postponed_time(self, key_id: str) -> datetime | None:
+        """When the deactivation of ``key_id`` was last postponed, if it was."""
+        return self.postponed_at if self.postponed_key_id == key_id else None
 
     def deactivated_time(self, key_id: str) -> datetime | None:
         """When ``key_id`` was recorded as deactivated, if it was."""

@@ -10,9 +10,14 @@ Rules, in order of precedence:
 2. A creation another run started less than ``max_run`` ago is left alone.
 3. A key created after an in-flight mark but never delivered is deactivated, then deleted.
 4. The previous key is deactivated ``grace_days`` after its successor was stored, and deleted
-   ``delete_after_days`` after deactivation (only while the current key is active).
+   ``delete_after_days`` after deactivation (only while the current key is active). Usage-aware
+   (see :mod:`keyturn.core.usage`): a previous key still in use is not deactivated but postponed
+   (the owner told), until ``max_active_days`` when enforced; once the consumer switched it is
+   deactivated early.
 5. A rotation (due, forced, no key, no active key, current key inactive) creates a new key,
-   making room first by deleting an inactive key only where allowed; never an active one.
+   making room first by deleting an inactive key only where allowed; never an active one. A
+   rotation Secrets Manager asked for (``make_room``) may also retire the previous key, if that
+   cannot cut off a consumer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from keyturn.core import usage
 from keyturn.core.actions import Action, ActionKind, Reason, Snapshot, apply
 from keyturn.core.models import AccessKey, StoredState, User, mask_key_id
 from keyturn.core.policy import Policy
@@ -104,7 +110,7 @@ def classify(snapshot: Snapshot, max_run: timedelta = DEFAULT_MAX_RUN) -> KeyRol
     )
 
 
-def plan(
+def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only flag
     user: User,
     keys: Iterable[AccessKey],
     stored_state: StoredState | None,
@@ -112,13 +118,17 @@ def plan(
     now: datetime,
     *,
     force: bool = False,
+    make_room: bool = False,
 ) -> Plan:
     """Decide what to do to ``user``'s keys at ``now``.
 
     Parameters:
         force: rotate now even if the current key is not due (the original recipe's event);
             ignored within ``policy.force_cooldown`` of the last delivery.
+        make_room: Secrets Manager asked for this rotation: rotate now whatever the cooldown,
+            retiring the previous key first if it is safe to (see ``usage.retirable``).
     """
+    force, requested_room = force or make_room, make_room
     snapshot = Snapshot(tuple(keys), stored_state or StoredState())
     if policy.exempt:
         return Plan(user.name, notes=("exempt: reported only",), upcoming=())
@@ -126,21 +136,27 @@ def plan(
     refusal: str | None = None
     notes: list[str] = []
     for _ in range(MAX_STEPS):
-        step = next_step(snapshot, policy, now, force=force)
+        step = next_step(snapshot, policy, now, force=force, make_room=make_room)
         if isinstance(step, Action):
             actions.append(step)
             snapshot = apply(snapshot, step, now)
+            if step.kind is ActionKind.CREATE:
+                make_room = False  # a request asks for one rotation, not one per step
             continue
         if isinstance(step, Refusal):
             refusal = step.reason
         elif isinstance(step, Wait):
             notes.append(step.note)
         break
-    notes.extend(_cooldown_note(snapshot, policy, now, force=force, acted=bool(actions)))
-    return Plan(user.name, tuple(actions), refusal, tuple(notes), schedule(snapshot, policy))
+    cooldown = force and not requested_room
+    notes.extend(_cooldown_note(snapshot, policy, now, force=cooldown, acted=bool(actions)))
+    upcoming = schedule(snapshot, policy, now=now)
+    return Plan(user.name, tuple(actions), refusal, tuple(notes), upcoming)
 
 
-def next_step(snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool) -> Step:
+def next_step(
+    snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool, make_room: bool = False
+) -> Step:
     """The single next thing due for this snapshot, by the rules in the module docstring."""
     state, roles = snapshot.state, classify(snapshot, policy.max_run)
     if state.pending_since is not None and now - state.pending_since < policy.max_run:
@@ -152,7 +168,7 @@ def next_step(snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool)
     if state.pending_since is not None:
         return Action(ActionKind.CLEAR_PENDING, Reason.STALE_MARK)
     return _previous_step(roles, state, policy, now) or _rotation_step(
-        snapshot, roles, policy, now, force=force
+        snapshot, roles, policy, now, force=force, make_room=make_room
     )
 
 
@@ -161,14 +177,19 @@ def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: dat
     if previous is None or current is None or not current.active:
         return None
     if previous.active:
-        return _grace_step(previous, state, policy, now)
+        return _grace_step(previous, current, state, policy, now)
     return _restore_window_step(previous, state, policy, now)
 
 
-def _grace_step(previous: AccessKey, state: StoredState, policy: Policy, now: datetime) -> Step:
+def _grace_step(
+    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy, now: datetime
+) -> Step:
     due = deactivation_due(state, previous, policy)
     if now >= due:
-        return Action(ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id)
+        return usage.retire_at_grace_end(previous, state, policy, now)
+    early = usage.early_retirement(previous, current, state, policy)
+    if early is not None:
+        return early
     if now >= due - policy.warn_before and state.warned_key_id != previous.key_id:
         detail = f"deactivation on {_iso(due)}"
         return Action(ActionKind.WARN, Reason.DEACTIVATION_SOON, previous.key_id, detail, due=due)
@@ -187,15 +208,23 @@ def _restore_window_step(
 
 
 def _rotation_step(
-    snapshot: Snapshot, roles: KeyRoles, policy: Policy, now: datetime, *, force: bool
+    snapshot: Snapshot,
+    roles: KeyRoles,
+    policy: Policy,
+    now: datetime,
+    *,
+    force: bool,
+    make_room: bool,
 ) -> Step:
     incumbent = _incumbent(roles)
     if isinstance(incumbent, Refusal):
         return incumbent
-    reason = _rotation_reason(incumbent, snapshot, policy, now, force=force)
+    reason = _rotation_reason(incumbent, snapshot, policy, now, force=force, make_room=make_room)
     if reason is None:
         return None
     room = _make_room(snapshot, roles, incumbent, policy, now)
+    if isinstance(room, Refusal) and make_room and roles.current is not None:
+        room = _room_by_retiring(roles, snapshot.state, policy, now, room)
     if isinstance(room, Refusal) and not force and _only_previous_blocks(snapshot, roles):
         return Wait(f"rotation is due ({reason.value}) but waits: {room.reason}")
     if room is not None:
@@ -207,6 +236,19 @@ def _rotation_step(
         grace_days=policy.grace_days,
         delete_after_days=policy.delete_after_days,
     )
+
+
+def _room_by_retiring(
+    roles: KeyRoles, state: StoredState, policy: Policy, now: datetime, refusal: Refusal
+) -> Action | Refusal:
+    """For a Secrets Manager rotation: retire the previous key if no consumer needs it."""
+    retire = usage.retire_for_room(roles.previous, state, policy, now)
+    if retire is not None:
+        return retire
+    previous = roles.previous
+    if previous is not None and usage.in_use(previous, state, policy):
+        return Refusal(f"{refusal.reason}, and it is still in use (a consumer would be cut off)")
+    return refusal
 
 
 def _only_previous_blocks(snapshot: Snapshot, roles: KeyRoles) -> bool:
@@ -227,13 +269,19 @@ def _incumbent(roles: KeyRoles) -> AccessKey | Refusal | None:
 
 
 def _rotation_reason(
-    incumbent: AccessKey | None, snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool
+    incumbent: AccessKey | None,
+    snapshot: Snapshot,
+    policy: Policy,
+    now: datetime,
+    *,
+    force: bool,
+    make_room: bool,
 ) -> Reason | None:
     if incumbent is None:
         return Reason.NO_KEY if not snapshot.keys else Reason.NO_ACTIVE_KEY
     if not incumbent.active:
         return Reason.CURRENT_INACTIVE
-    if force and not _fresh(snapshot.state, policy, now):
+    if make_room or (force and not _fresh(snapshot.state, policy, now)):
         return Reason.FORCED
     if now - incumbent.created >= _days(policy.rotate_after_days):
         return Reason.ROTATION_DUE
@@ -272,20 +320,31 @@ def _no_room_reason(
         deactivated = state.deactivated_time(other.key_id) or now
         until = deactivated + _days(_delete_after(state, policy))
         return f"previous key {shown} can still be restored until {_iso(until)}"
+    if roles.previous is not None and other.key_id == roles.previous.key_id:
+        return f"previous key {shown} is still in use"
     return (
         f"inactive key {shown} was not created by keyturn; delete it or set "
         "KEYTURN_DELETE_FOREIGN_KEYS=true"
     )
 
 
-def schedule(snapshot: Snapshot, policy: Policy) -> tuple[Upcoming, ...]:
-    """The next dated actions for this snapshot, earliest first."""
+def schedule(
+    snapshot: Snapshot, policy: Policy, *, now: datetime | None = None
+) -> tuple[Upcoming, ...]:
+    """The next dated actions for this snapshot, earliest first.
+
+    With ``now``, a previous key whose deactivation is postponed shows the cap instead of its
+    past due date (and nothing when the cap is not enforced).
+    """
     roles, state = classify(snapshot, policy.max_run), snapshot.state
     upcoming: list[Upcoming] = []
     previous = roles.previous
     if previous is not None and previous.active:
-        due = deactivation_due(state, previous, policy)
-        upcoming.append(Upcoming(due, ActionKind.DEACTIVATE, previous.key_id))
+        due: datetime | None = deactivation_due(state, previous, policy)
+        if now is not None and due is not None and now >= due:
+            due = usage.cap(previous, policy) if policy.enforce_max_age else None
+        if due is not None:
+            upcoming.append(Upcoming(due, ActionKind.DEACTIVATE, previous.key_id))
     elif previous is not None and (deactivated := state.deactivated_time(previous.key_id)):
         due = deactivated + _days(_delete_after(state, policy))
         upcoming.append(Upcoming(due, ActionKind.DELETE, previous.key_id))

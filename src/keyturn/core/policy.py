@@ -14,6 +14,7 @@ TAG_ROTATE_AFTER_DAYS = "keyturn:rotate-after-days"
 TAG_GRACE_DAYS = "keyturn:grace-days"
 TAG_DELETE_AFTER_DAYS = "keyturn:delete-after-days"
 TAG_OWNER = "keyturn:owner"
+TAG_MAX_ACTIVE_DAYS = "keyturn:max-active-days"
 
 MAX_DAYS = 3650
 COMPLIANCE_MAX_AGE_DAYS = 90
@@ -36,6 +37,15 @@ class Policy:
         max_run: longest possible run; a creation in flight for longer has crashed.
         force_cooldown: an on-demand rotation within this time of the last one creates nothing.
         warn_before: how long before deactivation the "deactivation coming" notice goes out.
+        max_active_days: hard cap on postponing: a previous key still in use when its grace
+            period ends stays active until this age (counted from its creation), no longer.
+        enforce_max_age: deactivate an in-use previous key at ``max_active_days`` anyway; when
+            off, keep postponing and telling the owner.
+        early_retire: deactivate the previous key before the grace period ends once the
+            consumer demonstrably switched (two active keys fail CIS "one active key").
+        usage_granularity: how coarsely IAM records a key's last use; every comparison with
+            ``last_used`` allows this much.
+        renotify_after: how often the owner hears again that a deactivation is postponed.
     """
 
     rotate_after_days: int = 80
@@ -46,9 +56,15 @@ class Policy:
     max_run: timedelta = timedelta(minutes=15)
     force_cooldown: timedelta = timedelta(hours=1)
     warn_before: timedelta = timedelta(days=1)
+    max_active_days: int = COMPLIANCE_MAX_AGE_DAYS
+    enforce_max_age: bool = True
+    early_retire: bool = True
+    usage_granularity: timedelta = timedelta(minutes=15)
+    renotify_after: timedelta = timedelta(hours=20)
 
     def __post_init__(self) -> None:
         _check_days("rotate_after_days", self.rotate_after_days, minimum=1)
+        _check_days("max_active_days", self.max_active_days, minimum=1)
         _check_days("grace_days", self.grace_days, minimum=0)
         _check_days("delete_after_days", self.delete_after_days, minimum=0)
 
@@ -77,6 +93,7 @@ class Policy:
                 grace_days=_tag_days(tags, TAG_GRACE_DAYS, self.grace_days),
                 delete_after_days=_tag_days(tags, TAG_DELETE_AFTER_DAYS, self.delete_after_days),
                 exempt=_tag_flag(tags, TAG_EXEMPT, default=self.exempt),
+                max_active_days=_tag_days(tags, TAG_MAX_ACTIVE_DAYS, self.max_active_days),
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"user {user_name}: {exc}") from None
@@ -115,7 +132,7 @@ def _check_days(name: str, days: int, *, minimum: int) -> None:
 def _tag_days(tags: Mapping[str, str], tag: str, default: int) -> int:
     if tag not in tags:
         return default
-    minimum = 1 if tag == TAG_ROTATE_AFTER_DAYS else 0
+    minimum = 1 if tag in {TAG_ROTATE_AFTER_DAYS, TAG_MAX_ACTIVE_DAYS} else 0
     return parse_days(f"tag {tag}", tags[tag], minimum=minimum)
 
 

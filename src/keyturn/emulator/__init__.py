@@ -3,6 +3,8 @@
 Real HTTP, real SigV4 signing, real error codes; no AWS account and no network. The few
 inspection helpers reach into moto's in-process backends, which real AWS does not allow:
 they exist for the demo and the tests only (backdating a key, reading sent notifications).
+While the emulator runs, :mod:`keyturn.emulator.fidelity` patches the few places where moto
+answers differently from AWS (inactive keys, staging labels).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
@@ -19,6 +22,8 @@ import boto3
 from moto.iam.models import iam_backends
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
+
+from keyturn.emulator import fidelity
 
 FAKE_ACCESS_KEY_ID = "testing"
 FAKE_SECRET = "testing"
@@ -38,11 +43,13 @@ class EmbeddedAws:
     region: str = "us-east-1"
     url: str = ""
     _server: Any = field(default=None, repr=False)
+    _patches: ExitStack = field(default_factory=ExitStack, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __enter__(self) -> EmbeddedAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._patches.enter_context(fidelity.patched())
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -56,12 +63,23 @@ class EmbeddedAws:
         tb: TracebackType | None,
     ) -> None:
         self._server.stop()
+        self._patches.close()
+
+    def enforce_auth(self, *, enforced: bool = True) -> None:
+        """Make the emulator check every request's signature and IAM policies, as AWS does
+        (moto's ``/moto-api/reset-auth``); ``enforced=False`` switches checking off again."""
+        self._post("/moto-api/reset-auth", b"0" if enforced else b"inf")
 
     def reset(self) -> None:
         """Forget every resource (moto's ``/moto-api/reset``)."""
+        self._post("/moto-api/reset", b"")
+
+    def _post(self, path: str, body: bytes) -> None:
         if not self.url.startswith("http://127.0.0.1:"):
             raise ValueError("the emulator only listens on loopback")
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
+        request = urllib.request.Request(  # noqa: S310 - checked loopback URL
+            f"{self.url}{path}", data=body, method="POST", headers={"Content-Type": "text/plain"}
+        )
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked loopback URL
             pass
 

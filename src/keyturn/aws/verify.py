@@ -1,0 +1,56 @@
+"""The key verifier on STS: ``GetCallerIdentity`` signed with the key under test.
+
+Each probe is a single attempt (botocore retries off): a rejection right after CreateAccessKey is
+IAM's eventual consistency, which the verification loop waits out, not a transient fault.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from keyturn.aws.errors import aws_call
+from keyturn.aws.session import RETRY_CONFIG
+from keyturn.errors import AwsError
+from keyturn.ports import Probe, StoredKey
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
+SINGLE_ATTEMPT = RETRY_CONFIG.merge(
+    Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=5)
+)
+
+
+class StsKeyVerifier:
+    """A KeyVerifier that asks STS who the key belongs to."""
+
+    def __init__(self, region: str | None, endpoint_url: str | None = None) -> None:
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._client: tuple[str, STSClient] | None = None
+
+    def probe(self, key: StoredKey) -> Probe:
+        client = self._client_for(key)
+        try:
+            with aws_call("GetCallerIdentity"):
+                identity = client.get_caller_identity()
+        except AwsError as exc:
+            return Probe(accepted=False, code=exc.code)
+        return Probe(accepted=True, arn=identity.get("Arn", ""))
+
+    def _client_for(self, key: StoredKey) -> STSClient:
+        """One client per key under test, with only that key's credentials."""
+        if self._client is None or self._client[0] != key.key_id:
+            session = boto3.Session(
+                aws_access_key_id=key.key_id,
+                aws_secret_access_key=key.secret.reveal(),
+                region_name=self._region or "us-east-1",
+            )
+            client: STSClient = session.client(
+                "sts", endpoint_url=self._endpoint_url, config=SINGLE_ATTEMPT
+            )
+            self._client = (key.key_id, client)
+        return self._client[1]

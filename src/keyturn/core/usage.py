@@ -1,0 +1,112 @@
+"""Usage-aware retirement: what IAM's ``last_used`` says about who still holds which key.
+
+IAM records a key's last use coarsely (``Policy.usage_granularity``, about 15 minutes), so every
+comparison allows that much: a use recorded within the granularity after an event may have
+happened before it.
+
+* The previous key is **in use** if it was used after its successor was stored.
+* The consumer **switched** if the new key was used after keyturn's own verification calls
+  (which count as use) and the previous key was not in use.
+* The **cap** is ``max_active_days`` after the previous key's creation: postponing stops there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from keyturn.core.actions import Action, ActionKind, Reason
+from keyturn.core.models import AccessKey, StoredState
+from keyturn.core.policy import Policy
+
+
+def in_use(previous: AccessKey, state: StoredState, policy: Policy) -> bool:
+    """True if ``previous`` was used after its successor was stored."""
+    if previous.last_used is None or state.stored_at is None:
+        return False
+    return previous.last_used > state.stored_at + policy.usage_granularity
+
+
+def consumer_switched(
+    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
+) -> bool:
+    """True if the new key is demonstrably in use and the previous one is not."""
+    verified = state.verified_time(current.key_id)
+    if verified is None or current.last_used is None:
+        return False
+    if current.last_used <= verified + policy.usage_granularity:
+        return False
+    return not in_use(previous, state, policy)
+
+
+def cap(previous: AccessKey, policy: Policy) -> datetime:
+    """When the previous key reaches ``max_active_days``."""
+    return previous.created + timedelta(days=policy.max_active_days)
+
+
+def past_cap(previous: AccessKey, policy: Policy, now: datetime) -> bool:
+    """True if the cap is enforced and reached."""
+    return policy.enforce_max_age and now >= cap(previous, policy)
+
+
+def retirable(previous: AccessKey, state: StoredState, policy: Policy, now: datetime) -> bool:
+    """True if removing ``previous`` cannot cut off a consumer (or the cap says it must go)."""
+    return (
+        not previous.active
+        or not in_use(previous, state, policy)
+        or past_cap(previous, policy, now)
+    )
+
+
+def two_keys_days(state: StoredState, now: datetime) -> float | None:
+    """Days both keys were active: from storing the successor to retiring the previous key."""
+    if state.stored_at is None:
+        return None
+    return round((now - state.stored_at).total_seconds() / 86400, 2)
+
+
+def retire_at_grace_end(
+    previous: AccessKey, state: StoredState, policy: Policy, now: datetime
+) -> Action | None:
+    """The grace period is over: deactivate, unless the key is still in use (then postpone,
+    telling the owner at most once per ``renotify_after``, up to the cap)."""
+    if not in_use(previous, state, policy):
+        return Action(ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id)
+    limit = cap(previous, policy)
+    used = _iso(previous.last_used)
+    if past_cap(previous, policy, now):
+        detail = f"still in use ({used}) but {policy.max_active_days} days old"
+        return Action(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED, previous.key_id, detail)
+    told = state.postponed_time(previous.key_id)
+    if told is not None and now - told < policy.renotify_after:
+        return None
+    until = f"until {_iso(limit)}" if policy.enforce_max_age else "with no limit"
+    detail = f"last used {used}, after its successor was stored; postponed {until}"
+    due = limit if policy.enforce_max_age else None
+    return Action(ActionKind.POSTPONE, Reason.PREVIOUS_IN_USE, previous.key_id, detail, due=due)
+
+
+def early_retirement(
+    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
+) -> Action | None:
+    """Deactivate the previous key before its grace period ends once the consumer switched."""
+    if not policy.early_retire or not consumer_switched(previous, current, state, policy):
+        return None
+    detail = "the new key is in use and the previous one is not"
+    return Action(ActionKind.DEACTIVATE, Reason.CONSUMER_SWITCHED, previous.key_id, detail)
+
+
+def retire_for_room(
+    previous: AccessKey | None, state: StoredState, policy: Policy, now: datetime
+) -> Action | None:
+    """Free the previous key's slot for a Secrets Manager rotation, if no consumer needs it."""
+    if previous is None or previous.key_id == state.current_key_id:
+        return None
+    if not retirable(previous, state, policy, now):
+        return None
+    kind = ActionKind.DEACTIVATE if previous.active else ActionKind.DELETE
+    detail = "Secrets Manager rotation needs the slot; the key is not in use"
+    return Action(kind, Reason.MAKE_ROOM, previous.key_id, detail)
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "never"

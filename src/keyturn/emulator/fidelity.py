@@ -1,0 +1,104 @@
+"""Where moto differs from AWS in ways keyturn depends on, patched in the open.
+
+moto's server runs in this process (``ThreadedMotoServer``), so its backends can be patched.
+Each patch makes moto answer as AWS does; :func:`patched` applies them for a ``with`` block.
+
+1. **Inactive keys authenticate.** AWS rejects a request signed with an inactive access key
+   (``InvalidClientTokenId``); stock moto accepts it. Only visible with authentication enforced
+   (``/moto-api/reset-auth``).
+2. **UpdateSecretVersionStage does not move the default version.** Moving AWSCURRENT leaves
+   moto's internal default pointing at the old version, so a later PutSecretValue to AWSCURRENT
+   labels two versions AWSCURRENT and a read without a stage returns the old value.
+3. **An AWSPENDING version can be overwritten.** AWS rejects PutSecretValue with an existing
+   ClientRequestToken and a different value (``ResourceExistsException``), except on the
+   value-less version RotateSecret creates; moto overwrites any AWSPENDING version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from moto.iam import access_control
+from moto.iam.models import iam_backends
+from moto.secretsmanager import models as sm_models
+from moto.secretsmanager.exceptions import ResourceExistsException
+
+CURRENT = "AWSCURRENT"
+
+
+def _reject_inactive(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_access_key(
+        account_id: str, partition: str, access_key_id: str, headers: dict[str, str]
+    ) -> Any:
+        found = original(account_id, partition, access_key_id, headers)
+        for user in iam_backends[account_id][partition].users.values():
+            for key in user.access_keys:
+                if key.access_key_id == access_key_id and key.status != "Active":
+                    raise access_control.CreateAccessKeyFailure(reason="InvalidId")
+        return found
+
+    return create_access_key
+
+
+def _move_default(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_secret_version_stage(
+        self: Any,
+        secret_id: str,
+        version_stage: str,
+        remove_from_version_id: str,
+        move_to_version_id: str,
+    ) -> Any:
+        result = original(
+            self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+        )
+        if version_stage == CURRENT and move_to_version_id:
+            self.secrets[secret_id].default_version_id = move_to_version_id
+        return result
+
+    return update_secret_version_stage
+
+
+def _keep_values(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put_secret_value(
+        self: Any,
+        secret_id: str,
+        secret_string: str,
+        secret_binary: str,
+        client_request_token: str,
+        version_stages: list[str],
+    ) -> Any:
+        secret = self.secrets.get(secret_id) if self._is_valid_identifier(secret_id) else None
+        version = secret.versions.get(client_request_token) if secret is not None else None
+        stored = version.get("secret_string") if version is not None else None
+        if stored is not None and stored != secret_string:
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {client_request_token} because that "
+                "value is already in use for a version of this secret."
+            )
+        return original(
+            self, secret_id, secret_string, secret_binary, client_request_token, version_stages
+        )
+
+    return put_secret_value
+
+
+@contextmanager
+def patched() -> Iterator[None]:
+    """Apply every patch for the block; restore moto afterwards."""
+    backend = sm_models.SecretsManagerBackend
+    saved = (
+        access_control.create_access_key,
+        backend.update_secret_version_stage,
+        backend.put_secret_value,
+    )
+    access_control.create_access_key = _reject_inactive(saved[0])
+    backend.update_secret_version_stage = _move_default(saved[1])  # type: ignore[method-assign]
+    backend.put_secret_value = _keep_values(saved[2])  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        access_control.create_access_key = saved[0]
+        backend.update_secret_version_stage = saved[1]  # type: ignore[method-assign]
+        backend.put_secret_value = saved[2]  # type: ignore[method-assign]
