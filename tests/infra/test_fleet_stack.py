@@ -117,7 +117,7 @@ def test_the_hub_has_a_dispatcher_a_worker_and_a_queue_with_a_dead_letter_queue(
         "EventSourceMappings"
     ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["BatchSize"] == 10
+    assert mapping["BatchSize"] == 5
     concurrency = lambda_client.get_function_concurrency(FunctionName=worker_name)
     assert concurrency["ReservedConcurrentExecutions"] == 5
     dispatcher_name = hub.physical("FleetDispatcherFunction")
@@ -136,7 +136,8 @@ def test_the_hub_has_a_dispatcher_a_worker_and_a_queue_with_a_dead_letter_queue(
         QueueUrl=hub.outputs["FleetDeadLetterQueueUrl"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
     assert (redrive["deadLetterTargetArn"], int(redrive["maxReceiveCount"])) == (dead, 3)
-    assert int(attributes["VisibilityTimeout"]) >= 6 * 120
+    timeout = lambda_client.get_function_configuration(FunctionName=worker_name)["Timeout"]
+    assert int(attributes["VisibilityTimeout"]) >= 6 * timeout
 
 
 def test_the_member_role_trusts_only_the_hub_roles_with_the_external_id(fleet: Fleet) -> None:
