@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import boto3
 
@@ -17,6 +20,11 @@ from keyturn.emulator.calls import CallCounter
 from keyturn.memory import OffsetClock
 from keyturn.results import Status
 from keyturn.settings import Settings
+from keyturn.verification import VerificationPolicy
+
+PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
+"""One STS probe per new key and no waiting window: moto knows a new key at once, and the
+default window (15 s per rotation) would measure sleeping, not keyturn."""
 
 
 @dataclass(frozen=True)
@@ -25,15 +33,33 @@ class Measured:
     calls: CallCounter
 
 
+@contextmanager
+def counting_new_sessions(counter: CallCounter) -> Iterator[None]:
+    """Count the calls of sessions made inside the block too (the key verifier's)."""
+    original = boto3.Session
+
+    class CountedSession(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            counter.attach(self)
+
+    boto3.Session = CountedSession  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        boto3.Session = original  # type: ignore[misc]
+
+
 def account(
     aws: EmbeddedAws, clock: OffsetClock | None = None, topic: str | None = None
 ) -> tuple[AccountRun, CallCounter]:
     session = aws.session()
     counter = CallCounter().attach(session)
-    settings = Settings(endpoint_url=aws.url, region=aws.region, topic_arn=topic)
-    return AccountRun(
-        ACCOUNT_ID, AwsClients(session, aws.url), settings, clock or OffsetClock()
-    ), counter
+    settings = Settings(
+        endpoint_url=aws.url, region=aws.region, topic_arn=topic, verification=PROOF
+    )
+    run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock or OffsetClock())
+    return run, counter
 
 
 def noop_scan(aws: EmbeddedAws, users: int) -> tuple[Measured, Measured]:
@@ -73,7 +99,8 @@ def lifecycle(aws: EmbeddedAws) -> list[tuple[str, CallCounter]]:
     ):
         clock.offset = timedelta(days=day, minutes=5)
         run, counter = account(aws, clock, arn)
-        result = run.user_rotator([name]).run()
+        with counting_new_sessions(counter):
+            result = run.user_rotator([name]).run()
         done = [d.action.kind.value for d in result.users[0].done]
         assert done == [expected], f"{label}: {done}"
         phases.append((label, counter))
@@ -86,7 +113,8 @@ def keyturn_rotations(aws: EmbeddedAws, users: int) -> Measured:
     populate(users, age_days=85)
     run, counter = account(aws, topic=topic(aws))
     started = time.perf_counter()
-    result = run.rotator(run.report_directory(80)).run()
+    with counting_new_sessions(counter):
+        result = run.rotator(run.report_directory(80)).run()
     seconds = time.perf_counter() - started
     changed = sum(u.status is Status.CHANGED for u in result.users)
     assert changed == users, f"only {changed} of {users} rotated"
