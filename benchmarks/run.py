@@ -26,7 +26,10 @@ ROTATIONS = 1_000
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:,.1f}×" if b else "n/a"  # noqa: RUF001 - a ratio's sign
+    if not b:
+        return "n/a"
+    ratio = a / b
+    return f"{ratio:,.2f}×" if ratio < 1 else f"{ratio:,.1f}×"  # noqa: RUF001 - a ratio's sign
 
 
 def scan_rows(aws: EmbeddedAws, sizes: tuple[int, ...]) -> list[str]:
