@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint typecheck unit integration test-slow install clean scanners scan package
+.PHONY: demo test lint typecheck unit integration test-slow install clean scanners scan package \
+	bench chromium
 
 install: $(VENV)/.synced
 
@@ -24,7 +25,7 @@ demo: install
 	$(BIN)/keyturn demo
 
 ## Lint, type-check and run the whole test suite (what CI runs).
-test: lint typecheck scanners
+test: lint typecheck scanners chromium
 	$(BIN)/pytest
 
 lint: install
@@ -43,6 +44,22 @@ integration: install
 ## Long modes: large fuzz counts and long simulations.
 test-slow: install
 	KEYTURN_SLOW=1 $(BIN)/pytest -m slow
+
+## Benchmarks against the embedded moto server; prints a markdown table (not part of `test`).
+## `make bench BENCH_ARGS=--write` also saves it to benchmarks/RESULTS.md.
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+## Headless Chromium (Debian's package) for the report page test. Installed when missing; the
+## test is skipped only where apt-get cannot install it (not root, no apt).
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq chromium >/dev/null) \
+	    || echo "warning: chromium could not be installed; the report page test is skipped"; \
+	  else echo "warning: cannot install chromium here; the report page test is skipped"; fi; }
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache dist build

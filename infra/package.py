@@ -84,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         install(args.uv, pinned, tree)
         write_zip(tree, args.output)
     size = args.output.stat().st_size
+    shown = args.output.resolve()
+    shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
     unpacked = sum(i.file_size for i in zipfile.ZipFile(args.output).infolist())
     sys.stdout.write(
-        f"{args.output.relative_to(ROOT)}: {size / 1024 / 1024:.2f} MiB zipped "
+        f"{shown}: {size / 1024 / 1024:.2f} MiB zipped "
         f"({size} bytes; {unpacked / 1024 / 1024:.2f} MiB unpacked; "
         f"goal <= {SIZE_GOAL / 1024 / 1024:.0f} MiB, boto3 excluded)\n"
     )

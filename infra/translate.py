@@ -22,7 +22,7 @@ import yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-FUNCTION = "RotationFunction"
+FUNCTION_TYPE = "AWS::Serverless::Function"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -60,7 +60,9 @@ def translate(
     transform time, as CloudFormation's transform does with the stack's real values.
     """
     sam = json.loads(json.dumps(template))
-    sam["Resources"][FUNCTION]["Properties"]["CodeUri"] = code_uri
+    for resource in sam["Resources"].values():
+        if resource["Type"] == FUNCTION_TYPE:  # the rotation function and the fleet's two
+            resource["Properties"]["CodeUri"] = code_uri
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
     return translator.translate(sam, parameter_values=dict(parameters or {}))  # type: ignore[no-any-return]
 

@@ -34,6 +34,7 @@ from keyturn.settings import Settings
 from keyturn.verification import Prover
 
 log = logging.getLogger(__name__)
+AWS_CALLS_ALLOWANCE_SECONDS = 30.0
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 audit_log = logging.getLogger("keyturn.audit")
 
@@ -118,16 +119,29 @@ class Rotator:
 
     # Changing ------------------------------------------------------------------------------
 
-    def run(self) -> RunResult:
-        """Apply the policy to every managed user; others are only reported."""
+    def run(self, *, seconds_left: Callable[[], float] | None = None) -> RunResult:
+        """Apply the policy to every managed user; others are only reported.
+
+        Parameters:
+            seconds_left: how long the caller may still run (Lambda's remaining time). A user
+                is started only while more than one worst-case rotation remains; the rest are
+                reported as deferred and handled by the next run, never cut off mid-rotation.
+        """
         now = self.clock.now()
+        reserve = self.worst_case_seconds()
         results = []
         for user in self.directory.list_users():
-            if self.settings.scope.manages(user):
-                results.append(self._run_user(user, now))
-            else:
+            if not self.settings.scope.manages(user):
                 results.append(_not_inspected(user, "outside keyturn's scope"))
+            elif seconds_left is not None and seconds_left() < reserve:
+                results.append(_deferred(user))
+            else:
+                results.append(self._run_user(user, now))
         return RunResult(self.run_id, now, tuple(results))
+
+    def worst_case_seconds(self) -> float:
+        """An upper bound for one user's run: the verification budget plus the AWS calls."""
+        return self.settings.verification.budget.total_seconds() + AWS_CALLS_ALLOWANCE_SECONDS
 
     def _run_user(self, user: User, now: datetime) -> UserResult:
         try:
@@ -280,6 +294,11 @@ class Rotator:
 def _step_facts(step: StepDone) -> dict[str, object]:
     days = step.two_keys_active_days
     return {} if days is None else {"two_keys_active_days": days}
+
+
+def _deferred(user: User) -> UserResult:
+    message = "deferred to the next run: this invocation's time was nearly up"
+    return UserResult(user.name, Status.DEFERRED, Plan(user.name), message=message)
 
 
 def _not_inspected(user: User, why: str) -> UserResult:

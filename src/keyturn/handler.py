@@ -44,13 +44,23 @@ def _aws_rotator(settings: Settings, run_id: str) -> Rotator:
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """AWS Lambda entry point."""
-    return handle(event, getattr(context, "aws_request_id", "local"))
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    seconds_left = (lambda: remaining_ms() / 1000) if callable(remaining_ms) else None
+    return handle(event, getattr(context, "aws_request_id", "local"), seconds_left=seconds_left)
 
 
 def handle(
-    event: Any, run_id: str, rotator_factory: RotatorFactory = _aws_rotator
+    event: Any,
+    run_id: str,
+    rotator_factory: RotatorFactory = _aws_rotator,
+    *,
+    seconds_left: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    """Serve one event; the factory is the seam tests and the emulator demo use."""
+    """Serve one event; the factory is the seam tests and the emulator demo use.
+
+    ``seconds_left`` (Lambda's remaining time) lets a scheduled run defer users it has no time
+    to finish rather than be killed mid-rotation.
+    """
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
     try:
         request = parse_event(event)
@@ -59,7 +69,7 @@ def handle(
         return {"statusCode": 400, "error": str(exc)}
     rotator = rotator_factory(Settings.from_env(os.environ), run_id)
     try:
-        return _serve(rotator, request)
+        return _serve(rotator, request, seconds_left)
     except (UserNotFoundError, RefusedError) as exc:
         if isinstance(request, RotationEvent):
             _step_failed(request, exc)
@@ -82,7 +92,9 @@ def _step_failed(request: RotationEvent, exc: KeyturnError) -> None:
     logger.error("rotation step failed", extra={"step": request.step.value, "error": str(exc)})
 
 
-def _serve(rotator: Rotator, request: Request) -> dict[str, Any]:
+def _serve(
+    rotator: Rotator, request: Request, seconds_left: Callable[[], float] | None
+) -> dict[str, Any]:
     if isinstance(request, RotationEvent):
         done = run_step(rotator, request)
         return {
@@ -103,7 +115,7 @@ def _serve(rotator: Rotator, request: Request) -> dict[str, Any]:
         return _user_response(rotator.restore(request.user_name))
     if isinstance(request, PlanRequest):
         return {"statusCode": 200, "body": run_json(rotator.plan_all(at=request.at))}
-    run = rotator.run()
+    run = rotator.run(seconds_left=seconds_left)
     _count(run)
     if run.failures and run.failures[0].error is not None:
         logger.error("run finished with failures", extra={"failed": len(run.failures)})
@@ -129,6 +141,8 @@ def _count(run: RunResult) -> None:
             metrics.add_metric(name="RotationsRefused", unit=MetricUnit.Count, value=1)
         if user.status is Status.FAILED:
             metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
+        if user.status is Status.DEFERRED:
+            metrics.add_metric(name="UsersDeferred", unit=MetricUnit.Count, value=1)
 
 
 def _count_user(result: UserResult) -> None:

@@ -20,6 +20,7 @@ class Status(StrEnum):
     FAILED = "failed"
     EXEMPT = "exempt"
     UNMANAGED = "unmanaged"
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .iam_audit import policy_document
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 INTEGRATION_USER = ROOT / "examples" / "integration-user.yaml"
+MEMBER_ROLE = ROOT / "infra" / "member-role.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 
@@ -128,6 +129,14 @@ def deploy_keyturn(aws: EmbeddedAws, name: str, parameters: dict[str, str]) -> D
     template = translate(parameters, f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_KEY}")
     outputs = deploy(aws, name, template, parameters)
     return Deployed(aws, outputs, stack_resources(aws, name))
+
+
+def deploy_member_role(aws: EmbeddedAws, parameters: dict[str, str]) -> dict[str, Any]:
+    """The fleet's member role stack (infra/member-role.yaml); returns the role's policy."""
+    template = translate_module.load_template(MEMBER_ROLE)
+    values = {"HubAccountId": ACCOUNT, "ExternalId": "keyturn-scan-external-id", **parameters}
+    deploy(aws, "keyturn-member", template, values)
+    return role_policy(aws, values.get("RoleName", "keyturn-member"))
 
 
 def role_policy(aws: EmbeddedAws, role_name: str) -> dict[str, Any]:

@@ -20,16 +20,20 @@ from keyturn.emulator import EmbeddedAws
 
 from .stack import (
     INTEGRATION_USER,
+    MEMBER_ROLE,
     ROOT,
     TEMPLATE,
     deploy_integration_user,
     deploy_keyturn,
+    deploy_member_role,
     make,
+    role_policy,
+    stack_resources,
     translate,
     user_policy,
 )
 
-TEMPLATES = [TEMPLATE, INTEGRATION_USER]
+TEMPLATES = [TEMPLATE, INTEGRATION_USER, MEMBER_ROLE]
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 PARLIAMENT = ROOT / ".tools" / "parliament" / "bin" / "parliament"
 # Every optional part on, and every parameter at its default: between them each Fn::If branch.
@@ -41,9 +45,13 @@ VARIANTS = {
         "ExtraUserNames": "bob,carol",
         "ManageTaggedUsers": "true",
         "PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/boundary",
+        "FleetMode": "hub",
+        "FleetExternalId": "keyturn-scan-external-id",
+        "FleetScanHorizonDays": "60",
     },
     "defaults": {},
 }
+FLEET_ROLES = ("FleetDispatcherRole", "FleetWorkerRole")
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +79,10 @@ def _run(
 def test_cfn_lint_finds_nothing_in_the_templates_nor_the_translation(tmp_path: Path) -> None:
     translated = tmp_path / "keyturn-translated.json"
     translated.write_text(json.dumps(translate({}, "s3://bucket/keyturn-lambda.zip")))
+    hub = tmp_path / "keyturn-fleet-hub-translated.json"
+    hub.write_text(json.dumps(translate(VARIANTS["full"], "s3://bucket/keyturn-lambda.zip")))
 
-    done = _run(Path(sys.executable).with_name("cfn-lint"), *TEMPLATES, translated)
+    done = _run(Path(sys.executable).with_name("cfn-lint"), *TEMPLATES, translated, hub)
 
     assert (done.returncode, done.stdout) == (0, "")
 
@@ -98,7 +108,8 @@ def test_checkov_fails_nothing_and_every_skip_says_why(scanners: None, tmp_path:
 
 
 def _identity_policies(aws: EmbeddedAws) -> dict[str, dict[str, Any]]:
-    """Every identity policy both templates create, resolved, for each variant of parameters.
+    """Every identity policy the templates create, resolved, for each variant of parameters:
+    the rotation role, the integration user, the fleet hub's roles and the member role.
 
     Key policies and the role's trust policy are resource policies, which parliament does not
     audit (it reports their Resource "*" and missing Resource as findings); checkov's key and
@@ -112,6 +123,13 @@ def _identity_policies(aws: EmbeddedAws) -> dict[str, dict[str, Any]]:
             aws, "keyturn", parameters
         ).role_policy()
         policies[f"{variant}-integration-user"] = user_policy(aws, "keyturn-sqs-integration")
+        if parameters.get("FleetMode") == "hub":
+            resources = stack_resources(aws, "keyturn")
+            for role in FLEET_ROLES:
+                policies[f"{variant}-{role}"] = role_policy(aws, resources[role]["id"])
+        tagged = parameters.get("ManageTaggedUsers", "false")
+        member = deploy_member_role(aws, {"ManageTaggedUsers": tagged})
+        policies[f"{variant}-member-role"] = member
     return policies
 
 
@@ -126,7 +144,8 @@ def test_parliament_finds_nothing_in_any_identity_policy(
 
     done = _run(PARLIAMENT, "--files", ",".join(files), "--json")
 
-    assert len(files) == 2 * len(VARIANTS)
+    hubs = sum(v.get("FleetMode") == "hub" for v in VARIANTS.values())
+    assert len(files) == 3 * len(VARIANTS) + len(FLEET_ROLES) * hubs
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 

@@ -61,6 +61,7 @@ def test_stack_has_every_resource_of_the_recipe(full: Deployed) -> None:
         "RotationFunctionDailyRunPermission": "AWS::Lambda::Permission",
         "RecipeSchedule": "AWS::Events::Rule",
         "RecipeSchedulePermission": "AWS::Lambda::Permission",
+        "SecretsManagerRotationPermission": "AWS::Lambda::Permission",
         "RotationLogGroup": "AWS::Logs::LogGroup",
         "RotationRole": "AWS::IAM::Role",
         "NotificationKey": "AWS::KMS::Key",
@@ -88,7 +89,7 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
     assert config["Handler"] == "keyturn.handler.lambda_handler"
     assert config["Runtime"] == "python3.13"
     assert config["Role"] == role_arn
-    assert (config["MemorySize"], config["Timeout"]) == (256, 300)
+    assert (config["MemorySize"], config["Timeout"]) == (256, 900)
     assert full.function_environment() == {
         "KEYTURN_TOPIC_ARN": full.outputs["TopicArn"],
         "KEYTURN_NOTIFY_INCLUDE_SECRET": "false",
@@ -193,9 +194,14 @@ def test_schedules_send_the_run_and_the_recipe_input(full: Deployed) -> None:
     assert [(t["Arn"], json.loads(t["Input"])) for t in recipe_targets] == [
         (full.outputs["FunctionArn"], {"action": "create", "username": USER})
     ]
-    assert sorted(p["Condition"]["ArnLike"]["AWS:SourceArn"] for p in permissions) == sorted(
+    by_events = [p for p in permissions if p["Principal"]["Service"] == "events.amazonaws.com"]
+    assert sorted(p["Condition"]["ArnLike"]["AWS:SourceArn"] for p in by_events) == sorted(
         [daily["Arn"], recipe["Arn"]]
     )
+    [by_secrets] = [
+        p for p in permissions if p["Principal"]["Service"] == "secretsmanager.amazonaws.com"
+    ]
+    assert by_secrets["Condition"]["StringEquals"]["AWS:SourceAccount"] == ACCOUNT
 
 
 def test_alarms_watch_errors_refusals_failures_and_the_queue(full: Deployed) -> None:

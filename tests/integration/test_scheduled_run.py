@@ -73,3 +73,20 @@ def test_plan_at_a_future_date_shows_the_lifecycle_and_changes_nothing(
     plans = {u["UserName"]: u["plan"] for u in response["body"]["users"]}
     assert [a["action"] for a in plans["fresh"]["actions"]] == ["create"]
     assert plans["two-active"]["refusal"].startswith("two active keys")
+
+
+class AlmostOutOfTime(LambdaContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return 5_000
+
+
+def test_a_scheduled_run_near_its_timeout_defers_instead_of_starting(
+    aws: EmbeddedAws, fleet: dict[str, list[str]]
+) -> None:
+    before = {user: keys_of(aws, user) for user in fleet}
+    response = lambda_handler(event("scheduled"), AlmostOutOfTime())
+    assert response["statusCode"] == 200
+    status = {u["UserName"]: u["status"] for u in response["body"]["users"]}
+    assert status["due"] == "deferred"
+    assert status["outsider"] == "unmanaged"
+    assert {user: keys_of(aws, user) for user in fleet} == before

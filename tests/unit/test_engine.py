@@ -231,3 +231,27 @@ def test_a_scan_still_fails_loudly_when_a_managed_user_is_unreadable(world: Worl
     rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
     with pytest.raises(AwsError, match="AccessDenied"):
         rotator.plan_all()
+
+
+def test_a_run_defers_users_it_has_no_time_to_finish(world: World) -> None:
+    # GIVEN three due users and an invocation whose time runs out after the first
+    for name in ("a", "b", "c"):
+        world.iam.add_user(name, tags={"keyturn:managed": "true"})
+        world.iam.add_key(name, age_days=85)
+    rotator = world.rotator()
+    budget = iter([1000.0, 10.0, 10.0])
+    # WHEN the run asks how long it has left before each user
+    run = rotator.run(seconds_left=lambda: next(budget))
+    # THEN the first is rotated and the others are deferred, untouched, to the next run
+    assert [u.status for u in run.users] == [Status.CHANGED, Status.DEFERRED, Status.DEFERRED]
+    assert len(world.iam.keys["b"]) == len(world.iam.keys["c"]) == 1
+    assert "next run" in run.users[1].message
+    # AND the next run picks them up
+    assert {u.status for u in world.rotator().run().users} >= {Status.CHANGED}
+    assert all(len(world.iam.keys[n]) == 2 for n in ("a", "b", "c"))
+
+
+def test_the_time_reserve_covers_a_full_verification(world: World) -> None:
+    rotator = world.rotator()
+    budget = world.settings.verification.budget.total_seconds()
+    assert rotator.worst_case_seconds() > budget

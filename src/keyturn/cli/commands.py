@@ -17,12 +17,15 @@ import click
 from rich.console import Console
 
 from keyturn import consumer
+from keyturn.age_report import build_report, render_html, write_csv
 from keyturn.aws import build_rotator
 from keyturn.aws.consumer import current_key_reader
+from keyturn.aws.fleet import AwsFleet, build_report_rotator
 from keyturn.cli.tables import run_table, scan_table
 from keyturn.engine import Rotator
 from keyturn.errors import BadRequestError, KeyturnError
 from keyturn.events import parse_at, parse_user_name
+from keyturn.fleet.settings import FleetSettings
 from keyturn.render import key_rows, run_json, user_json
 from keyturn.results import RunResult, Status, UserResult
 from keyturn.settings import Settings
@@ -48,6 +51,11 @@ class CliContext:
             endpoint_url=self.endpoint_url,
         )
         return build_rotator(settings)
+
+    def settings(self) -> Settings:
+        return Settings.from_env(
+            os.environ, region=self.region, profile=self.profile, endpoint_url=self.endpoint_url
+        )
 
     def emit(self, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str))
@@ -115,10 +123,19 @@ def plan(obj: CliContext, at_text: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--credential-report",
+    is_flag=True,
+    help="Look only at users the IAM credential report shows as possibly due.",
+)
 @pass_ctx
-def run(obj: CliContext) -> None:
+def run(obj: CliContext, credential_report: bool) -> None:
     """Apply the policy to every managed user."""
-    result = obj.rotator().run()
+    if credential_report:
+        rotator = build_report_rotator(obj.settings(), FleetSettings.from_env(os.environ))
+    else:
+        rotator = obj.rotator()
+    result = rotator.run()
     _show_run(obj, result, f"keyturn run {result.run_id}")
     if result.failures:
         sys.exit(1)
@@ -212,6 +229,42 @@ def demo(obj: CliContext) -> None:
     from keyturn.demo import run_demo  # noqa: PLC0415
 
     run_demo(obj.console)
+
+
+@cli.command()
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Page.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Rows.")
+@click.option("--at", "at_text", metavar="DATE", help="Report as if it were this ISO date.")
+@click.option(
+    "--organization", is_flag=True, help="Every account the KEYTURN_* account rules select."
+)
+@pass_ctx
+def report(
+    obj: CliContext,
+    html_path: Path | None,
+    csv_path: Path | None,
+    at_text: str | None,
+    organization: bool,
+) -> None:
+    """Write the key-age report: a self-contained HTML page and/or the same rows as CSV."""
+    if html_path is None and csv_path is None:
+        raise click.UsageError("give --html FILE, --csv FILE or both")
+    settings = obj.settings()
+    fleet = AwsFleet.from_settings(
+        settings, FleetSettings.from_env(os.environ, organization=organization or None)
+    )
+    at = _at(at_text) or datetime.now(UTC)
+    built = build_report(fleet.scan_all(at), at)
+    if html_path is not None:
+        html_path.write_text(render_html(built), encoding="utf-8")
+    if csv_path is not None:
+        with csv_path.open("w", encoding="utf-8", newline="") as out:
+            write_csv(built, out)
+    obj.console.print(
+        f"{len(built.keys)} keys in {len(built.accounts)} account(s), "
+        f"{len(built.overdue)} overdue, {len(built.upcoming)} action(s) in the next "
+        f"{built.horizon_days} days"
+    )
 
 
 def _show_run(obj: CliContext, run: RunResult, title: str) -> None:

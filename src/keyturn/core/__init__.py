@@ -10,8 +10,10 @@ from keyturn.core.models import (
     User,
     mask_key_id,
 )
-from keyturn.core.planner import Plan, Upcoming, classify, plan, schedule
+from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
+from keyturn.core.roles import classify
+from keyturn.core.schedule import Upcoming, schedule
 
 __all__ = [
     "PLANNED_KEY_ID",

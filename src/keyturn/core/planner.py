@@ -30,15 +30,30 @@ from keyturn.core import usage
 from keyturn.core.actions import Action, ActionKind, Reason, Snapshot, apply
 from keyturn.core.models import AccessKey, StoredState, User, mask_key_id
 from keyturn.core.policy import Policy
+from keyturn.core.roles import (
+    KeyRoles,
+    Refusal,
+    classify,
+    deactivation_due,
+    delete_after_days,
+    incumbent_key,
+)
+from keyturn.core.schedule import Upcoming, schedule
+
+__all__ = [
+    "KeyRoles",
+    "Plan",
+    "Refusal",
+    "Upcoming",
+    "Wait",
+    "classify",
+    "deactivation_due",
+    "next_step",
+    "plan",
+    "schedule",
+]
 
 MAX_STEPS = 12
-CLOCK_SKEW = timedelta(minutes=1)
-DEFAULT_MAX_RUN = timedelta(minutes=15)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -47,15 +62,6 @@ class Wait:
 
 
 Step = Action | Refusal | Wait | None
-
-
-@dataclass(frozen=True)
-class Upcoming:
-    """A scheduled action after the plan: what, to which key, when."""
-
-    when: datetime
-    kind: ActionKind
-    key_id: str
 
 
 @dataclass(frozen=True)
@@ -71,43 +77,6 @@ class Plan:
     @property
     def next_upcoming(self) -> Upcoming | None:
         return self.upcoming[0] if self.upcoming else None
-
-
-@dataclass(frozen=True)
-class KeyRoles:
-    """A user's keys sorted by what keyturn knows of them."""
-
-    current: AccessKey | None
-    previous: AccessKey | None
-    undelivered: tuple[AccessKey, ...]
-    foreign: tuple[AccessKey, ...]
-
-
-def classify(snapshot: Snapshot, max_run: timedelta = DEFAULT_MAX_RUN) -> KeyRoles:
-    """Sort keys into current, previous, undelivered and foreign.
-
-    A key is undelivered (ours, secret never stored) when it is unknown to the state and was
-    created within ``max_run`` of the in-flight mark; any other unknown key is foreign.
-    """
-    state = snapshot.state
-    known = {state.current_key_id, state.previous_key_id}
-    unknown = [k for k in snapshot.keys if k.key_id not in known]
-    pending = state.pending_since
-    ours = tuple(
-        k
-        for k in unknown
-        if pending is not None and pending - CLOCK_SKEW <= k.created <= pending + max_run
-    )
-    return KeyRoles(
-        current=snapshot.key(state.current_key_id),
-        previous=(
-            snapshot.key(state.previous_key_id)
-            if state.previous_key_id != state.current_key_id
-            else None
-        ),
-        undelivered=ours,
-        foreign=tuple(k for k in unknown if k not in ours),
-    )
 
 
 def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only flag
@@ -202,7 +171,7 @@ def _restore_window_step(
     deactivated = state.deactivated_time(previous.key_id)
     if deactivated is None:
         return Action(ActionKind.RECORD_DEACTIVATION, Reason.DEACTIVATED_OUTSIDE, previous.key_id)
-    if now >= deactivated + _days(_delete_after(state, policy)):
+    if now >= deactivated + _days(delete_after_days(state, policy)):
         return Action(ActionKind.DELETE, Reason.RESTORE_WINDOW_ELAPSED, previous.key_id)
     return None
 
@@ -216,7 +185,7 @@ def _rotation_step(
     force: bool,
     make_room: bool,
 ) -> Step:
-    incumbent = _incumbent(roles)
+    incumbent = incumbent_key(roles)
     if isinstance(incumbent, Refusal):
         return incumbent
     reason = _rotation_reason(incumbent, snapshot, policy, now, force=force, make_room=make_room)
@@ -255,17 +224,6 @@ def _only_previous_blocks(snapshot: Snapshot, roles: KeyRoles) -> bool:
     """True when keyturn's own previous key, still in its lifecycle, is what fills the slot."""
     previous = roles.previous
     return previous is not None and roles.current is not None and len(snapshot.keys) == 2
-
-
-def _incumbent(roles: KeyRoles) -> AccessKey | Refusal | None:
-    """The key a new one replaces: the stored current key, else the one active key."""
-    if roles.current is not None:
-        return roles.current
-    active = [k for k in (roles.previous, *roles.foreign) if k is not None and k.active]
-    if len(active) > 1:
-        ids = " and ".join(mask_key_id(k.key_id) for k in active)
-        return Refusal(f"two active keys ({ids}) and none delivered by keyturn")
-    return active[0] if active else None
 
 
 def _rotation_reason(
@@ -318,54 +276,13 @@ def _no_room_reason(
         return f"two active keys; keyturn never deletes an active key ({shown}) to make room"
     if roles.previous is not None and other.key_id == roles.previous.key_id:
         deactivated = state.deactivated_time(other.key_id) or now
-        until = deactivated + _days(_delete_after(state, policy))
+        until = deactivated + _days(delete_after_days(state, policy))
         return f"previous key {shown} can still be restored until {_iso(until)}"
     if roles.previous is not None and other.key_id == roles.previous.key_id:
         return f"previous key {shown} is still in use"
     return (
         f"inactive key {shown} was not created by keyturn; delete it or set "
         "KEYTURN_DELETE_FOREIGN_KEYS=true"
-    )
-
-
-def schedule(
-    snapshot: Snapshot, policy: Policy, *, now: datetime | None = None
-) -> tuple[Upcoming, ...]:
-    """The next dated actions for this snapshot, earliest first.
-
-    With ``now``, a previous key whose deactivation is postponed shows the cap instead of its
-    past due date (and nothing when the cap is not enforced).
-    """
-    roles, state = classify(snapshot, policy.max_run), snapshot.state
-    upcoming: list[Upcoming] = []
-    previous = roles.previous
-    if previous is not None and previous.active:
-        due: datetime | None = deactivation_due(state, previous, policy)
-        if now is not None and due is not None and now >= due:
-            due = usage.cap(previous, policy) if policy.enforce_max_age else None
-        if due is not None:
-            upcoming.append(Upcoming(due, ActionKind.DEACTIVATE, previous.key_id))
-    elif previous is not None and (deactivated := state.deactivated_time(previous.key_id)):
-        due = deactivated + _days(_delete_after(state, policy))
-        upcoming.append(Upcoming(due, ActionKind.DELETE, previous.key_id))
-    incumbent = _incumbent(roles)
-    if isinstance(incumbent, AccessKey) and incumbent.active:
-        due = incumbent.created + _days(policy.rotate_after_days)
-        upcoming.append(Upcoming(due, ActionKind.CREATE, incumbent.key_id))
-    return tuple(sorted(upcoming, key=lambda u: u.when))
-
-
-def deactivation_due(state: StoredState, previous: AccessKey, policy: Policy) -> datetime:
-    """When the previous key's grace period ends."""
-    grace = state.grace_days if state.grace_days is not None else policy.grace_days
-    return (state.stored_at or previous.created) + _days(grace)
-
-
-def _delete_after(state: StoredState, policy: Policy) -> int:
-    return (
-        state.delete_after_days
-        if state.delete_after_days is not None
-        else (policy.delete_after_days)
     )
 
 

@@ -1,0 +1,1 @@
+"""keyturn's benchmarks: figures (calls, seconds, ratios) printed as a markdown table."""

@@ -1,0 +1,224 @@
+"""Wiring for fleet runs: member-account sessions, report scans, the queue, rotators."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from keyturn.aws.credential_report import IamCredentialReports
+from keyturn.aws.errors import aws_call
+from keyturn.aws.iam import IamUsers
+from keyturn.aws.organizations import OrganizationAccounts
+from keyturn.aws.secret_index import SecretsInFlightIndex
+from keyturn.aws.secrets import SecretsManagerStore
+from keyturn.aws.session import AwsClients, quiet_sdk_logs
+from keyturn.aws.sns import SnsNotifier
+from keyturn.aws.sqs import SqsWorkQueue
+from keyturn.aws.verify import StsKeyVerifier
+from keyturn.engine import Rotator
+from keyturn.errors import ConfigurationError, KeyturnError
+from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
+from keyturn.fleet.settings import FleetSettings
+from keyturn.memory import NullNotifier, SystemClock
+from keyturn.ports import Clock, Notifier, UserDirectory
+from keyturn.results import RunResult
+from keyturn.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger(__name__)
+SESSION_NAME = "keyturn-fleet"
+SESSION_MARGIN = timedelta(minutes=5)
+"""An assumed-role session this close to expiry is renewed before use."""
+
+
+@dataclass
+class AccountRun:
+    """keyturn's adapters in one account, on that account's session."""
+
+    account_id: str
+    clients: AwsClients
+    settings: Settings
+    clock: Clock
+    notify_with: AwsClients | None = None
+    """Clients that publish notifications (the hub's, so one topic serves the fleet)."""
+
+    @cached_property
+    def iam(self) -> IAMClient:
+        return self.clients.iam()
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self.clients.secretsmanager()
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        if not self.settings.topic_arn:
+            return NullNotifier()
+        return SnsNotifier((self.notify_with or self.clients).sns(), self.settings.topic_arn)
+
+    def report_directory(self, horizon_days: int) -> ReportDirectory:
+        return ReportDirectory(
+            IamUsers(self.iam),
+            IamCredentialReports(self.iam),
+            SecretsInFlightIndex(self.secretsmanager, self.settings.secret_prefix),
+            self.clock,
+            horizon_days,
+        )
+
+    def rotator(self, directory: UserDirectory | None = None, run_id: str | None = None) -> Rotator:
+        iam = IamUsers(self.iam)
+        secrets = SecretsManagerStore(
+            self.secretsmanager, self.settings.secret_prefix, self.settings.kms_key_id
+        )
+        region = self.clients.session.region_name or self.settings.region
+        return Rotator(
+            directory or iam,
+            iam,
+            secrets,
+            self.notifier,
+            self.clock,
+            self.settings,
+            run_id or uuid.uuid4().hex[:12],
+            verifier=StsKeyVerifier(region, self.settings.endpoint_url),
+            sleep=time.sleep,
+        )
+
+    def user_tags(self, user_name: str) -> dict[str, str]:
+        with aws_call("ListUserTags"):
+            pages = self.iam.get_paginator("list_user_tags").paginate(UserName=user_name)
+            return {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
+
+    def user_rotator(self, user_names: Iterable[str], run_id: str | None = None) -> Rotator:
+        """A rotator whose run covers only ``user_names``."""
+        return self.rotator(NamedUsers(IamUsers(self.iam), list(user_names)), run_id)
+
+
+@dataclass
+class AwsFleet:
+    """The hub's view of the fleet: which accounts, and an :class:`AccountRun` in each."""
+
+    settings: Settings
+    fleet: FleetSettings
+    hub: AwsClients
+    clock: Clock
+    _accounts: dict[str, tuple[AccountRun, datetime]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        fleet: FleetSettings,
+        *,
+        session: boto3.Session | None = None,
+        clock: Clock | None = None,
+    ) -> AwsFleet:
+        return cls(
+            settings, fleet, AwsClients.from_settings(settings, session), clock or SystemClock()
+        )
+
+    def own_account(self) -> str:
+        with aws_call("GetCallerIdentity"):
+            return self.hub.sts().get_caller_identity()["Account"]
+
+    def account_ids(self) -> list[str]:
+        """The accounts this run covers: the organization's selected ones, or the own one."""
+        if not self.fleet.organization:
+            return [self.own_account()]
+        org: OrganizationsClient = _client(self.hub, "organizations")
+        accounts = OrganizationAccounts(org).accounts()
+        return [a.account_id for a in self.fleet.accounts.select(accounts)]
+
+    def account(self, account_id: str) -> AccountRun:
+        """Adapters in ``account_id``: the member role's session (reused while it lasts), or
+        the hub's own session when no organization is configured."""
+        cached = self._accounts.get(account_id)
+        if cached is None or cached[1] - SESSION_MARGIN <= datetime.now(UTC):
+            if self.fleet.organization:
+                clients, expires = self._assumed(account_id)
+            else:
+                clients, expires = self.hub, datetime.max.replace(tzinfo=UTC)
+            run = AccountRun(account_id, clients, self.settings, self.clock, self.hub)
+            cached = self._accounts[account_id] = (run, expires)
+        return cached[0]
+
+    def start_reports(self, account_ids: Sequence[str]) -> None:
+        """Ask every account for its credential report up front, so IAM generates them side
+        by side and each account's scan then mostly finds its report ready."""
+        for account_id in account_ids:
+            try:
+                IamCredentialReports(self.account(account_id).iam).start()
+            except KeyturnError as exc:
+                log.info("report not started in %s: %s", account_id, exc)  # its scan will say
+
+    def candidates(self, account_id: str) -> list[str]:
+        """The managed users of ``account_id`` the credential report shows as possibly due."""
+        run = self.account(account_id)
+        horizon = self.fleet.horizon(self.settings.policy.rotate_after_days)
+        selection = run.report_directory(horizon).select()
+        return in_scope(selection, self.settings.scope, run.user_tags)
+
+    def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
+        return self.account(account_id).user_rotator(user_names, run_id)
+
+    def scan_all(self, at: datetime) -> list[tuple[str, RunResult]]:
+        """Every covered account's scan (per-user listing) as of ``at``; changes nothing."""
+        return [(a, self.account(a).rotator().plan_all(at=at)) for a in self.account_ids()]
+
+    def queue(self) -> SqsWorkQueue:
+        if not self.fleet.queue_url:
+            raise ConfigurationError("KEYTURN_QUEUE_URL is not set")
+        sqs: SQSClient = _client(self.hub, "sqs")
+        return SqsWorkQueue(sqs, self.fleet.queue_url)
+
+    def _assumed(self, account_id: str) -> tuple[AwsClients, datetime]:
+        partition = self.hub.session.get_partition_for_region(self.hub.session.region_name)
+        role_arn = f"arn:{partition}:iam::{account_id}:role/{self.fleet.member_role_name}"
+        extra: dict[str, Any] = (
+            {"ExternalId": self.fleet.external_id} if self.fleet.external_id else {}
+        )
+        with aws_call("AssumeRole"):
+            creds = self.hub.sts().assume_role(
+                RoleArn=role_arn, RoleSessionName=SESSION_NAME, **extra
+            )["Credentials"]
+        quiet_sdk_logs()
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.hub.session.region_name,
+        )
+        return AwsClients(session, self.hub.endpoint_url, self.hub.config), creds["Expiration"]
+
+
+def build_report_rotator(
+    settings: Settings,
+    fleet: FleetSettings,
+    *,
+    session: boto3.Session | None = None,
+    clock: Clock | None = None,
+) -> Rotator:
+    """A rotator for this account whose runs look only at the users the credential report
+    shows as possibly due (``keyturn run --credential-report``)."""
+    run = AccountRun(
+        "", AwsClients.from_settings(settings, session), settings, clock or SystemClock()
+    )
+    return run.rotator(run.report_directory(fleet.horizon(settings.policy.rotate_after_days)))
+
+
+def _client(clients: AwsClients, service: str) -> Any:
+    return clients.session.client(  # type: ignore[call-overload]
+        service, endpoint_url=clients.endpoint_url, config=clients.config
+    )

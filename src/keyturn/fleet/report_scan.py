@@ -1,0 +1,104 @@
+"""User directories for fleet runs: report-selected users, and a fixed list of names.
+
+Both are :class:`~keyturn.ports.UserDirectory` implementations, so the ordinary
+:class:`~keyturn.engine.Rotator` runs on them unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from keyturn.core.credential_report import Candidate, select_candidates
+from keyturn.core.models import User
+from keyturn.errors import UserNotFoundError
+from keyturn.fleet.ports import CredentialReportSource, InFlightIndex
+from keyturn.ports import Clock, UserDirectory
+from keyturn.settings import Scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportSelection:
+    """What the last report read showed: every user, and those that need a look."""
+
+    users_in_report: int = 0
+    candidates: list[Candidate] = field(default_factory=list)
+    in_flight_only: list[str] = field(default_factory=list)
+    """Users with an in-flight mark that the report does not show yet."""
+
+    @property
+    def names(self) -> list[str]:
+        return [c.row.user_name for c in self.candidates] + self.in_flight_only
+
+
+@dataclass
+class ReportDirectory:
+    """Lists only the users the credential report shows as possibly due (O(1) IAM calls).
+
+    ``users`` answers ``get_user`` (user and tags) for those candidates only.
+    """
+
+    users: UserDirectory
+    reports: CredentialReportSource
+    in_flight: InFlightIndex
+    clock: Clock
+    horizon_days: int
+    last: ReportSelection = field(default_factory=ReportSelection)
+
+    def get_user(self, user_name: str) -> User:
+        return self.users.get_user(user_name)
+
+    def select(self) -> ReportSelection:
+        """Read the report and the in-flight marks; decide who needs a look."""
+        report = self.reports.fetch()
+        marked = self.in_flight.users_in_flight()
+        candidates = select_candidates(report.rows, self.clock.now(), self.horizon_days, marked)
+        shown = {row.user_name for row in report.rows}
+        self.last = ReportSelection(len(report.rows), candidates, sorted(marked - shown))
+        log.info(
+            "credential report: %d users, %d to look at",
+            len(report.rows),
+            len(self.last.names),
+        )
+        return self.last
+
+    def list_users(self) -> Iterator[User]:
+        return NamedUsers(self.users, self.select().names).list_users()
+
+
+def in_scope(
+    selection: ReportSelection, scope: Scope, tags_of: Callable[[str], dict[str, str]]
+) -> list[str]:
+    """The selected users keyturn manages, reading tags only where path and name do not tell.
+
+    Users with an in-flight mark but no report row are kept: a creation of keyturn's own is
+    under way there.
+    """
+    kept = []
+    for candidate in selection.candidates:
+        row = candidate.row
+        user = User(row.user_name, row.arn, row.path)
+        if scope.manages(user) or scope.manages(replace(user, tags=tags_of(row.user_name))):
+            kept.append(row.user_name)
+    return kept + selection.in_flight_only
+
+
+@dataclass
+class NamedUsers:
+    """The named users that exist, in the given order (a fan-out worker's directory)."""
+
+    users: UserDirectory
+    names: Iterable[str]
+
+    def get_user(self, user_name: str) -> User:
+        return self.users.get_user(user_name)
+
+    def list_users(self) -> Iterator[User]:
+        for name in self.names:
+            try:
+                yield self.users.get_user(name)
+            except UserNotFoundError:
+                log.info("user %s no longer exists; skipped", name)

@@ -1,0 +1,96 @@
+"""`keyturn report` against the emulator, and its page rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from keyturn.cli import cli
+from keyturn.emulator import EmbeddedAws
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+AGES = {"old-app": 120, "soon-app": 72, "fresh-app": 5, "outsider": 100}
+
+
+def populate(aws: EmbeddedAws) -> None:
+    iam = aws.client("iam")
+    for user, age in AGES.items():
+        tags = [] if user == "outsider" else [{"Key": "keyturn:managed", "Value": "true"}]
+        iam.create_user(UserName=user, Tags=tags)
+        key = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+        aws.backdate_key(user, key, age)
+
+
+@pytest.fixture
+def report_files(aws: EmbeddedAws, tmp_path: Path) -> tuple[Path, Path]:
+    populate(aws)
+    page, rows = tmp_path / "report.html", tmp_path / "keys.csv"
+    at = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="seconds")
+    done = CliRunner().invoke(cli, ["report", "--html", str(page), "--csv", str(rows), "--at", at])
+    assert done.exit_code == 0, done.output
+    assert "4 keys in 1 account(s), 2 overdue, 2 action(s)" in done.output
+    return page, rows
+
+
+def test_the_csv_has_a_row_per_key(report_files: tuple[Path, Path]) -> None:
+    _, rows = report_files
+    with rows.open(newline="") as f:
+        read = list(csv.DictReader(f))
+    assert sorted((r["user"], int(r["age_days"]), r["overdue"]) for r in read) == sorted(
+        (user, age, "yes" if age >= 90 else "no") for user, age in AGES.items()
+    )
+    assert {r["account"] for r in read} == {"123456789012"}
+
+
+def test_the_report_needs_an_output(aws: EmbeddedAws) -> None:
+    done = CliRunner().invoke(cli, ["report"])
+    assert done.exit_code == 2
+    assert "--html" in done.output
+
+
+def chromium(*args: str, profile: Path) -> str:
+    assert CHROMIUM is not None
+    command = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
+def test_chromium_draws_the_chart_and_the_overdue_rows(
+    report_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    page, _ = report_files
+    dom = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile")
+    assert len(re.findall(r'<rect class="key (?:active|overdue|inactive)"', dom)) == 4
+    assert len(re.findall(r'<rect class="key overdue"', dom)) == 2
+    assert '<line class="limit"' in dom
+    overdue_rows = re.findall(r'<tr class="overdue">(.*?)</tr>', dom)
+    assert [re.search(r'data-label="User">([^<]+)<', r).group(1) for r in overdue_rows] == [  # type: ignore[union-attr]
+        "old-app",
+        "outsider",
+    ]
+    shot = tmp_path / "narrow.png"
+    chromium(
+        f"--screenshot={shot}", "--window-size=390,844", page.as_uri(), profile=tmp_path / "p2"
+    )
+    assert shot.stat().st_size > 5_000
+    width = int.from_bytes(shot.read_bytes()[16:20], "big")
+    assert width == 390

@@ -1,0 +1,70 @@
+"""The key-age report from in-memory scans: rows, overdue keys, coming actions, page and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from keyturn.age_report import build_report, render_html, write_csv
+from keyturn.core.models import KeyStatus
+from keyturn.settings import Scope, Settings
+from tests.unit.world import World
+
+
+def scanned_world() -> World:
+    world = World(settings=Settings(scope=Scope(user_names=frozenset({"old", "soon", "fresh"}))))
+    for name, age in (("old", 120), ("soon", 70), ("fresh", 5), ("outsider", 100)):
+        world.iam.add_user(name)
+        world.iam.add_key(name, age_days=age)
+    world.iam.add_key("fresh", age_days=200, status=KeyStatus.INACTIVE)
+    return world
+
+
+def test_rows_overdue_keys_and_coming_actions() -> None:
+    world = scanned_world()
+    report = build_report([("111111111111", world.rotator().plan_all())], world.clock.now())
+    assert len(report.keys) == 5
+    assert [(k.user, k.age_days) for k in report.overdue] == [("old", 120), ("outsider", 100)]
+    assert [(u.user, u.action, (u.when - report.at).days) for u in report.upcoming] == [
+        ("old", "rotate", 0),
+        ("soon", "rotate", 10),
+    ]
+    outsider = next(k for k in report.keys if k.user == "outsider")
+    assert outsider.next_action == "none (unmanaged)"
+    assert dict(report.summary())["Active keys over 90 days"] == "2"
+
+
+def test_the_csv_holds_the_same_rows_as_the_page() -> None:
+    world = scanned_world()
+    report = build_report([("111111111111", world.rotator().plan_all())], world.clock.now())
+    out = io.StringIO()
+    write_csv(report, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["user"], r["age_days"], r["overdue"]) for r in rows] == [
+        (k.user, str(k.age_days), "yes" if k.overdue else "no") for k in report.keys
+    ]
+    assert all(re.fullmatch(r"AKIA\.\.\.\w{4}", r["key"]) for r in rows)
+
+
+def test_the_page_is_self_contained_and_draws_every_key() -> None:
+    world = scanned_world()
+    report = build_report([("111111111111", world.rotator().plan_all())], world.clock.now())
+    page = render_html(report)
+    assert page.count('<rect class="key ') == 5
+    assert page.count('class="key overdue"') == 2
+    assert '<line class="limit"' in page
+    for fetching in ("<script", "<link", "src=", "url(", "@import", "http://", "https://"):
+        assert fetching not in page
+    for secret in world.iam.issued.values():
+        assert secret.reveal() not in page
+
+
+def test_names_are_escaped() -> None:
+    world = World()
+    world.iam.add_user("a&b")
+    world.iam.add_key("a&b", age_days=95)
+    page = render_html(build_report([("<acct>", world.rotator().plan_all())], world.clock.now()))
+    assert "<acct>" not in page
+    assert "&lt;acct&gt;" in page
+    assert "a&amp;b" in page
