@@ -100,9 +100,9 @@ def test_a_key_that_never_authenticates_is_deleted_and_the_old_key_stays(authed:
 def test_an_old_key_in_use_is_postponed_then_deactivated_at_the_cap(authed: Authed) -> None:
     topic = authed.client("sns").create_topic(Name="keyturn")["TopicArn"]
     old = authed.add_consumer("app", tags={"keyturn:owner": "team-payments@example.com"})
-    authed.aws.backdate_key("app", old["AccessKeyId"], 89)
+    authed.aws.backdate_key("app", old["AccessKeyId"], 88)
     settings = authed.settings(topic_arn=topic)
-    # GIVEN a rotation eight days ago (the clock is set back), of a key then 81 days old
+    # GIVEN a rotation eight days ago (the clock is set back), of a key then 80 days old
     authed.rotator(days=-8, settings=settings).run()
     # AND the consumer still calls AWS with the old key today
     authed.who_am_i(old["AccessKeyId"], old["SecretAccessKey"])
@@ -116,7 +116,7 @@ def test_an_old_key_in_use_is_postponed_then_deactivated_at_the_cap(authed: Auth
     notice = _notifications(authed, topic)[-1]
     assert notice["Event"] == "deactivation-postponed"
     assert notice["Owner"] == "team-payments@example.com"
-    # WHEN the key reaches max_active_days (90) and is still in use
+    # WHEN the last daily run before max_active_days (90) comes and it is still in use
     capped = authed.rotator(days=2, settings=settings).run_user()
     # THEN it is deactivated anyway, and the notice says so
     assert [(d.action.kind, d.action.reason) for d in capped.done] == [

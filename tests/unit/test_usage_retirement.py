@@ -79,7 +79,9 @@ def test_a_postponement_tells_the_owner_once_a_day_until_the_cap() -> None:
     keys, state = _world(stored_days=8, old_age=85, old_used=0.1)
     first = plan(USER, keys, state, Policy(), NOW)
     (postpone,) = first.actions
-    assert postpone.due == keys[0].created + timedelta(days=90)
+    # the cap is enforced on the last daily run before the key turns 90 days old
+    cap = keys[0].created + timedelta(days=90) - Policy().run_interval
+    assert postpone.due == cap
     told = replace(state, postponed_key_id=OLD, postponed_at=NOW - timedelta(hours=3))
     assert plan(USER, keys, told, Policy(), NOW).actions == ()
     yesterday = replace(told, postponed_at=NOW - timedelta(hours=21))
@@ -87,7 +89,7 @@ def test_a_postponement_tells_the_owner_once_a_day_until_the_cap() -> None:
         (ActionKind.POSTPONE, Reason.PREVIOUS_IN_USE)
     ]
     # the scan shows the cap as the next date, not the past due date
-    assert first.upcoming[0].when == keys[0].created + timedelta(days=90)
+    assert first.upcoming[0].when == cap
 
 
 @pytest.mark.parametrize(
@@ -116,7 +118,9 @@ def test_the_grace_period_is_granted_even_to_a_key_past_the_cap() -> None:
     [
         (None, 0.5, 2, True),  # consumer switched, old never used since
         (2 - 10 / 1440, 0.5, 2, True),  # old used only within the grain of storing
-        (1, 0.5, 2, False),  # old used after storing: not switched
+        (1, 0.5, 2, True),  # old used after storing, then left behind for the new key
+        (0.2, 0.5, 2, False),  # old used more recently than the new key: still in use
+        (0.5 + 10 / 1440, 0.5, 2, False),  # within the grain of the new key's use: unsure
         (None, None, 2, False),  # new key never used
         (None, 2 - 10 / 1440, 2, False),  # only keyturn's own verification calls
     ],

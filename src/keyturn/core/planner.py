@@ -155,7 +155,7 @@ def _grace_step(
 ) -> Step:
     due = deactivation_due(state, previous, policy)
     if now >= due:
-        return usage.retire_at_grace_end(previous, state, policy, now)
+        return usage.retire_at_grace_end(previous, current, state, policy, now)
     early = usage.early_retirement(previous, current, state, policy)
     if early is not None:
         return early
@@ -211,11 +211,11 @@ def _room_by_retiring(
     roles: KeyRoles, state: StoredState, policy: Policy, now: datetime, refusal: Refusal
 ) -> Action | Refusal:
     """For a Secrets Manager rotation: retire the previous key if no consumer needs it."""
-    retire = usage.retire_for_room(roles.previous, state, policy, now)
+    retire = usage.retire_for_room(roles.previous, state, policy, now, roles.current)
     if retire is not None:
         return retire
     previous = roles.previous
-    if previous is not None and usage.in_use(previous, state, policy):
+    if previous is not None and usage.in_use(previous, state, policy, roles.current):
         return Refusal(f"{refusal.reason}, and it is still in use (a consumer would be cut off)")
     return refusal
 

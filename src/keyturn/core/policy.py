@@ -46,6 +46,8 @@ class Policy:
         usage_granularity: how coarsely IAM records a key's last use; every comparison with
             ``last_used`` allows this much.
         renotify_after: how often the owner hears again that a deactivation is postponed.
+        run_interval: how often keyturn runs (daily); the cap is enforced on the last run
+            before ``max_active_days``, not the first run after it.
     """
 
     rotate_after_days: int = 80
@@ -61,6 +63,7 @@ class Policy:
     early_retire: bool = True
     usage_granularity: timedelta = timedelta(minutes=15)
     renotify_after: timedelta = timedelta(hours=20)
+    run_interval: timedelta = timedelta(days=1)
 
     def __post_init__(self) -> None:
         _check_days("rotate_after_days", self.rotate_after_days, minimum=1)

@@ -4,10 +4,16 @@ IAM records a key's last use coarsely (``Policy.usage_granularity``, about 15 mi
 comparison allows that much: a use recorded within the granularity after an event may have
 happened before it.
 
-* The previous key is **in use** if it was used after its successor was stored.
-* The consumer **switched** if the new key was used after keyturn's own verification calls
-  (which count as use) and the previous key was not in use.
-* The **cap** is ``max_active_days`` after the previous key's creation: postponing stops there.
+* The consumer **moved on** from the previous key when the new key was used after keyturn's own
+  verification calls (which count as use) and that use is more recent than the previous key's
+  last use (by more than the granularity): the previous key was left behind.
+* The previous key is **in use** if it was used after its successor was stored and has not
+  been left behind. (Counting any use after the rotation as "in use" would keep a consumer that
+  switched a day later on two active keys until the cap.)
+* The consumer **switched** if the new key was used after verification and the previous key is
+  not in use.
+* The **cap** is the last run before the previous key turns ``max_active_days`` old: with runs
+  every ``run_interval``, waiting for the run after would let it reach ``max_active_days + 1``.
 """
 
 from __future__ import annotations
@@ -19,28 +25,45 @@ from keyturn.core.models import AccessKey, StoredState
 from keyturn.core.policy import Policy
 
 
-def in_use(previous: AccessKey, state: StoredState, policy: Policy) -> bool:
-    """True if ``previous`` was used after its successor was stored."""
+def in_use(
+    previous: AccessKey, state: StoredState, policy: Policy, current: AccessKey | None = None
+) -> bool:
+    """True if ``previous`` was used after its successor was stored and not left behind since."""
     if previous.last_used is None or state.stored_at is None:
         return False
-    return previous.last_used > state.stored_at + policy.usage_granularity
+    if previous.last_used <= state.stored_at + policy.usage_granularity:
+        return False
+    return current is None or not _left_behind(previous, current, state, policy)
 
 
 def consumer_switched(
     previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
 ) -> bool:
     """True if the new key is demonstrably in use and the previous one is not."""
+    return _new_key_used(current, state, policy) and not in_use(previous, state, policy, current)
+
+
+def _new_key_used(current: AccessKey, state: StoredState, policy: Policy) -> bool:
     verified = state.verified_time(current.key_id)
     if verified is None or current.last_used is None:
         return False
-    if current.last_used <= verified + policy.usage_granularity:
+    return current.last_used > verified + policy.usage_granularity
+
+
+def _left_behind(
+    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
+) -> bool:
+    new_use = current.last_used
+    if previous.last_used is None or new_use is None:
         return False
-    return not in_use(previous, state, policy)
+    if not _new_key_used(current, state, policy):
+        return False
+    return previous.last_used + policy.usage_granularity < new_use
 
 
 def cap(previous: AccessKey, policy: Policy) -> datetime:
-    """When the previous key reaches ``max_active_days``."""
-    return previous.created + timedelta(days=policy.max_active_days)
+    """The last run before the previous key turns ``max_active_days`` old."""
+    return previous.created + timedelta(days=policy.max_active_days) - policy.run_interval
 
 
 def past_cap(previous: AccessKey, policy: Policy, now: datetime) -> bool:
@@ -48,11 +71,17 @@ def past_cap(previous: AccessKey, policy: Policy, now: datetime) -> bool:
     return policy.enforce_max_age and now >= cap(previous, policy)
 
 
-def retirable(previous: AccessKey, state: StoredState, policy: Policy, now: datetime) -> bool:
+def retirable(
+    previous: AccessKey,
+    state: StoredState,
+    policy: Policy,
+    now: datetime,
+    current: AccessKey | None = None,
+) -> bool:
     """True if removing ``previous`` cannot cut off a consumer (or the cap says it must go)."""
     return (
         not previous.active
-        or not in_use(previous, state, policy)
+        or not in_use(previous, state, policy, current)
         or past_cap(previous, policy, now)
     )
 
@@ -65,11 +94,11 @@ def two_keys_days(state: StoredState, now: datetime) -> float | None:
 
 
 def retire_at_grace_end(
-    previous: AccessKey, state: StoredState, policy: Policy, now: datetime
+    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy, now: datetime
 ) -> Action | None:
     """The grace period is over: deactivate, unless the key is still in use (then postpone,
     telling the owner at most once per ``renotify_after``, up to the cap)."""
-    if not in_use(previous, state, policy):
+    if not in_use(previous, state, policy, current):
         return Action(ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id)
     limit = cap(previous, policy)
     used = _iso(previous.last_used)
@@ -96,12 +125,16 @@ def early_retirement(
 
 
 def retire_for_room(
-    previous: AccessKey | None, state: StoredState, policy: Policy, now: datetime
+    previous: AccessKey | None,
+    state: StoredState,
+    policy: Policy,
+    now: datetime,
+    current: AccessKey | None = None,
 ) -> Action | None:
     """Free the previous key's slot for a Secrets Manager rotation, if no consumer needs it."""
     if previous is None or previous.key_id == state.current_key_id:
         return None
-    if not retirable(previous, state, policy, now):
+    if not retirable(previous, state, policy, now, current):
         return None
     kind = ActionKind.DEACTIVATE if previous.active else ActionKind.DELETE
     detail = "Secrets Manager rotation needs the slot; the key is not in use"
