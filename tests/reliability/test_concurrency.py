@@ -32,8 +32,8 @@ from .world import USER, World, client, fresh_session
 pytestmark = pytest.mark.slow
 
 RACERS = 8
-ROUNDS = 200 if SLOW else 25
-PROCESS_ROUNDS = 200 if SLOW else 25
+ROUNDS = 200 if SLOW else 50
+PROCESS_ROUNDS = 200 if SLOW else 50
 """Default: 50 rounds in all, half threads, half processes (about a second per round)."""
 STARTS = ("one key due", "no key")
 
