@@ -117,6 +117,7 @@ def report_row_for(keys: list[AccessKey]) -> ReportRow:
     )
 
 
+@pytest.mark.slow
 @given(
     keys=key_sets(),
     state=stored_states(),

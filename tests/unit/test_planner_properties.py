@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +22,9 @@ from keyturn.core import (
     plan,
 )
 from tests.unit.builders import NOW
+
+# Part of `make test-slow` too, where the hypothesis profile runs 5,000 examples.
+pytestmark = pytest.mark.slow
 
 IDS = ["AKIAAAAAAAAAAAAAAAAA", "AKIABBBBBBBBBBBBBBBB", "AKIACCCCCCCCCCCCCCCC"]
 USER = User("prop")

@@ -225,6 +225,7 @@ def _walk(
 
 
 @settings(max_examples=300)
+@pytest.mark.slow
 @given(worlds(), usage_policies, st.booleans(), st.booleans())
 def test_a_previous_key_in_use_is_never_deactivated_before_the_cap(
     world: tuple[list[AccessKey], StoredState], policy: Policy, force: bool, make_room: bool
@@ -240,6 +241,7 @@ def test_a_previous_key_in_use_is_never_deactivated_before_the_cap(
 
 
 @settings(max_examples=300)
+@pytest.mark.slow
 @given(worlds(), usage_policies, st.booleans(), st.booleans())
 def test_plans_with_usage_keep_the_core_invariants(
     world: tuple[list[AccessKey], StoredState], policy: Policy, force: bool, make_room: bool
@@ -265,6 +267,7 @@ def test_plans_with_usage_keep_the_core_invariants(
 
 
 @settings(max_examples=100, deadline=None)
+@pytest.mark.slow
 @given(
     st.integers(80, 89),
     st.integers(0, 20),
