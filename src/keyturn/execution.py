@@ -23,6 +23,7 @@ from keyturn.core import usage
 from keyturn.core.actions import Action, ActionKind, Reason
 from keyturn.core.models import KeyStatus, StoredState, User
 from keyturn.core.policy import TAG_OWNER, Policy
+from keyturn.core.roles import delete_after_days
 from keyturn.errors import (
     AwsError,
     ConcurrentDeliveryError,
@@ -164,7 +165,9 @@ class Executor:
         self._mark(ctx, Marks(deactivated=(key_id, ctx.now)))
         state = ctx.state or StoredState()
         days = usage.two_keys_days(state, ctx.now) if key_id == state.previous_key_id else None
-        delete_at = ctx.now + timedelta(days=_delete_after(ctx))
+        delete_at = ctx.now + timedelta(
+            days=delete_after_days(ctx.state or StoredState(), ctx.policy)
+        )
         message = notifications.deactivated(
             ctx.user.name,
             key_id,
@@ -203,13 +206,6 @@ class Executor:
 
     def _mark(self, ctx: Context, marks: Marks) -> None:
         self.secrets.set_marks(ctx.user.name, marks)
-
-
-def _delete_after(ctx: Context) -> int:
-    state = ctx.state
-    if state is not None and state.delete_after_days is not None:
-        return state.delete_after_days
-    return ctx.policy.delete_after_days
 
 
 def _key(action: Action) -> str:
