@@ -137,7 +137,7 @@ class AwsFleet:
         """The accounts this run covers: the organization's selected ones, or the own one."""
         if not self.fleet.organization:
             return [self.own_account()]
-        org: OrganizationsClient = _client(self.hub, "organizations")
+        org: OrganizationsClient = self.hub.client("organizations")
         accounts = OrganizationAccounts(org).accounts()
         return [a.account_id for a in self.fleet.accounts.select(accounts)]
 
@@ -180,7 +180,7 @@ class AwsFleet:
     def queue(self) -> SqsWorkQueue:
         if not self.fleet.queue_url:
             raise ConfigurationError("KEYTURN_QUEUE_URL is not set")
-        sqs: SQSClient = _client(self.hub, "sqs")
+        sqs: SQSClient = self.hub.client("sqs")
         return SqsWorkQueue(sqs, self.fleet.queue_url)
 
     def _assumed(self, account_id: str) -> tuple[AwsClients, datetime]:
@@ -216,9 +216,3 @@ def build_report_rotator(
         "", AwsClients.from_settings(settings, session), settings, clock or SystemClock()
     )
     return run.rotator(run.report_directory(fleet.horizon(settings.policy.rotate_after_days)))
-
-
-def _client(clients: AwsClients, service: str) -> Any:
-    return clients.session.client(  # type: ignore[call-overload]
-        service, endpoint_url=clients.endpoint_url, config=clients.config
-    )

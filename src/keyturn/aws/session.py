@@ -79,7 +79,8 @@ class AwsClients:
         self._made = {}
         return self
 
-    def _client(self, service: str) -> Any:
+    def client(self, service: str) -> Any:
+        """A client of ``service`` with keyturn's endpoint and retry configuration."""
         if self._made is not None and service in self._made:
             return self._made[service]
         client = self.session.client(  # type: ignore[call-overload]
@@ -90,17 +91,17 @@ class AwsClients:
         return client
 
     def iam(self) -> IAMClient:
-        client: IAMClient = self._client("iam")
+        client: IAMClient = self.client("iam")
         return client
 
     def secretsmanager(self) -> SecretsManagerClient:
-        client: SecretsManagerClient = self._client("secretsmanager")
+        client: SecretsManagerClient = self.client("secretsmanager")
         return client
 
     def sns(self) -> SNSClient:
-        client: SNSClient = self._client("sns")
+        client: SNSClient = self.client("sns")
         return client
 
     def sts(self) -> STSClient:
-        client: STSClient = self._client("sts")
+        client: STSClient = self.client("sts")
         return client
