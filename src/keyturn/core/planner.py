@@ -278,8 +278,6 @@ def _no_room_reason(
         deactivated = state.deactivated_time(other.key_id) or now
         until = deactivated + _days(delete_after_days(state, policy))
         return f"previous key {shown} can still be restored until {_iso(until)}"
-    if roles.previous is not None and other.key_id == roles.previous.key_id:
-        return f"previous key {shown} is still in use"
     return (
         f"inactive key {shown} was not created by keyturn; delete it or set "
         "KEYTURN_DELETE_FOREIGN_KEYS=true"
