@@ -13,14 +13,14 @@ import boto3
 
 from benchmarks import original_recipe
 from benchmarks.population import populate
-from keyturn.aws.fleet import AccountRun
 from keyturn.aws.session import AwsClients
+from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 from keyturn.emulator.calls import CallCounter
-from keyturn.memory import OffsetClock
-from keyturn.results import Status
+from keyturn.rotation.ports import OffsetClock
+from keyturn.rotation.results import Status
 from keyturn.settings import Settings
-from keyturn.verification import VerificationPolicy
+from keyturn.wiring.fleet import AccountRun
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
 """One STS probe per new key and no waiting window: moto knows a new key at once, and the

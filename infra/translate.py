@@ -40,12 +40,13 @@ def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, A
     return {name: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
 
 
-_CfnLoader.add_multi_constructor("!", _intrinsic)  # type: ignore[no-untyped-call]
+_CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path) -> dict[str, Any]:
     """The template at `path` as a dict, short intrinsics expanded."""
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader
+    return loaded
 
 
 def translate(

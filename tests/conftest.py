@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -117,9 +117,11 @@ def _secret_scan(
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Also scan what the test printed (captured stdout/stderr, e.g. CLI subprocesses)."""
-    report: pytest.TestReport = yield  # type: ignore[misc]
+    report: pytest.TestReport = yield
     scan = item.stash.get(secret_hygiene.SECRET_SCAN, None)
     if scan is not None and report.when == "call" and report.passed:
         captured = (("captured stdout", report.capstdout), ("captured stderr", report.capstderr))
@@ -127,7 +129,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if hits:
             report.outcome = "failed"
             report.longrepr = f"issued secrets leaked into: {hits}"
-    return report  # type: ignore[return-value]
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

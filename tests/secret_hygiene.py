@@ -27,8 +27,8 @@ from moto.iam.models import IAMBackend
 from moto.sns.models import SNSBackend
 
 from keyturn.errors import KeyturnError
-from keyturn.memory import InMemoryIam, RecordingNotifier
-from keyturn.ports import Notification, NotificationKind
+from keyturn.rotation.ports import Notification, NotificationKind
+from keyturn.testing import InMemoryIam, RecordingNotifier
 
 OPT_IN_FIELD = "SecretAccessKey"
 EMULATOR_LOGGERS = ("moto", "werkzeug")

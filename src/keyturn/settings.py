@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from keyturn.core.models import User
 from keyturn.core.policy import TAG_MANAGED, Policy, parse_days, parse_flag
+from keyturn.core.verification import VerificationPolicy
 from keyturn.errors import ConfigurationError
-from keyturn.verification import VerificationPolicy
 
 ENV_TOPIC_ARN = "KEYTURN_TOPIC_ARN"
 ENV_NOTIFY_INCLUDE_SECRET = "KEYTURN_NOTIFY_INCLUDE_SECRET"

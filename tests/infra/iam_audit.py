@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from keyturn.aws import forget_clients
+from keyturn.wiring import forget_clients
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ def api_params(service: str, operation: str, properties: dict[str, Any]) -> dict
         ValueError: the properties do not make a valid request.
     """
     shape = _SERVICE_MODELS.get_service_model(service).operation_model(operation).input_shape
+    if shape is None:
+        raise ValueError(f"{service}.{operation} takes no input")
     params = _coerce(_without_no_value(properties), shape)
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
@@ -96,7 +98,7 @@ class _ApiResource:
         return False
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -108,13 +110,13 @@ class _ApiResource:
         return cls(cls.create(resource_name, properties, account_id, region_name))
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str, *args: Any, **kwargs: Any
     ) -> Any:
         raise NotImplementedError("the tests create stacks, they never update them")
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, *args: Any, **kwargs: Any
     ) -> None:
         """Deleting a stack leaves these behind; moto's reset clears them between tests."""
@@ -135,14 +137,14 @@ class MetricAlarm(_ApiResource, CloudFormationModel):
         p = api_params("cloudwatch", "PutMetricAlarm", properties)
         cloudwatch_backends[account_id][region].put_metric_alarm(
             name=p["AlarmName"],
-            namespace=p.get("Namespace"),
-            metric_name=p.get("MetricName"),
+            namespace=p.get("Namespace"),  # type: ignore[arg-type]
+            metric_name=p.get("MetricName"),  # type: ignore[arg-type]
             comparison_operator=p["ComparisonOperator"],
             evaluation_periods=p["EvaluationPeriods"],
-            period=p.get("Period"),
-            threshold=p.get("Threshold"),
-            statistic=p.get("Statistic"),
-            description=p.get("AlarmDescription"),
+            period=p.get("Period"),  # type: ignore[arg-type]
+            threshold=p.get("Threshold"),  # type: ignore[arg-type]
+            statistic=p.get("Statistic"),  # type: ignore[arg-type]
+            description=p.get("AlarmDescription"),  # type: ignore[arg-type]
             dimensions=p.get("Dimensions", []),
             alarm_actions=p.get("AlarmActions", []),
             ok_actions=p.get("OKActions", []),
@@ -177,11 +179,11 @@ class EventInvokeConfig(_ApiResource, CloudFormationModel):
         return f"{function}$LATEST"
 
 
-class UserWithTagsAndPolicies(User, CloudFormationModel):  # type: ignore[misc]
+class UserWithTagsAndPolicies(User, CloudFormationModel):
     """moto's user, plus the Tags and Policies moto's CloudFormation leaves out."""
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

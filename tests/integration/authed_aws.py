@@ -12,13 +12,13 @@ from typing import Any
 
 import boto3
 
-from keyturn.aws import build_rotator
+from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import EmbeddedAws
-from keyturn.engine import Rotator
-from keyturn.memory import OffsetClock
-from keyturn.results import UserResult
+from keyturn.rotation.ports import OffsetClock
+from keyturn.rotation.results import UserResult
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
-from keyturn.verification import VerificationPolicy
+from keyturn.wiring import build_rotator
 
 ADMIN = "keyturn-admin"
 ALLOW_ALL = {
@@ -77,7 +77,8 @@ class Authed:
         return self._sessions[cache_key]
 
     def client(self, service: str, key_id: str | None = None, secret: str | None = None) -> Any:
-        return self.session(key_id, secret).client(service, endpoint_url=self.aws.url)
+        session = self.session(key_id, secret)
+        return session.client(service, endpoint_url=self.aws.url)  # type: ignore[call-overload]
 
     def add_consumer(self, name: str, tags: dict[str, str] | None = None) -> dict[str, str]:
         """An IAM user with one key that may read secrets; returns that key."""

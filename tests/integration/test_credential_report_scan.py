@@ -11,20 +11,20 @@ import pytest
 from click.testing import CliRunner
 
 from keyturn.aws.credential_report import Backoff, IamCredentialReports
-from keyturn.aws.fleet import AccountRun
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.session import AwsClients
 from keyturn.cli import cli
 from keyturn.core.credential_report import LookReason
+from keyturn.core.delivery import Marks
 from keyturn.emulator import EmbeddedAws
 from keyturn.emulator.calls import CallCounter
 from keyturn.errors import AwsError
 from keyturn.fleet.report_scan import NamedUsers
-from keyturn.memory import SystemClock
-from keyturn.ports import Marks
-from keyturn.results import Status
+from keyturn.rotation.ports import SystemClock
+from keyturn.rotation.results import Status
 from keyturn.settings import Settings
+from keyturn.wiring.fleet import AccountRun
 
 
 def account_run(aws: EmbeddedAws, counter: CallCounter | None = None) -> AccountRun:

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from keyturn.aws import build_rotator
 from keyturn.emulator import EmbeddedAws
-from keyturn.engine import Rotator
-from keyturn.errors import PartialRotationError
+from keyturn.errors import ConfigurationError, PartialRotationError
 from keyturn.handler import handle, lambda_handler
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
+from keyturn.wiring import build_rotator
 from tests.integration.helpers import (
     LambdaContext,
     event,
@@ -29,7 +29,7 @@ def failing(operation: str, code: str = "InternalFailure") -> Callable[..., Any]
     """A before-call hook: the real client, the real error parsing, a 500 from 'AWS'."""
 
     def hook(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        response = AWSResponse("https://injected", 500, {}, None)
+        response = AWSResponse("https://injected", 500, HTTPHeaders(), None)
         parsed = {
             "Error": {"Code": code, "Message": f"injected into {operation}"},
             "ResponseMetadata": {"HTTPStatusCode": 500},
@@ -131,10 +131,22 @@ def test_two_active_keys_answer_409_and_change_nothing(aws: EmbeddedAws) -> None
     assert world_state(aws) == before
 
 
-def test_misconfiguration_fails_loudly(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_misconfiguration_fails_loudly(
+    aws: EmbeddedAws,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bad setting answers from ConfigurationError's own status (400), changes nothing, is
+    logged as an error and counted as a failed rotation, so the failure alarm fires."""
     monkeypatch.setenv("KEYTURN_GRACE_DAYS", "a week")
-    with pytest.raises(Exception, match="KEYTURN_GRACE_DAYS"):
-        lambda_handler(event("run"), LambdaContext())
+    before = world_state(aws)
+    answer = lambda_handler(event("run"), LambdaContext())
+    assert answer["statusCode"] == ConfigurationError.status_code == 400
+    assert "KEYTURN_GRACE_DAYS" in answer["error"]
+    assert world_state(aws) == before
+    assert any(r.levelname == "ERROR" and r.name == "keyturn" for r in caplog.records)
+    assert '"RotationsFailed"' in capsys.readouterr().out
 
 
 class _Body:
@@ -159,12 +171,13 @@ def test_throttling_is_retried_by_botocore_not_by_keyturn(aws: EmbeddedAws) -> N
     def throttle_twice(**_: Any) -> AWSResponse | None:
         attempts.append(1)
         if len(attempts) <= 2:
-            return AWSResponse("https://injected", 400, {}, _Body(THROTTLED))
+            return AWSResponse("https://injected", 400, HTTPHeaders(), _Body(THROTTLED))
         return None
 
     def build(settings: Settings, run_id: str) -> Rotator:
         session = aws.session()
-        session.events.register("before-send.iam.CreateAccessKey", throttle_twice)
+        # A before-send hook may answer in the send's place; botocore's stubs say None.
+        session.events.register("before-send.iam.CreateAccessKey", throttle_twice)  # type: ignore[arg-type]
         return build_rotator(settings, session=session, run_id=run_id)
 
     # WHEN the event is handled, THEN botocore's standard retry mode carries it through

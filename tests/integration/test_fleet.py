@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 from moto.iam.models import iam_backends
 
-from keyturn.aws.fleet import AwsFleet
 from keyturn.cli import cli
 from keyturn.emulator import EmbeddedAws
 from keyturn.fleet.accounts import AccountFilter
@@ -24,6 +23,7 @@ from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.settings import FleetSettings
 from keyturn.fleet.worker import handle
 from keyturn.settings import Settings
+from keyturn.wiring.fleet import AwsFleet
 
 MAX_RECEIVES = 3
 

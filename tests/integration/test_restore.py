@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from keyturn.engine import Rotator
 from keyturn.handler import handle
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
 from tests.integration.authed_aws import Authed
 
@@ -96,12 +96,12 @@ def test_nothing_to_restore_once_the_previous_key_is_deleted(authed: Authed) -> 
 
 @pytest.mark.parametrize("was_active", [True, False])
 def test_a_restore_that_cannot_be_proved_changes_nothing(authed: Authed, was_active: bool) -> None:
-    from keyturn.ports import Probe  # noqa: PLC0415
+    from keyturn.rotation.ports import Probe  # noqa: PLC0415
 
     _second_generation(authed, deactivated=not was_active)
     before = (authed.key_status("app"), authed.secret_doc(SECRET)["AccessKeyId"])
     rotator = authed.rotator(days=26)
-    prover = rotator.executor.promotion.prover
+    prover = rotator.promoter.prover
     assert prover is not None
 
     class Rejecting:

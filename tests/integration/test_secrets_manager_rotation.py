@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from keyturn.engine import Rotator
+from keyturn.core.delivery import StoredKey
 from keyturn.errors import RefusedError, VerificationError
 from keyturn.handler import handle
-from keyturn.ports import KeyVerifier, Probe, StoredKey
+from keyturn.rotation.ports import KeyVerifier, Probe
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
 from tests.integration.authed_aws import Authed
 
@@ -44,7 +45,7 @@ class Steps:
     def _build(self, settings: Settings, run_id: str) -> Rotator:
         del settings, run_id
         built = self.authed.rotator().inner
-        prover = built.executor.promotion.prover
+        prover = built.promoter.prover
         if self.verifier is not None and prover is not None:
             prover.verifier = self.verifier
             prover.policy = replace(prover.policy, budget=timedelta(milliseconds=100))

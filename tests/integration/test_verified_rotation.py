@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from keyturn.aws import StsKeyVerifier
 from keyturn.core.actions import ActionKind, Reason
+from keyturn.core.delivery import StoredKey
 from keyturn.core.models import SecretValue
 from keyturn.errors import PartialRotationError, VerificationError
-from keyturn.ports import Probe, StoredKey
+from keyturn.rotation.ports import Probe
 from tests.integration.authed_aws import Authed
 
 SECRET = "keyturn/app"
@@ -75,7 +77,7 @@ def test_a_key_that_never_authenticates_is_deleted_and_the_old_key_stays(authed:
     current = authed.secret_doc(SECRET)
     stages_before = authed.stages(SECRET)
     broken = authed.rotator(days=1)  # past the on-demand cooldown
-    prover = broken.executor.promotion.prover
+    prover = broken.promoter.prover
     assert prover is not None
     prover.verifier = WrongSecretVerifier(StsKeyVerifier(authed.aws.region, authed.aws.url))
     prover.policy = replace(prover.policy, budget=timedelta(milliseconds=300))
@@ -169,5 +171,5 @@ def _tags(authed: Authed) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in described.get("Tags", [])}
 
 
-def _notifications(authed: Authed, topic: str) -> list[dict[str, object]]:
+def _notifications(authed: Authed, topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.message) for m in authed.aws.sent_notifications(topic)]

@@ -22,9 +22,8 @@ FIGURES: dict[str, str] = {}
 
 
 def report(name: str, value: str) -> None:
-    """Record a figure for the summary printed after the run (and print it in the test)."""
+    """Record a figure for the summary printed after the run."""
     FIGURES[name] = value
-    print(f"{name}: {value}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

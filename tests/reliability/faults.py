@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 MUTATING_OPERATIONS = frozenset(
     {
@@ -128,12 +128,14 @@ def error_response(status: int, code: str, message: str) -> tuple[_FakeHttp, dic
 def _throttling_response(url: str, protocol: str) -> AWSResponse:
     if protocol == "json":
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        content_type = "application/x-amz-json-1.1"
     else:
         body = (
             b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
             b"<Message>Rate exceeded</Message></Error><RequestId>injected</RequestId>"
             b"</ErrorResponse>"
         )
-        headers = {"Content-Type": "text/xml"}
+        content_type = "text/xml"
+    headers = HTTPHeaders()
+    headers["Content-Type"] = content_type
     return AWSResponse(url, 400, headers, _Body(body))

@@ -21,12 +21,12 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from keyturn.core.delivery import Delivery, SecretRef
 from keyturn.core.models import AccessKey, KeyStatus
 from keyturn.core.policy import TAG_EXEMPT, TAG_MANAGED, Policy
-from keyturn.engine import Rotator
-from keyturn.memory import InMemoryIam, InMemorySecrets, ManualClock, RecordingNotifier
-from keyturn.ports import Delivery, SecretRef
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
+from keyturn.testing import InMemoryIam, InMemorySecrets, ManualClock, RecordingNotifier
 
 START = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
 RUN_TO_USE = timedelta(hours=9)

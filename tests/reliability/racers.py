@@ -13,10 +13,10 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-from keyturn.aws import build_rotator
 from keyturn.errors import KeyturnError, RefusedError
-from keyturn.results import RunResult
+from keyturn.rotation.results import RunResult
 from keyturn.settings import Settings
+from keyturn.wiring import build_rotator
 from tests.integration.authed_aws import FAST_PROOF
 
 _start: Any = None

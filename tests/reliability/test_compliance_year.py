@@ -1,4 +1,4 @@
-"""Issue 6.6: a fleet lives a year under keyturn; the figures are printed as a table.
+"""Issue 6.6: a fleet lives a year under keyturn; the figures go to the terminal summary.
 
 Goals, for keyturn's default schedule (80/87/94, usage-aware retirement capped at 90 days):
 no active key older than 90 days; no outage-day for a consumer that switches within the grace
@@ -50,7 +50,20 @@ def year() -> dict[Schedule, YearFigures]:
         years = {s: FleetYear(s, users=USERS).run() for s in (DEFAULT, CAP_89, *COMPARED)}
     assert len(scan.issued) > sum(y.rotations for y in years.values())
     assert scan.settle() == []
+    report_the_year(years)
     return years
+
+
+def report_the_year(years: dict[Schedule, YearFigures]) -> None:
+    """The table of figures, for the terminal summary."""
+    figures = years[DEFAULT]
+    header = "  ".join(name.ljust(width) for name, width in COLUMNS)
+    lines = [header, *(row(f) for f in years.values())]
+    title = (
+        f"compliance year ({figures.users} users, {figures.exempt} exempt, 365 daily runs, "
+        f"{figures.rotations} rotations under {DEFAULT})"
+    )
+    report(title, "\n" + "\n".join(lines))
 
 
 def row(figures: YearFigures) -> str:
@@ -68,17 +81,6 @@ def row(figures: YearFigures) -> str:
         str(figures.delivery_faults),
     )
     return "  ".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True))
-
-
-def test_print_the_year(year: dict[Schedule, YearFigures]) -> None:
-    figures = year[DEFAULT]
-    header = "  ".join(name.ljust(width) for name, width in COLUMNS)
-    lines = [header, *(row(f) for f in year.values())]
-    title = (
-        f"compliance year ({figures.users} users, {figures.exempt} exempt, 365 daily runs, "
-        f"{figures.rotations} rotations under {DEFAULT})"
-    )
-    report(title, "\n" + "\n".join(lines))
 
 
 def test_no_active_key_outlives_90_days(year: dict[Schedule, YearFigures]) -> None:

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from moto.iam.models import IAMBackend
 
-from keyturn.aws import build_rotator
 from keyturn.emulator import EmbeddedAws
+from keyturn.wiring import build_rotator
 
 from .conftest import SLOW, report
 from .racers import join, race

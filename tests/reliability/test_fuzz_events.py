@@ -21,13 +21,13 @@ from moto.iam.models import iam_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from keyturn import handler
-from keyturn.aws import build_rotator
 from keyturn.core.policy import TAG_EXEMPT
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
-from keyturn.engine import Rotator
 from keyturn.errors import BadRequestError
-from keyturn.events import parse_event
+from keyturn.handler.events import parse_event
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
+from keyturn.wiring import build_rotator
 
 from .conftest import SLOW, report
 from .world import USER, World, client, fresh_session
@@ -38,6 +38,22 @@ pytestmark = pytest.mark.slow
 PARSE_EXAMPLES = 10_000 if SLOW else 1_000
 HANDLER_EXAMPLES = 10_000 if SLOW else 200
 OUTCOMES: Counter[str] = Counter()
+
+
+def record_outcome(outcome: str) -> None:
+    """Count one fuzzed event's outcome and refresh the figure for the terminal summary."""
+    OUTCOMES[outcome] += 1
+    handled = sum(n for k, n in OUTCOMES.items() if k.startswith("handler"))
+    parsed = sum(n for k, n in OUTCOMES.items() if k.startswith("parse"))
+    answers = ", ".join(
+        f"{k.split()[-1]}: {n}" for k, n in sorted(OUTCOMES.items()) if k.startswith("handler")
+    )
+    report(
+        "fuzzed events",
+        f"{parsed} parsed, {handled} through the handler ({answers}); "
+        "0 unhandled exceptions, 0 changes to AWS state",
+    )
+
 
 # Strategies ------------------------------------------------------------------------------
 
@@ -59,7 +75,7 @@ JSON = st.recursive(
     max_leaves=20,
 )
 USER_NAMES = st.one_of(st.sampled_from([USER, "mallory", "bob", "a" * 64, "a" * 65]), TEXT)
-TEMPLATES = st.sampled_from(
+TEMPLATES: st.SearchStrategy[dict[str, Any]] = st.sampled_from(
     [
         {"action": "create", "username": USER},
         {"action": "create", "username": USER, "grace_days": 3, "delete_after_days": 2},
@@ -155,7 +171,7 @@ def test_parse_event_answers_a_request_or_bad_request(event: object) -> None:
         parse_event(event)
     except BadRequestError as exc:
         message = str(exc)
-    OUTCOMES["parse: bad request" if message else "parse: request"] += 1
+    record_outcome("parse: bad request" if message else "parse: request")
     assert message is None or len(message) < 300, "messages stay short whatever the input"
 
 
@@ -176,20 +192,5 @@ def test_handler_never_raises_and_never_changes_aws(
     answer = handler.handle(event, "fuzz", factory)
     assert aws_state() == before
     assert answer["statusCode"] in {200, 400, 404, 409}
-    OUTCOMES[f"handler: {answer['statusCode']}"] += 1
+    record_outcome(f"handler: {answer['statusCode']}")
     assert exempt_world.access_keys()
-
-
-def test_fuzz_figure() -> None:
-    handled = sum(n for k, n in OUTCOMES.items() if k.startswith("handler"))
-    parsed = sum(n for k, n in OUTCOMES.items() if k.startswith("parse"))
-    if not handled:
-        pytest.skip("the fuzz tests did not run in this session")
-    answers = ", ".join(
-        f"{k.split()[-1]}: {n}" for k, n in sorted(OUTCOMES.items()) if k.startswith("handler")
-    )
-    report(
-        "fuzzed events",
-        f"{parsed} parsed, {handled} through the handler ({answers}); "
-        "0 unhandled exceptions, 0 changes to AWS state",
-    )

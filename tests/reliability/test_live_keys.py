@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from keyturn.emulator import EmbeddedAws
-from keyturn.engine import Rotator
+from keyturn.rotation.rotator import Rotator
 
 from .conftest import report
 from .live import authenticates

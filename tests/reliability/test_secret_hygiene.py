@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from keyturn import handler
-from keyturn.aws import build_rotator
 from keyturn.aws.session import DropSdkDebug
 from keyturn.cli import cli
 from keyturn.emulator import EmbeddedAws
 from keyturn.settings import ENV_NOTIFY_INCLUDE_SECRET, ENV_TOPIC_ARN, Settings
+from keyturn.wiring import build_rotator
 from tests import secret_hygiene
 
 from .conftest import report
@@ -33,7 +33,8 @@ SDK_LOGGERS = ("botocore", "botocore.parsers", "botocore.endpoint", "boto3", "ur
 
 @pytest.fixture
 def scan(request: pytest.FixtureRequest) -> secret_hygiene.SecretScan:
-    return request.node.stash[secret_hygiene.SECRET_SCAN]
+    found: secret_hygiene.SecretScan = request.node.stash[secret_hygiene.SECRET_SCAN]
+    return found
 
 
 @pytest.fixture

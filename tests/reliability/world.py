@@ -18,16 +18,16 @@ import botocore.loaders
 import botocore.session
 from moto.iam.models import iam_backends
 
-from keyturn.aws import build_rotator
 from keyturn.aws.verify import SINGLE_ATTEMPT, StsKeyVerifier
+from keyturn.core.codec import TAG_PENDING_SINCE
+from keyturn.core.delivery import StoredKey
 from keyturn.core.policy import TAG_MANAGED, Policy
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
-from keyturn.engine import Rotator
 from keyturn.handler import handle
-from keyturn.memory import OffsetClock
-from keyturn.ports import StoredKey
+from keyturn.rotation.ports import OffsetClock
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
-from keyturn.state_codec import TAG_PENDING_SINCE
+from keyturn.wiring import build_rotator
 from tests.integration.authed_aws import FAST_PROOF
 
 from .faults import FaultInjector

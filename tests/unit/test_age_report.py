@@ -6,14 +6,14 @@ import csv
 import io
 import re
 
-from keyturn.age_report import build_report, render_html, write_csv
 from keyturn.core.models import KeyStatus
+from keyturn.report import build_report, render_html, write_csv
 from keyturn.settings import Scope, Settings
-from tests.unit.world import World
+from keyturn.testing import FakeAws
 
 
-def scanned_world() -> World:
-    world = World(settings=Settings(scope=Scope(user_names=frozenset({"old", "soon", "fresh"}))))
+def scanned_world() -> FakeAws:
+    world = FakeAws(settings=Settings(scope=Scope(user_names=frozenset({"old", "soon", "fresh"}))))
     for name, age in (("old", 120), ("soon", 70), ("fresh", 5), ("outsider", 100)):
         world.iam.add_user(name)
         world.iam.add_key(name, age_days=age)
@@ -61,7 +61,7 @@ def test_the_page_is_self_contained_and_draws_every_key() -> None:
 
 
 def test_names_are_escaped() -> None:
-    world = World()
+    world = FakeAws()
     world.iam.add_user("a&b")
     world.iam.add_key("a&b", age_days=95)
     page = render_html(build_report([("<acct>", world.rotator().plan_all())], world.clock.now()))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from keyturn import notifications, state_codec
 from keyturn.core import NewKey, SecretValue, StoredState
-from keyturn.ports import Delivery, Marks, SecretRef
+from keyturn.core import codec as state_codec
+from keyturn.core.delivery import Delivery, Marks, SecretRef
+from keyturn.rotation import notices as notifications
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SECRET = SecretValue("example-not-a-real-secret-0123456789abcd")

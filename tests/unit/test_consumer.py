@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from keyturn.consumer import (
+from keyturn.consumer.credential_process import (
     KeyCache,
     credential_process_document,
     default_cache_dir,
     pull_current_key,
 )
+from keyturn.core.delivery import StoredKey
 from keyturn.core.models import SecretValue
 from keyturn.errors import AwsError
-from keyturn.ports import StoredKey
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 OLD = StoredKey("AKIAOLDOLDOLDOLDOLD1", SecretValue("old-secret"), WHEN)

@@ -100,7 +100,7 @@ def test_who_gets_a_look(
 def test_selection_keeps_report_order_and_marks() -> None:
     rows = [row((True, 5)), row((True, 90)), row((True, 1))]
     rows = [ReportRow(f"u{n}", r.arn, r.created, r.keys) for n, r in enumerate(rows)]
-    picked = select_candidates(rows, NOW, 80, in_flight={"u2"})
+    picked = select_candidates(rows, NOW, 80, in_flight=frozenset({"u2"}))
     assert [(c.row.user_name, c.reason) for c in picked] == [
         ("u1", LookReason.AGE),
         ("u2", LookReason.IN_FLIGHT),

@@ -5,20 +5,16 @@ from __future__ import annotations
 import pytest
 
 from keyturn.core import KeyStatus
-from keyturn.engine import Rotator
+from keyturn.core.delivery import Marks
 from keyturn.errors import AwsError, PartialRotationError, RefusedError, UserNotFoundError
-from keyturn.ports import Marks, NotificationKind
-from keyturn.results import Status
+from keyturn.rotation.ports import NotificationKind
+from keyturn.rotation.results import Status
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
-from tests.unit.world import World
+from keyturn.testing import FakeAws
 
 
-@pytest.fixture
-def world() -> World:
-    return World()
-
-
-def test_rotate_creates_and_stores_before_touching_the_old_key(world: World) -> None:
+def test_rotate_creates_and_stores_before_touching_the_old_key(world: FakeAws) -> None:
     world.iam.add_user("app")
     old = world.iam.add_key("app", age_days=85)
     result = world.rotator().rotate("app")
@@ -32,7 +28,7 @@ def test_rotate_creates_and_stores_before_touching_the_old_key(world: World) -> 
     assert [n.kind for n in world.notifier.sent] == [NotificationKind.ROTATED]
 
 
-def test_grace_zero_retires_the_old_key_in_the_same_call(world: World) -> None:
+def test_grace_zero_retires_the_old_key_in_the_same_call(world: FakeAws) -> None:
     world.iam.add_user("app")
     old = world.iam.add_key("app", age_days=5)
     result = world.rotator().rotate("app", grace_days=0, delete_after_days=0)
@@ -40,7 +36,7 @@ def test_grace_zero_retires_the_old_key_in_the_same_call(world: World) -> None:
     assert [d.action.kind.value for d in result.done] == ["create", "deactivate", "delete"]
 
 
-def test_a_failed_secret_write_removes_the_new_key_and_leaves_the_old_one(world: World) -> None:
+def test_a_failed_secret_write_removes_the_new_key_and_leaves_the_old_one(world: FakeAws) -> None:
     # GIVEN a user with one old key, and a secret store that fails the next write
     world.iam.add_user("app")
     old = world.iam.add_key("app", age_days=85)
@@ -58,7 +54,7 @@ def test_a_failed_secret_write_removes_the_new_key_and_leaves_the_old_one(world:
     assert len(world.iam.keys["app"]) == 2
 
 
-def test_a_crash_between_create_and_store_is_repaired_by_the_next_run(world: World) -> None:
+def test_a_crash_between_create_and_store_is_repaired_by_the_next_run(world: FakeAws) -> None:
     world.iam.add_user("app", tags={"keyturn:managed": "true"})
     world.iam.add_key("app", age_days=85)
     rotator = world.rotator()
@@ -74,7 +70,7 @@ def test_a_crash_between_create_and_store_is_repaired_by_the_next_run(world: Wor
     assert [d.action.kind.value for d in result.done][:2] == ["deactivate", "delete"]
 
 
-def test_two_active_keys_are_refused_with_a_notification(world: World) -> None:
+def test_two_active_keys_are_refused_with_a_notification(world: FakeAws) -> None:
     world.iam.add_user("app")
     world.iam.add_key("app", age_days=95)
     world.iam.add_key("app", age_days=30)
@@ -85,7 +81,7 @@ def test_two_active_keys_are_refused_with_a_notification(world: World) -> None:
     assert world.notifier.sent[-1].kind is NotificationKind.REFUSED
 
 
-def test_unknown_users_and_exempt_users(world: World) -> None:
+def test_unknown_users_and_exempt_users(world: FakeAws) -> None:
     with pytest.raises(UserNotFoundError):
         world.rotator().rotate("ghost")
     world.iam.add_user("vip", tags={"keyturn:exempt": "true"})
@@ -93,7 +89,7 @@ def test_unknown_users_and_exempt_users(world: World) -> None:
         world.rotator().rotate("vip")
 
 
-def test_a_bad_tag_refuses_that_user_only(world: World) -> None:
+def test_a_bad_tag_refuses_that_user_only(world: FakeAws) -> None:
     world.iam.add_user("bad", tags={"keyturn:managed": "true", "keyturn:grace-days": "soon"})
     world.iam.add_user("good", tags={"keyturn:managed": "true"})
     world.iam.add_key("good", age_days=81)
@@ -104,7 +100,7 @@ def test_a_bad_tag_refuses_that_user_only(world: World) -> None:
     assert by_user["good"].status is Status.CHANGED
 
 
-def test_run_touches_only_managed_users(world: World) -> None:
+def test_run_touches_only_managed_users(world: FakeAws) -> None:
     settings = Settings(scope=Scope(user_path="/svc/", user_names=frozenset({"listed"})))
     for name, path, tags in [
         ("tagged", "/", {"keyturn:managed": "true"}),
@@ -125,7 +121,7 @@ def test_run_touches_only_managed_users(world: World) -> None:
     assert len(world.iam.keys["other"]) == 1
 
 
-def test_the_full_lifecycle_with_the_default_policy(world: World) -> None:
+def test_the_full_lifecycle_with_the_default_policy(world: FakeAws) -> None:
     world.iam.add_user("app", tags={"keyturn:managed": "true"})
     old = world.iam.add_key("app", age_days=80).key_id
     rotator = world.rotator()
@@ -143,7 +139,7 @@ def test_the_full_lifecycle_with_the_default_policy(world: World) -> None:
     ]
 
 
-def test_restore_makes_the_previous_key_current_again(world: World) -> None:
+def test_restore_makes_the_previous_key_current_again(world: FakeAws) -> None:
     # GIVEN two rotations, so the previous key is one keyturn delivered itself
     world.iam.add_user("app", tags={"keyturn:managed": "true"})
     world.iam.add_key("app", age_days=80)
@@ -168,7 +164,7 @@ def test_restore_makes_the_previous_key_current_again(world: World) -> None:
     assert world.notifier.sent[-1].kind is NotificationKind.RESTORED
 
 
-def test_restore_of_a_key_that_predates_keyturn_is_refused_and_says_why(world: World) -> None:
+def test_restore_of_a_key_that_predates_keyturn_is_refused_and_says_why(world: FakeAws) -> None:
     world.iam.add_user("app")
     world.iam.add_key("app", age_days=80)
     rotator = world.rotator()
@@ -177,7 +173,7 @@ def test_restore_of_a_key_that_predates_keyturn_is_refused_and_says_why(world: W
         rotator.restore("app")
 
 
-def test_restore_without_a_previous_key_is_refused(world: World) -> None:
+def test_restore_without_a_previous_key_is_refused(world: FakeAws) -> None:
     world.iam.add_user("app")
     world.iam.add_key("app", age_days=3)
     with pytest.raises(RefusedError, match="no previous key"):
@@ -187,8 +183,9 @@ def test_restore_without_a_previous_key_is_refused(world: World) -> None:
 class DeniedIam:
     """Wraps the fake IAM: key reads of ``denied`` users fail with AccessDenied."""
 
-    def __init__(self, world: World, denied: str) -> None:
-        self._iam, self._denied, self.key_reads = world.iam, denied, []  # type: list[str]
+    def __init__(self, world: FakeAws, denied: str) -> None:
+        self._iam, self._denied = world.iam, denied
+        self.key_reads: list[str] = []
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._iam, name)
@@ -200,7 +197,7 @@ class DeniedIam:
         return self._iam.list_keys(user_name)
 
 
-def test_a_run_never_reads_the_keys_of_unmanaged_users(world: World) -> None:
+def test_a_run_never_reads_the_keys_of_unmanaged_users(world: FakeAws) -> None:
     # GIVEN a scoped role: keyturn may not read the keys of users outside its scope
     world.iam.add_user("ours", tags={"keyturn:managed": "true"})
     world.iam.add_user("theirs")
@@ -216,7 +213,7 @@ def test_a_run_never_reads_the_keys_of_unmanaged_users(world: World) -> None:
     assert "theirs" not in iam.key_reads
 
 
-def test_a_scan_reports_an_unreadable_unmanaged_user_as_not_inspected(world: World) -> None:
+def test_a_scan_reports_an_unreadable_unmanaged_user_as_not_inspected(world: FakeAws) -> None:
     world.iam.add_user("theirs")
     iam = DeniedIam(world, denied="theirs")
     rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
@@ -225,7 +222,7 @@ def test_a_scan_reports_an_unreadable_unmanaged_user_as_not_inspected(world: Wor
     assert "not inspected: AccessDenied" in user.message
 
 
-def test_a_scan_still_fails_loudly_when_a_managed_user_is_unreadable(world: World) -> None:
+def test_a_scan_still_fails_loudly_when_a_managed_user_is_unreadable(world: FakeAws) -> None:
     world.iam.add_user("ours", tags={"keyturn:managed": "true"})
     iam = DeniedIam(world, denied="ours")
     rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
@@ -233,7 +230,7 @@ def test_a_scan_still_fails_loudly_when_a_managed_user_is_unreadable(world: Worl
         rotator.plan_all()
 
 
-def test_a_run_defers_users_it_has_no_time_to_finish(world: World) -> None:
+def test_a_run_defers_users_it_has_no_time_to_finish(world: FakeAws) -> None:
     # GIVEN three due users and an invocation whose time runs out after the first
     for name in ("a", "b", "c"):
         world.iam.add_user(name, tags={"keyturn:managed": "true"})
@@ -251,7 +248,7 @@ def test_a_run_defers_users_it_has_no_time_to_finish(world: World) -> None:
     assert all(len(world.iam.keys[n]) == 2 for n in ("a", "b", "c"))
 
 
-def test_the_time_reserve_covers_a_full_verification(world: World) -> None:
+def test_the_time_reserve_covers_a_full_verification(world: FakeAws) -> None:
     rotator = world.rotator()
     budget = world.settings.verification.budget.total_seconds()
     assert rotator.worst_case_seconds() > budget

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from keyturn.errors import BadRequestError
-from keyturn.events import PlanRequest, RestoreRequest, RotateRequest, RunRequest, parse_event
+from keyturn.handler.events import (
+    PlanRequest,
+    RestoreRequest,
+    RotateRequest,
+    RunRequest,
+    parse_event,
+)
 
 SCHEDULED = {
     "version": "0",

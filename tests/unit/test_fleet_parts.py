@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from keyturn.core.credential_report import Candidate, LookReason, ReportRow
-from keyturn.engine import Rotator
 from keyturn.errors import AwsError, BadRequestError, ConfigurationError
 from keyturn.fleet.accounts import AccountFilter, OrgAccount
 from keyturn.fleet.dispatcher import dispatch
 from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.report_scan import ReportSelection, in_scope
 from keyturn.fleet.settings import FleetSettings
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope
 
 A, B, C = "111111111111", "222222222222", "333333333333"

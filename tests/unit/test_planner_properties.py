@@ -95,7 +95,9 @@ common = given(keys=key_sets(), state=stored_states(), policy=policies, force=st
 
 
 @common
-def test_never_deletes_an_active_key(keys, state, policy, force) -> None:
+def test_never_deletes_an_active_key(
+    keys: list[AccessKey], state: StoredState, policy: Policy, force: bool
+) -> None:
     result = plan(USER, keys, state, policy, NOW, force=force)
     for snapshot, kind, key_id in walk(keys, state, result, policy):
         if kind is ActionKind.DELETE:
@@ -105,14 +107,18 @@ def test_never_deletes_an_active_key(keys, state, policy, force) -> None:
 
 
 @common
-def test_never_more_than_two_keys(keys, state, policy, force) -> None:
+def test_never_more_than_two_keys(
+    keys: list[AccessKey], state: StoredState, policy: Policy, force: bool
+) -> None:
     result = plan(USER, keys, state, policy, NOW, force=force)
     for snapshot, _, _ in walk(keys, state, result, policy):
         assert len(snapshot.keys) <= 2
 
 
 @common
-def test_never_retires_the_stored_current_key(keys, state, policy, force) -> None:
+def test_never_retires_the_stored_current_key(
+    keys: list[AccessKey], state: StoredState, policy: Policy, force: bool
+) -> None:
     result = plan(USER, keys, state, policy, NOW, force=force)
     for snapshot, kind, key_id in walk(keys, state, result, policy):
         if kind in {ActionKind.DEACTIVATE, ActionKind.DELETE}:
@@ -120,7 +126,9 @@ def test_never_retires_the_stored_current_key(keys, state, policy, force) -> Non
 
 
 @common
-def test_never_deletes_a_foreign_key_without_the_setting(keys, state, policy, force) -> None:
+def test_never_deletes_a_foreign_key_without_the_setting(
+    keys: list[AccessKey], state: StoredState, policy: Policy, force: bool
+) -> None:
     result = plan(USER, keys, state, policy, NOW, force=force)
     for snapshot, kind, key_id in walk(keys, state, result, policy):
         if kind is ActionKind.DELETE and not policy.delete_foreign_keys:
@@ -129,7 +137,9 @@ def test_never_deletes_a_foreign_key_without_the_setting(keys, state, policy, fo
 
 
 @common
-def test_planning_again_after_applying_yields_nothing_new(keys, state, policy, force) -> None:
+def test_planning_again_after_applying_yields_nothing_new(
+    keys: list[AccessKey], state: StoredState, policy: Policy, force: bool
+) -> None:
     result = plan(USER, keys, state, policy, NOW, force=force)
     final = walk(keys, state, result, policy)[-1][0]
     again = plan(USER, final.keys, final.state, policy, NOW, force=force)
@@ -137,13 +147,17 @@ def test_planning_again_after_applying_yields_nothing_new(keys, state, policy, f
 
 
 @common
-def test_exempt_users_are_never_touched(keys, state, policy, force) -> None:
+def test_exempt_users_are_never_touched(
+    keys: list[AccessKey], state: StoredState, policy: Policy, force: bool
+) -> None:
     exempt = Policy(exempt=True, rotate_after_days=policy.rotate_after_days)
     assert plan(USER, keys, state, exempt, NOW, force=force).actions == ()
 
 
 @common
-def test_a_created_key_is_the_stored_current_key_and_active(keys, state, policy, force) -> None:
+def test_a_created_key_is_the_stored_current_key_and_active(
+    keys: list[AccessKey], state: StoredState, policy: Policy, force: bool
+) -> None:
     result = plan(USER, keys, state, policy, NOW, force=force)
     final = walk(keys, state, result, policy)[-1][0]
     if any(a.kind is ActionKind.CREATE for a in result.actions):

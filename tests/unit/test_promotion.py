@@ -7,16 +7,17 @@ from datetime import timedelta
 import pytest
 
 from keyturn.core import KeyStatus
-from keyturn.engine import Rotator
 from keyturn.errors import PartialRotationError, VerificationError
-from keyturn.memory import InMemoryVerifier
-from keyturn.ports import NotificationKind
-from keyturn.results import Status
+from keyturn.rotation.ports import NotificationKind
+from keyturn.rotation.results import Status
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
-from tests.unit.world import World
+from keyturn.testing import FakeAws, InMemoryVerifier
+
+pytestmark = pytest.mark.world(users={"app": None})
 
 
-def _proving(world: World, propagation: timedelta) -> tuple[Rotator, InMemoryVerifier]:
+def _proving(world: FakeAws, propagation: timedelta) -> tuple[Rotator, InMemoryVerifier]:
     verifier = InMemoryVerifier(world.iam, propagation)
     rotator = Rotator(
         world.iam,
@@ -31,18 +32,11 @@ def _proving(world: World, propagation: timedelta) -> tuple[Rotator, InMemoryVer
     return rotator, verifier
 
 
-def _labels(world: World, user: str) -> dict[str, set[str]]:
+def _labels(world: FakeAws, user: str) -> dict[str, set[str]]:
     return {token: stages for token, _, stages in world.secrets.secrets[user].versions}
 
 
-@pytest.fixture
-def world() -> World:
-    w = World()
-    w.iam.add_user("app")
-    return w
-
-
-def test_a_key_that_propagates_slowly_is_promoted_once_proved(world: World) -> None:
+def test_a_key_that_propagates_slowly_is_promoted_once_proved(world: FakeAws) -> None:
     world.iam.add_key("app", age_days=85)
     rotator, verifier = _proving(world, timedelta(seconds=8))
     result = rotator.rotate("app")
@@ -56,7 +50,7 @@ def test_a_key_that_propagates_slowly_is_promoted_once_proved(world: World) -> N
     assert state.pending_since is None
 
 
-def test_a_key_that_never_authenticates_is_removed_and_nothing_promoted(world: World) -> None:
+def test_a_key_that_never_authenticates_is_removed_and_nothing_promoted(world: FakeAws) -> None:
     # GIVEN a first, good rotation, then a key that will never authenticate
     old = world.iam.add_key("app", age_days=85)
     _proving(world, timedelta(0))[0].rotate("app")
@@ -83,7 +77,7 @@ def test_a_key_that_never_authenticates_is_removed_and_nothing_promoted(world: W
     assert world.current("app") != current
 
 
-def test_a_first_delivery_that_never_authenticates_leaves_no_key_behind(world: World) -> None:
+def test_a_first_delivery_that_never_authenticates_leaves_no_key_behind(world: FakeAws) -> None:
     old = world.iam.add_key("app", age_days=85)
     rotator, _ = _proving(world, timedelta(days=1))
     (result,) = rotator.run().users
@@ -100,7 +94,7 @@ def test_a_first_delivery_that_never_authenticates_leaves_no_key_behind(world: W
     assert len(world.key_ids("app")) == 2
 
 
-def test_a_crash_between_staging_and_promotion_is_cleaned_up(world: World) -> None:
+def test_a_crash_between_staging_and_promotion_is_cleaned_up(world: FakeAws) -> None:
     old = world.iam.add_key("app", age_days=85)
     _proving(world, timedelta(0))[0].rotate("app")
     first = world.current("app")
@@ -130,7 +124,7 @@ def test_a_crash_between_staging_and_promotion_is_cleaned_up(world: World) -> No
     assert world.current("app") == first
 
 
-def test_restore_proves_the_key_and_reverts_if_it_does_not_authenticate(world: World) -> None:
+def test_restore_proves_the_key_and_reverts_if_it_does_not_authenticate(world: FakeAws) -> None:
     world.iam.add_key("app", age_days=85)
     for days in (0, 8, 8):
         world.clock.advance(days=days)
@@ -146,7 +140,7 @@ def test_restore_proves_the_key_and_reverts_if_it_does_not_authenticate(world: W
     # a restore whose key never authenticates changes nothing
     never = InMemoryVerifier(world.iam, timedelta(days=999))
     failing = _proving(world, timedelta(0))[0]
-    failing.executor.promotion.prover.verifier = never  # type: ignore[union-attr]
+    failing.promoter.prover.verifier = never  # type: ignore[union-attr]
     with pytest.raises(VerificationError):
         failing.restore("app")
     assert {k.key_id: k.status for k in world.iam.keys["app"]} == statuses

@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
-from keyturn.engine import Rotator
 from keyturn.errors import BadRequestError, RefusedError
-from keyturn.events import parse_event
 from keyturn.handler import handle
+from keyturn.handler.events import parse_event
+from keyturn.rotation.rotator import Rotator
+from keyturn.rotation.secrets_manager import RotationEvent, Step
 from keyturn.settings import Settings
-from keyturn.sm_rotation import RotationEvent, Step
-from tests.unit.world import World
+from keyturn.testing import FakeAws
+
+pytestmark = pytest.mark.world(users={"app": 85}, rotate=["app"], advance_days=2)
 
 SECRET = "keyturn/app"
 TOKEN = "6f7a2c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -43,17 +45,7 @@ def test_malformed_rotation_events_are_refused(event: dict[str, Any]) -> None:
         parse_event(event)
 
 
-@pytest.fixture
-def world() -> World:
-    w = World()
-    w.iam.add_user("app")
-    w.iam.add_key("app", age_days=85)
-    w.rotator().rotate("app")
-    w.clock.advance(days=2)
-    return w
-
-
-def _step(world: World, step: str, token: str, secret_id: str = SECRET) -> dict[str, Any]:
+def _step(world: FakeAws, step: str, token: str, secret_id: str = SECRET) -> dict[str, Any]:
     def factory(settings: Settings, run_id: str) -> Rotator:
         del settings, run_id
         return world.rotator()
@@ -62,11 +54,11 @@ def _step(world: World, step: str, token: str, secret_id: str = SECRET) -> dict[
     return handle(event, "unit", factory)
 
 
-def _labels(world: World) -> dict[str, set[str]]:
+def _labels(world: FakeAws) -> dict[str, set[str]]:
     return {token: set(stages) for token, _, stages in world.secrets.secrets["app"].versions}
 
 
-def test_every_step_is_safe_to_repeat_and_the_end_state_is_valid(world: World) -> None:
+def test_every_step_is_safe_to_repeat_and_the_end_state_is_valid(world: FakeAws) -> None:
     token = str(uuid.uuid4())
     before = world.current("app")
     outcomes = [
@@ -84,7 +76,7 @@ def test_every_step_is_safe_to_repeat_and_the_end_state_is_valid(world: World) -
     assert [n.kind.value for n in world.notifier.sent][-1] == "rotated"
 
 
-def test_finish_proves_a_key_test_never_saw(world: World) -> None:
+def test_finish_proves_a_key_test_never_saw(world: FakeAws) -> None:
     token = str(uuid.uuid4())
     _step(world, "createSecret", token)
     assert _step(world, "finishSecret", token)["outcome"] == "promoted"
@@ -93,11 +85,11 @@ def test_finish_proves_a_key_test_never_saw(world: World) -> None:
     assert state.verified_key_id == state.current_key_id
 
 
-def test_only_keyturn_secrets_are_rotated(world: World) -> None:
+def test_only_keyturn_secrets_are_rotated(world: FakeAws) -> None:
     with pytest.raises(RefusedError):
         _step(world, "createSecret", str(uuid.uuid4()), secret_id="someone/else")
 
 
-def test_steps_for_an_unknown_rotation_fail(world: World) -> None:
+def test_steps_for_an_unknown_rotation_fail(world: FakeAws) -> None:
     with pytest.raises(RefusedError):
         _step(world, "testSecret", str(uuid.uuid4()))

@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from keyturn.render import user_json
+from keyturn.rotation.views import user_json
 from keyturn.settings import Scope, Settings
-from tests.unit.world import World
+from keyturn.testing import FakeAws
 
 
 def test_the_deactivation_reports_two_key_days(caplog: pytest.LogCaptureFixture) -> None:
-    world = World(settings=Settings(scope=Scope(user_names=frozenset({"app"}))))
+    world = FakeAws(settings=Settings(scope=Scope(user_names=frozenset({"app"}))))
     world.iam.add_user("app")
     world.iam.add_key("app", age_days=85)
     world.rotator().run()

@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 
+from keyturn.core.delivery import StoredKey
 from keyturn.core.models import SecretValue
+from keyturn.core.verification import Verification, VerificationPolicy
 from keyturn.errors import ConfigurationError
-from keyturn.memory import ManualClock
-from keyturn.ports import Probe, StoredKey
-from keyturn.verification import Prover, Verification, VerificationPolicy
+from keyturn.rotation.ports import Probe
+from keyturn.rotation.proof import Prover
+from keyturn.testing import ManualClock
 
 KEY = StoredKey("AKIAEXAMPLEEXAMPLE01", SecretValue("s"), ManualClock().now())
 ARN = "arn:aws:iam::123456789012:user/team/app"

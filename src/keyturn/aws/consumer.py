@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from keyturn import state_codec
 from keyturn.aws.errors import aws_call
 from keyturn.aws.session import RETRY_CONFIG, quiet_sdk_logs
+from keyturn.core import codec
+from keyturn.core.delivery import StoredKey
 from keyturn.errors import AwsError
-from keyturn.ports import StoredKey
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -43,7 +43,7 @@ def current_key_reader(
         doc = json.loads(raw.get("SecretString") or "{}")
         if not isinstance(doc, dict) or "AccessKeyId" not in doc or "SecretAccessKey" not in doc:
             raise AwsError("GetSecretValue", "NotAnAccessKey", f"{secret_id} holds no access key")
-        return state_codec.stored_key(doc)
+        return codec.stored_key(doc)
 
     return read
 

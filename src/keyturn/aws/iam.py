@@ -62,12 +62,15 @@ class IamUsers:
             if exc.code != "NoSuchEntity":
                 raise
 
+    def user_tags(self, user_name: str) -> dict[str, str]:
+        """The user's tags (every page)."""
+        with aws_call("ListUserTags"):
+            pages = self._iam.get_paginator("list_user_tags").paginate(UserName=user_name)
+            return {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
+
     def _user(self, raw: Any) -> User:
         name = raw["UserName"]
-        with aws_call("ListUserTags"):
-            pages = self._iam.get_paginator("list_user_tags").paginate(UserName=name)
-            tags = {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
-        return User(name, raw.get("Arn", ""), raw.get("Path", "/"), tags)
+        return User(name, raw.get("Arn", ""), raw.get("Path", "/"), self.user_tags(name))
 
     def _key(self, meta: Any) -> AccessKey | None:
         key_id = meta["AccessKeyId"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from keyturn import state_codec
 from keyturn.aws.errors import aws_call
+from keyturn.core import codec
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -25,7 +25,7 @@ class SecretsInFlightIndex:
     def users_in_flight(self) -> frozenset[str]:
         filters: list[FilterTypeDef] = [
             {"Key": "name", "Values": [self._prefix]},
-            {"Key": "tag-key", "Values": [state_codec.TAG_PENDING_SINCE]},
+            {"Key": "tag-key", "Values": [codec.TAG_PENDING_SINCE]},
         ]
         users: set[str] = set()
         with aws_call("ListSecrets"):
@@ -33,8 +33,8 @@ class SecretsInFlightIndex:
             for page in pages:
                 for secret in page.get("SecretList", []):
                     tags = {t["Key"]: t["Value"] for t in secret.get("Tags", [])}
-                    if state_codec.TAG_PENDING_SINCE not in tags:
+                    if codec.TAG_PENDING_SINCE not in tags:
                         continue  # tag-key filters match prefixes
                     name = secret.get("Name", "")
-                    users.add(tags.get(state_codec.TAG_USER) or name.removeprefix(self._prefix))
+                    users.add(tags.get(codec.TAG_USER) or name.removeprefix(self._prefix))
         return frozenset(users)

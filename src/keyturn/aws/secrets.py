@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from keyturn import state_codec
 from keyturn.aws.errors import aws_call
+from keyturn.core import codec
+from keyturn.core.delivery import CURRENT, PENDING, Delivery, Marks, SecretRef, StagedVersion
 from keyturn.core.models import StoredState
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError
-from keyturn.ports import Delivery, Marks, SecretRef, StagedVersion, StoredKey
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -20,11 +20,11 @@ if TYPE_CHECKING:
 
 NOT_FOUND = "ResourceNotFoundException"
 EXISTS = "ResourceExistsException"
-PENDING, CURRENT = "AWSPENDING", "AWSCURRENT"
 
 
 class SecretsManagerStore:
-    """A SecretStore on Secrets Manager, one secret per user named ``<prefix><user>``."""
+    """The secret store and its versions (``Secrets``) on Secrets Manager, one secret per user
+    named ``<prefix><user>``."""
 
     def __init__(
         self, client: SecretsManagerClient, prefix: str = "keyturn/", kms_key_id: str | None = None
@@ -43,19 +43,11 @@ class SecretsManagerStore:
             return None
         tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
         doc = self._document(user_name, "AWSCURRENT")
-        return state_codec.state_from(doc, tags)
-
-    def read_previous(self, user_name: str) -> StoredKey | None:
-        doc = self._document(user_name, "AWSPREVIOUS")
-        return state_codec.stored_key(doc) if doc else None
-
-    def deliver(self, delivery: Delivery) -> SecretRef:
-        self.stage(delivery)
-        return self.promote(delivery.key.user_name, delivery.token)
+        return codec.state_from(doc, tags)
 
     def stage(self, delivery: Delivery) -> SecretRef:
         user = delivery.key.user_name
-        body = json.dumps(state_codec.document(delivery))
+        body = json.dumps(codec.document(delivery))
         self._ensure(user, delivery.owner_arn)
         try:
             with aws_call("PutSecretValue"):
@@ -108,11 +100,11 @@ class SecretsManagerStore:
         if not isinstance(doc, dict) or "AccessKeyId" not in doc:
             return None
         stages = frozenset(raw.get("VersionStages", []))
-        key = state_codec.stored_key(doc)
-        return StagedVersion(version_id, key, stages, state_codec.previous_key_id(doc))
+        key = codec.stored_key(doc)
+        return StagedVersion(version_id, key, stages, codec.previous_key_id(doc))
 
-    def pending(self, user_name: str) -> StagedVersion | None:
-        version_id = next((v for v, s in self._stages(user_name).items() if PENDING in s), None)
+    def labelled(self, user_name: str, stage: str) -> StagedVersion | None:
+        version_id = next((v for v, s in self._stages(user_name).items() if stage in s), None)
         return self.version(user_name, version_id) if version_id else None
 
     def find_user(self, secret_id: str) -> str:
@@ -125,7 +117,7 @@ class SecretsManagerStore:
             raise
         tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
         name = described["Name"]
-        user = tags.get(state_codec.TAG_USER) or (
+        user = tags.get(codec.TAG_USER) or (
             name[len(self._prefix) :] if name.startswith(self._prefix) else ""
         )
         if not user or name != self._name(user):
@@ -134,7 +126,7 @@ class SecretsManagerStore:
         return user
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
-        to_set, to_remove = state_codec.mark_tags(marks)
+        to_set, to_remove = codec.mark_tags(marks)
         if not to_set and not to_remove:
             return
         name = self._ensure(user_name, "")
@@ -188,8 +180,8 @@ class SecretsManagerStore:
 
     def _create(self, user_name: str) -> None:
         tags: list[TagTypeDef] = [
-            {"Key": state_codec.TAG_MANAGED_BY, "Value": "keyturn"},
-            {"Key": state_codec.TAG_USER, "Value": user_name},
+            {"Key": codec.TAG_MANAGED_BY, "Value": "keyturn"},
+            {"Key": codec.TAG_USER, "Value": user_name},
         ]
         extra: dict[str, Any] = {"KmsKeyId": self._kms_key_id} if self._kms_key_id else {}
         try:

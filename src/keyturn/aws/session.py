@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 from keyturn import __version__
-from keyturn.settings import Settings
+from keyturn.aws.errors import aws_call
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sts import STSClient
 
+Session = boto3.Session
+"""The session type callers pass in, so the wiring need not import boto3 itself."""
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     user_agent_extra=f"keyturn/{__version__}",
@@ -67,12 +70,47 @@ class AwsClients:
     _made: dict[str, Any] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, session: boto3.Session | None = None) -> AwsClients:
+    def connect(
+        cls,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        session: boto3.Session | None = None,
+    ) -> AwsClients:
+        """Clients on ``session``, or on a new session of ``profile`` in ``region``."""
         quiet_sdk_logs()
-        session = session or boto3.Session(
-            profile_name=settings.profile, region_name=settings.region
+        session = session or boto3.Session(profile_name=profile, region_name=region)
+        return cls(session, endpoint_url)
+
+    def account_id(self) -> str:
+        """The account these clients' credentials belong to."""
+        with aws_call("GetCallerIdentity"):
+            return self.sts().get_caller_identity()["Account"]
+
+    @property
+    def region(self) -> str | None:
+        return self.session.region_name
+
+    def assume_role(
+        self, role_name: str, account_id: str, session_name: str, external_id: str | None
+    ) -> tuple[AwsClients, datetime]:
+        """Clients in ``account_id`` on role ``role_name``, and when their credentials expire."""
+        partition = self.session.get_partition_for_region(self.session.region_name)
+        role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
+        extra: dict[str, Any] = {"ExternalId": external_id} if external_id else {}
+        with aws_call("AssumeRole"):
+            creds = self.sts().assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)[
+                "Credentials"
+            ]
+        quiet_sdk_logs()
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.session.region_name,
         )
-        return cls(session, settings.endpoint_url)
+        return AwsClients(session, self.endpoint_url, self.config), creds["Expiration"]
 
     def cached(self) -> AwsClients:
         """This factory, remembering each client it makes."""

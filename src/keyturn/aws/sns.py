@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from keyturn.aws.errors import aws_call
-from keyturn.ports import Notification
+from keyturn.rotation.ports import Notification
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -13,8 +13,9 @@ from botocore.config import Config
 
 from keyturn.aws.errors import aws_call
 from keyturn.aws.session import RETRY_CONFIG
+from keyturn.core.delivery import StoredKey
 from keyturn.errors import AwsError
-from keyturn.ports import Probe, StoredKey
+from keyturn.rotation.ports import Probe
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient

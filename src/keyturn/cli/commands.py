@@ -1,6 +1,7 @@
 """Click commands. Each builds one Settings object, calls the engine, renders the result.
 
-Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 refused by a safety rule.
+Exit codes come from the errors themselves (:mod:`keyturn.cli.errors`): 0 ok, 1 error, 2 usage
+or bad input, 3 refused by a safety rule.
 """
 
 from __future__ import annotations
@@ -16,21 +17,20 @@ from typing import Any
 import click
 from rich.console import Console
 
-from keyturn import consumer
-from keyturn.age_report import build_report, render_html, write_csv
-from keyturn.aws import build_rotator
 from keyturn.aws.consumer import current_key_reader
-from keyturn.aws.fleet import AwsFleet, build_report_rotator
+from keyturn.cli.errors import EXIT_OK, KeyturnClickError, run_exit_code
 from keyturn.cli.tables import run_table, scan_table
-from keyturn.engine import Rotator
+from keyturn.consumer import credential_process as consumer
+from keyturn.core.inputs import parse_at, parse_user_name
 from keyturn.errors import BadRequestError, KeyturnError
-from keyturn.events import parse_at, parse_user_name
 from keyturn.fleet.settings import FleetSettings
-from keyturn.render import key_rows, run_json, user_json
-from keyturn.results import RunResult, Status, UserResult
+from keyturn.report import build_report, render_html, write_csv
+from keyturn.rotation.results import RunResult, UserResult
+from keyturn.rotation.rotator import Rotator
+from keyturn.rotation.views import key_rows, run_json, user_json
 from keyturn.settings import Settings
-
-EXIT_REFUSED = 3
+from keyturn.wiring import build_rotator
+from keyturn.wiring.fleet import AwsFleet, build_report_rotator
 
 
 @dataclass
@@ -65,14 +65,13 @@ pass_ctx = click.make_pass_decorator(CliContext)
 
 
 class KeyturnGroup(click.Group):
-    """Maps keyturn's error tree to exit codes in one place."""
+    """Hands keyturn's errors to click with their exit codes (see :mod:`keyturn.cli.errors`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyturnError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-            sys.exit(exc.exit_code)
+            raise KeyturnClickError(exc) from exc
 
 
 @click.group(cls=KeyturnGroup)
@@ -137,10 +136,9 @@ def run(obj: CliContext, credential_report: bool) -> None:
         rotator = obj.rotator()
     result = rotator.run()
     _show_run(obj, result, f"keyturn run {result.run_id}")
-    if result.failures:
-        sys.exit(1)
-    if any(u.status is Status.REFUSED for u in result.users):
-        sys.exit(EXIT_REFUSED)
+    code = run_exit_code(result)
+    if code != EXIT_OK:
+        raise click.exceptions.Exit(code)
 
 
 @cli.command()
@@ -226,7 +224,7 @@ def credential_process(
 def demo(obj: CliContext) -> None:
     """Tell the whole story on an embedded AWS emulator; no AWS account needed."""
     # Imported here: the emulator is the optional `keyturn[emulator]` extra.
-    from keyturn.demo import run_demo  # noqa: PLC0415
+    from keyturn.emulator.demo import run_demo  # noqa: PLC0415
 
     run_demo(obj.console)
 

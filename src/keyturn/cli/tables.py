@@ -9,7 +9,7 @@ from rich.table import Table
 
 from keyturn.core.actions import Action, ActionKind
 from keyturn.core.models import AccessKey, mask_key_id
-from keyturn.results import RunResult, Status, UserResult
+from keyturn.rotation.results import RunResult, Status, UserResult
 
 
 def scan_table(run: RunResult) -> Table:

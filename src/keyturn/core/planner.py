@@ -61,7 +61,7 @@ class Wait:
     note: str
 
 
-Step = Action | Refusal | Wait | None
+Decision = Action | Refusal | Wait | None
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
 
 def next_step(
     snapshot: Snapshot, policy: Policy, now: datetime, *, force: bool, make_room: bool = False
-) -> Step:
+) -> Decision:
     """The single next thing due for this snapshot, by the rules in the module docstring."""
     state, roles = snapshot.state, classify(snapshot, policy.max_run)
     if state.pending_since is not None and now - state.pending_since < policy.max_run:
@@ -141,7 +141,7 @@ def next_step(
     )
 
 
-def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: datetime) -> Step:
+def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: datetime) -> Decision:
     previous, current = roles.previous, roles.current
     if previous is None or current is None or not current.active:
         return None
@@ -152,7 +152,7 @@ def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: dat
 
 def _grace_step(
     previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy, now: datetime
-) -> Step:
+) -> Decision:
     due = deactivation_due(state, previous, policy)
     if now >= due:
         return usage.retire_at_grace_end(previous, current, state, policy, now)
@@ -167,7 +167,7 @@ def _grace_step(
 
 def _restore_window_step(
     previous: AccessKey, state: StoredState, policy: Policy, now: datetime
-) -> Step:
+) -> Decision:
     deactivated = state.deactivated_time(previous.key_id)
     if deactivated is None:
         return Action(ActionKind.RECORD_DEACTIVATION, Reason.DEACTIVATED_OUTSIDE, previous.key_id)
@@ -184,7 +184,7 @@ def _rotation_step(
     *,
     force: bool,
     make_room: bool,
-) -> Step:
+) -> Decision:
     incumbent = incumbent_key(roles)
     if isinstance(incumbent, Refusal):
         return incumbent

@@ -13,12 +13,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from keyturn.aws.fleet import AwsFleet
 from keyturn.errors import AwsError, KeyturnError
 from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.ports import Fleet
 from keyturn.fleet.settings import FleetSettings
 from keyturn.settings import Settings
+from keyturn.wiring.fleet import AwsFleet
 
 logger = Logger(service="keyturn-dispatcher")
 

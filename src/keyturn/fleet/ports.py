@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from keyturn.core.credential_report import CredentialReport
-from keyturn.engine import Rotator
 from keyturn.fleet.messages import WorkItem
+from keyturn.rotation.rotator import Rotator
 
 
 class CredentialReportSource(Protocol):

@@ -14,7 +14,7 @@ from keyturn.core.credential_report import Candidate, select_candidates
 from keyturn.core.models import User
 from keyturn.errors import UserNotFoundError
 from keyturn.fleet.ports import CredentialReportSource, InFlightIndex
-from keyturn.ports import Clock, UserDirectory
+from keyturn.rotation.ports import Clock, UserDirectory
 from keyturn.settings import Scope
 
 log = logging.getLogger(__name__)

@@ -20,12 +20,12 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from keyturn.aws.fleet import AwsFleet
 from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.ports import Fleet
 from keyturn.fleet.settings import FleetSettings
-from keyturn.results import Status
+from keyturn.rotation.results import Status
 from keyturn.settings import Settings
+from keyturn.wiring.fleet import AwsFleet
 
 logger = Logger(service="keyturn-worker")
 _fleet: Fleet | None = None

@@ -1,6 +1,6 @@
 """How stored state is written into a secret: the version's JSON document and the secret's tags.
 
-Shared by the Secrets Manager adapter and the in-memory store, so both read and write the same
+Shared by the Secrets Manager adapter and the in-memory fake, so both read and write the same
 shapes. Pure: no AWS, no clock.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from keyturn.core.delivery import Delivery, Marks, StoredKey
 from keyturn.core.models import SecretValue, StoredState
-from keyturn.ports import Delivery, Marks, StoredKey
 
 TAG_MANAGED_BY = "keyturn:managed-by"
 TAG_USER = "keyturn:user"

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from keyturn.age_report.chart import render_chart
-from keyturn.age_report.model import AgeReport
+from keyturn.report.chart import render_chart
+from keyturn.report.model import AgeReport
 
 STYLE = """
 :root { color-scheme: light; --late: #c62828; --ok: #2e7d32; --muted: #6b7280; }

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from keyturn import state_codec
+from keyturn.core import codec
+from keyturn.core.delivery import StoredKey
 from keyturn.core.models import mask_key_id
 from keyturn.errors import AwsError
-from keyturn.ports import StoredKey
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class KeyCache:
     def load(self) -> StoredKey | None:
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
-            return state_codec.stored_key(doc)
+            return codec.stored_key(doc)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

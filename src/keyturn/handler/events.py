@@ -8,22 +8,21 @@ Accepted events:
 * ``{"action": "plan"}``, optional ``"at": ISO date``: what a run would do; changes nothing;
 * ``{"action": "restore", "username": NAME}``: make the previous key current again;
 * Secrets Manager's rotation event ``{"Step": ..., "SecretId": ..., "ClientRequestToken": ...}``
-  (see :mod:`keyturn.sm_rotation`).
+  (see :mod:`keyturn.rotation.secrets_manager`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from keyturn.core.inputs import parse_at, parse_user_name, show
 from keyturn.core.policy import MAX_DAYS
 from keyturn.errors import BadRequestError
-from keyturn.sm_rotation import RotationEvent, Step
+from keyturn.rotation.secrets_manager import RotationEvent, Step
 
-USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 SCHEDULED_SOURCES = frozenset({"aws.events", "aws.scheduler"})
 _FIELDS = {
     "create": {"action", "username", "grace_days", "delete_after_days"},
@@ -74,31 +73,11 @@ def parse_event(event: object) -> Request:
     action = event.get("action")
     if not isinstance(action, str) or action not in _FIELDS:
         known = ", ".join(sorted(_FIELDS))
-        raise BadRequestError(f"'action' must be one of {known}; got {_show(action)}")
+        raise BadRequestError(f"'action' must be one of {known}; got {show(action)}")
     unknown = sorted(str(k) for k in event if k not in _FIELDS[action])
     if unknown:
         raise BadRequestError(f"unknown field(s) for action {action!r}: {', '.join(unknown)}")
     return _request(action, event)
-
-
-def parse_user_name(raw: object) -> str:
-    """An IAM user name, or a BadRequestError saying what is wrong with it."""
-    if not isinstance(raw, str):
-        raise BadRequestError(f"'username' must be a string; got {_show(raw)}")
-    if not USER_NAME.fullmatch(raw):
-        raise BadRequestError("'username' must be 1-64 characters of letters, digits and +=,.@_-")
-    return raw
-
-
-def parse_at(raw: object) -> datetime:
-    """An ISO 8601 date or date-time; a date without zone is taken as UTC."""
-    if not isinstance(raw, str):
-        raise BadRequestError(f"'at' must be an ISO 8601 date string; got {_show(raw)}")
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadRequestError(f"'at' is not an ISO 8601 date: {raw[:40]!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _request(action: str, event: Mapping[str, Any]) -> Request:
@@ -124,10 +103,10 @@ def _rotation_event(event: Mapping[str, Any]) -> RotationEvent:
         raise BadRequestError(f"unknown field(s) in a rotation event: {', '.join(unknown)}")
     step = event.get("Step")
     if step not in {s.value for s in Step}:
-        raise BadRequestError(f"'Step' must be one of {', '.join(Step)}; got {_show(step)}")
+        raise BadRequestError(f"'Step' must be one of {', '.join(Step)}; got {show(step)}")
     secret_id, token = event.get("SecretId"), event.get("ClientRequestToken")
     if not isinstance(secret_id, str) or not 1 <= len(secret_id) <= 2048:
-        raise BadRequestError(f"'SecretId' must be a secret name or ARN; got {_show(secret_id)}")
+        raise BadRequestError(f"'SecretId' must be a secret name or ARN; got {show(secret_id)}")
     if not isinstance(token, str) or not 32 <= len(token) <= 64:
         raise BadRequestError("'ClientRequestToken' must be a 32-64 character string")
     return RotationEvent(Step(step), secret_id, token)
@@ -149,8 +128,3 @@ def _is_scheduled(event: Mapping[str, Any]) -> bool:
         and isinstance(source, str)
         and source in SCHEDULED_SOURCES
     )
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

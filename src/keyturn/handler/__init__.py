@@ -1,9 +1,10 @@
 """The Lambda face: ``keyturn.handler.lambda_handler(event, context)``.
 
 Parses the event, builds the settings once, calls the same service as the CLI and renders the
-result. Bad input answers 400, an unknown user 404, a safety refusal 409, and none of them
-changes anything. Transient AWS failures raise, so Lambda's retries and the failure
-destination apply; a retried event is safe (the engine is idempotent).
+result. Errors are answered from their own status code in :func:`answer_error`: bad input or
+settings 400, an unknown user 404, a safety refusal 409, none of which changes anything.
+Failures from 500 on raise, so Lambda's retries and the failure destination apply; a retried
+event is safe (the service is idempotent).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from keyturn.aws import build_rotator
 from keyturn.core.actions import ActionKind
-from keyturn.engine import Rotator
-from keyturn.errors import BadRequestError, KeyturnError, RefusedError, UserNotFoundError
-from keyturn.events import PlanRequest, Request, RestoreRequest, RotateRequest, parse_event
-from keyturn.render import key_rows, run_json
-from keyturn.results import RunResult, Status, UserResult
+from keyturn.errors import ConfigurationError, KeyturnError, RefusedError
+from keyturn.handler.events import PlanRequest, Request, RestoreRequest, RotateRequest, parse_event
+from keyturn.rotation.results import RunResult, Status, UserResult
+from keyturn.rotation.rotator import Rotator
+from keyturn.rotation.secrets_manager import RotationEvent
+from keyturn.rotation.views import key_rows, run_json
 from keyturn.settings import Settings
-from keyturn.sm_rotation import RotationEvent, run_step
+from keyturn.wiring import build_rotator
 
 logger = Logger(service="keyturn")
 metrics = Metrics(namespace="keyturn", service="keyturn")
@@ -62,41 +63,49 @@ def handle(
     to finish rather than be killed mid-rotation.
     """
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
+    request: Request | None = None
     try:
         request = parse_event(event)
-    except BadRequestError as exc:
-        logger.warning("bad event", extra={"error": str(exc)})
-        return {"statusCode": 400, "error": str(exc)}
-    rotator = rotator_factory(Settings.from_env(os.environ), run_id)
-    try:
+        rotator = rotator_factory(Settings.from_env(os.environ), run_id)
         return _serve(rotator, request, seconds_left)
-    except (UserNotFoundError, RefusedError) as exc:
-        if isinstance(request, RotationEvent):
-            _step_failed(request, exc)
-            raise
-        if isinstance(exc, UserNotFoundError):
-            return {"statusCode": 404, "error": str(exc)}
-        metrics.add_metric(name="RotationsRefused", unit=MetricUnit.Count, value=1)
-        return {"statusCode": 409, "error": str(exc)}
     except KeyturnError as exc:
-        if isinstance(request, RotationEvent):
-            _step_failed(request, exc)
-        else:
-            metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
-        raise
+        return answer_error(request, exc)
 
 
-def _step_failed(request: RotationEvent, exc: KeyturnError) -> None:
-    """Secrets Manager must see a failed step fail, or it would finish a broken rotation."""
-    metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
-    logger.error("rotation step failed", extra={"step": request.step.value, "error": str(exc)})
+def answer_error(request: Request | None, exc: KeyturnError) -> dict[str, Any]:
+    """The one place an error becomes the function's answer, from its own ``status_code``.
+
+    Below 500 (bad event or settings, unknown user, refusal) the event is answered and nothing
+    was changed. From 500 on it is raised, so Lambda's retries and the failure destination
+    apply. A Secrets Manager step always raises: Secrets Manager must see it fail, or it would
+    finish a broken rotation.
+
+    Raises:
+        KeyturnError: ``exc``, for a rotation step or a status of 500 or more.
+    """
+    if isinstance(request, RotationEvent):
+        metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
+        logger.error("rotation step failed", extra={"step": request.step.value, "error": str(exc)})
+        raise exc
+    if isinstance(exc, RefusedError):
+        metrics.add_metric(name="RotationsRefused", unit=MetricUnit.Count, value=1)
+    elif isinstance(exc, ConfigurationError) or exc.status_code >= 500:
+        # Nothing can run until someone fixes it: counted as a failure, so the alarm fires.
+        metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
+    if exc.status_code >= 500:
+        raise exc
+    loud = isinstance(exc, ConfigurationError)
+    (logger.error if loud else logger.warning)(
+        "request not served", extra={"status": exc.status_code, "error": str(exc)}
+    )
+    return {"statusCode": exc.status_code, "error": str(exc)}
 
 
 def _serve(
     rotator: Rotator, request: Request, seconds_left: Callable[[], float] | None
 ) -> dict[str, Any]:
     if isinstance(request, RotationEvent):
-        done = run_step(rotator, request)
+        done = rotator.rotation_step(request)
         return {
             "statusCode": 200,
             "step": done.step.value,

@@ -5,9 +5,9 @@ planner recognises and repairs on the next run:
 
 * CREATE marks the secret "in flight", creates the key, stages it as AWSPENDING, proves it
   authenticates and only then promotes it to AWSCURRENT (which clears the mark); see
-  :mod:`keyturn.promotion`. If staging fails, the store is read back; only if the key did not
-  land is it removed at once. A key that never authenticates is removed and reported. A crash in
-  between leaves an undelivered key that the next run removes.
+  :mod:`keyturn.rotation.promotion`. If staging fails, the store is read back; only if the key
+  did not land is it removed at once. A key that never authenticates is removed and reported. A
+  crash in between leaves an undelivered key that the next run removes.
 * DEACTIVATE changes IAM first, then records the time (a missing record is repaired).
 * WARN and POSTPONE notify first, then record (a crash repeats the notice rather than lose it).
 """
@@ -18,9 +18,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from keyturn import notifications
 from keyturn.core import usage
 from keyturn.core.actions import Action, ActionKind, Reason
+from keyturn.core.codec import delivery_token
+from keyturn.core.delivery import Delivery, Marks, SecretRef, StoredKey
 from keyturn.core.models import KeyStatus, StoredState, User
 from keyturn.core.policy import TAG_OWNER, Policy
 from keyturn.core.roles import delete_after_days
@@ -31,10 +32,10 @@ from keyturn.errors import (
     RefusedError,
     VerificationError,
 )
-from keyturn.ports import Delivery, KeyStore, Marks, Notifier, SecretRef, SecretStore, StoredKey
-from keyturn.promotion import Promoter
-from keyturn.results import StepDone
-from keyturn.state_codec import delivery_token
+from keyturn.rotation import notices
+from keyturn.rotation.ports import KeyStore, Notifier, Secrets
+from keyturn.rotation.promotion import Promoter
+from keyturn.rotation.results import StepDone
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,11 @@ class Executor:
     """Performs planned actions against the key store, the secret store and the notifier."""
 
     keys: KeyStore
-    secrets: SecretStore
+    secrets: Secrets
     notifier: Notifier
+    promoter: Promoter
+    """Stages, proves and promotes keys."""
     include_secret: bool = False
-    promoter: Promoter | None = None
-    """Stages, proves and promotes keys; by default one that does not probe (simulations)."""
-
-    @property
-    def promotion(self) -> Promoter:
-        if self.promoter is None:
-            self.promoter = Promoter(self.keys, self.secrets)
-        return self.promoter
 
     def perform(
         self, ctx: Context, action: Action, *, staging_token: str | None = None
@@ -113,11 +108,11 @@ class Executor:
             return new_key.key_id
         stored = StoredKey(new_key.key_id, new_key.secret, new_key.created)
         try:
-            self.promotion.verify(name, stored, ctx.now)
+            self.promoter.verify(name, stored, ctx.now)
         except VerificationError:
-            self.promotion.discard(name, new_key.key_id, delivery.token)
+            self.promoter.discard(name, new_key.key_id, delivery.token)
             raise
-        ref = self.promotion.promote(name, delivery.token)
+        ref = self.promoter.promote(name, delivery.token)
         self._announce(ctx, delivery, ref)
         return new_key.key_id
 
@@ -127,38 +122,38 @@ class Executor:
             if fixed:
                 self.secrets.stage(delivery)
                 return delivery
-            return self.promotion.stage_next(delivery, state)
+            return self.promoter.stage_next(delivery, state)
         except AwsError as exc:
-            if not isinstance(exc, ConcurrentDeliveryError) and self.promotion.landed(delivery):
+            if not isinstance(exc, ConcurrentDeliveryError) and self.promoter.landed(delivery):
                 log.warning("secret write reported %s but landed; keeping the new key", exc.code)
                 return delivery
-            self.promotion.discard(new_key.user_name, new_key.key_id, None)
+            self.promoter.discard(new_key.user_name, new_key.key_id, None)
             if isinstance(exc, ConcurrentDeliveryError):
                 reason = "another run rotated at the same time"
                 raise RefusedError(new_key.user_name, reason) from exc
             raise DeliveryError(exc.operation, exc.code, "new key removed again") from exc
 
-    def announce(self, ctx: Context, delivery: Delivery, ref: SecretRef) -> None:
-        """Tell the owner a new key is AWSCURRENT (a pointer, not the secret)."""
-        self._announce(ctx, delivery, ref)
-
     def _announce(self, ctx: Context, delivery: Delivery, ref: SecretRef) -> None:
-        deactivate_at = ctx.now + timedelta(days=delivery.grace_days)
-        delete_at = deactivate_at + timedelta(days=delivery.delete_after_days)
-        previous = delivery.previous_key_id
-        schedule = (deactivate_at, delete_at) if previous else (None, None)
+        """Tell the owner a new key is AWSCURRENT (a pointer, not the secret)."""
+        schedule = notices.retirement_schedule(
+            delivery.previous_key_id, ctx.now, delivery.grace_days, delivery.delete_after_days
+        )
         if self.include_secret:
             log.warning("KEYTURN_NOTIFY_INCLUDE_SECRET is on: the notification carries the secret")
         self.notifier.publish(
-            notifications.rotated(
-                delivery.key, previous, ref, schedule, include_secret=self.include_secret
+            notices.rotated(
+                delivery.key,
+                delivery.previous_key_id,
+                ref,
+                schedule,
+                include_secret=self.include_secret,
             )
         )
 
     def _deactivate(self, ctx: Context, action: Action) -> float | None:
         key_id = _key(action)
         if action.reason is Reason.UNDELIVERED:
-            self.promotion.discard_stage(ctx.user.name, key_id)
+            self.promoter.discard_stage(ctx.user.name, key_id)
         self.keys.set_key_status(ctx.user.name, key_id, KeyStatus.INACTIVE)
         if action.reason is Reason.UNDELIVERED:
             return None
@@ -168,7 +163,7 @@ class Executor:
         delete_at = ctx.now + timedelta(
             days=delete_after_days(ctx.state or StoredState(), ctx.policy)
         )
-        message = notifications.deactivated(
+        message = notices.deactivated(
             ctx.user.name,
             key_id,
             delete_at,
@@ -183,22 +178,22 @@ class Executor:
     def _delete(self, ctx: Context, action: Action) -> None:
         key_id = _key(action)
         if action.reason is Reason.UNDELIVERED:
-            self.promotion.discard_stage(ctx.user.name, key_id)
+            self.promoter.discard_stage(ctx.user.name, key_id)
         self.keys.delete_key(ctx.user.name, key_id)
-        message = notifications.deleted(ctx.user.name, key_id, action.reason.value, ctx.secret)
+        message = notices.deleted(ctx.user.name, key_id, action.reason.value, ctx.secret)
         self.notifier.publish(message)
 
     def _warn(self, ctx: Context, action: Action) -> None:
         key_id = _key(action)
         self.notifier.publish(
-            notifications.deactivation_coming(ctx.user.name, key_id, action.due, ctx.secret)
+            notices.deactivation_coming(ctx.user.name, key_id, action.due, ctx.secret)
         )
         self._mark(ctx, Marks(warned_key_id=key_id))
 
     def _postpone(self, ctx: Context, action: Action) -> None:
         key_id = _key(action)
         owner = ctx.user.tags.get(TAG_OWNER)
-        message = notifications.postponed(
+        message = notices.postponed(
             ctx.user.name, key_id, action.detail, action.due, ctx.secret, owner=owner
         )
         self.notifier.publish(message)

@@ -6,17 +6,31 @@ in with ``KEYTURN_NOTIFY_INCLUDE_SECRET=true`` (the original recipe's behaviour)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from keyturn.core.delivery import SecretRef
 from keyturn.core.models import NewKey, mask_key_id
-from keyturn.ports import Notification, NotificationKind, SecretRef
+from keyturn.rotation.ports import Notification, NotificationKind
+
+Schedule = tuple[datetime | None, datetime | None]
+
+
+def retirement_schedule(
+    previous_key_id: str | None, stored_at: datetime, grace_days: int, delete_after_days: int
+) -> Schedule:
+    """When the previous key is deactivated and deleted after a new key was stored at
+    ``stored_at``; (None, None) when there is no previous key."""
+    if previous_key_id is None:
+        return None, None
+    deactivate_at = stored_at + timedelta(days=grace_days)
+    return deactivate_at, deactivate_at + timedelta(days=delete_after_days)
 
 
 def rotated(
     new_key: NewKey,
     previous_key_id: str | None,
     secret: SecretRef,
-    schedule: tuple[datetime | None, datetime | None],
+    schedule: Schedule,
     *,
     include_secret: bool,
 ) -> Notification:

@@ -1,68 +1,20 @@
-"""The ports the engine talks to: AWS adapters in ``keyturn.aws``, fakes in ``keyturn.memory``."""
+"""The ports the service talks to, and the production pieces that need no AWS.
+
+AWS adapters live in :mod:`keyturn.aws`; in-memory fakes of every port in :mod:`keyturn.testing`.
+The values that cross the ports (keys, deliveries, marks) are core models
+(:mod:`keyturn.core.models`, :mod:`keyturn.core.delivery`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """Where a user's key is delivered."""
-
-    name: str
-    arn: str = ""
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A key and the rotation facts stored with it as one secret version."""
-
-    key: NewKey
-    stored_at: datetime
-    previous_key_id: str | None
-    grace_days: int
-    delete_after_days: int
-    token: str
-    """Idempotency token of this generation (see ``state_codec.delivery_token``)."""
-    owner_arn: str = ""
-    """The IAM user's ARN; the secret's resource policy lets it read its own key."""
-
-
-@dataclass(frozen=True)
-class StoredKey:
-    """A key read back from a secret version, with its secret."""
-
-    key_id: str
-    secret: SecretValue
-    created: datetime
-
-
-@dataclass(frozen=True)
-class Marks:
-    """Changes to the state marks that live beside the secret versions."""
-
-    pending_since: datetime | None = None
-    clear_pending: bool = False
-    deactivated: tuple[str, datetime] | None = None
-    warned_key_id: str | None = None
-    verified: tuple[str, datetime] | None = None
-    postponed: tuple[str, datetime] | None = None
-
-
-@dataclass(frozen=True)
-class StagedVersion:
-    """One version of a user's secret: its key and its staging labels."""
-
-    version_id: str
-    key: StoredKey
-    stages: frozenset[str]
-    previous_key_id: str | None = None
+from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
+from keyturn.core.models import AccessKey, KeyStatus, NewKey, StoredState, User
 
 
 @dataclass(frozen=True)
@@ -122,7 +74,7 @@ class KeyStore(Protocol):
 
 
 class SecretStore(Protocol):
-    """The per-user secret: source of truth for which key is current."""
+    """The per-user secret as a whole: where it is, the state it records, its marks."""
 
     def locate(self, user_name: str) -> SecretRef: ...
 
@@ -130,21 +82,19 @@ class SecretStore(Protocol):
         """The state from the AWSCURRENT version and the marks; None if nothing was stored."""
         ...
 
-    def read_previous(self, user_name: str) -> StoredKey | None:
-        """The key in the AWSPREVIOUS version, if any."""
-        ...
-
-    def deliver(self, delivery: Delivery) -> SecretRef:
-        """Store ``delivery`` as the new AWSCURRENT version and clear the in-flight mark.
-
-        Raises ConcurrentDeliveryError when another run delivered a different key for the same
-        generation first.
-        """
-        ...
-
     def set_marks(self, user_name: str, marks: Marks) -> None:
         """Apply mark changes, creating the secret (without a value) if needed."""
         ...
+
+    def find_user(self, secret_id: str) -> str:
+        """The IAM user whose key a secret (name or ARN) holds: its ``keyturn:user`` tag, else
+        the name after the prefix. Raises RefusedError for a secret keyturn does not manage."""
+        ...
+
+
+class SecretVersions(Protocol):
+    """The versions of a user's secret and their staging labels: the source of truth for which
+    key is current."""
 
     def stage(self, delivery: Delivery) -> SecretRef:
         """Store ``delivery`` as a new AWSPENDING version whose id is ``delivery.token``.
@@ -167,14 +117,14 @@ class SecretStore(Protocol):
         """The version with this id, if it holds a value."""
         ...
 
-    def pending(self, user_name: str) -> StagedVersion | None:
-        """The version labelled AWSPENDING, if any holds a value."""
+    def labelled(self, user_name: str, stage: str) -> StagedVersion | None:
+        """The version carrying staging label ``stage`` (AWSPENDING, AWSPREVIOUS), if any
+        holds a value."""
         ...
 
-    def find_user(self, secret_id: str) -> str:
-        """The IAM user whose key a secret (name or ARN) holds: its ``keyturn:user`` tag, else
-        the name after the prefix. Raises RefusedError for a secret keyturn does not manage."""
-        ...
+
+class Secrets(SecretStore, SecretVersions, Protocol):
+    """A secret store with its versions: what the Secrets Manager adapter provides."""
 
 
 class KeyVerifier(Protocol):
@@ -189,3 +139,27 @@ class Notifier(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real time, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class OffsetClock:
+    """The system clock moved by ``offset``: "simulated days passing" in the demo."""
+
+    offset: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+class NullNotifier:
+    """Used when no topic is configured."""
+
+    def publish(self, notification: Notification) -> None:
+        del notification

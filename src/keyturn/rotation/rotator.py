@@ -1,8 +1,9 @@
 """The service both edges call: scan, plan, run, rotate and restore, through the ports.
 
-The planner decides; :class:`~keyturn.execution.Executor` acts; this module reads the world,
-chooses the policy for each user, records one audit event per action and turns failures into
-results. It never imports boto3.
+The planner decides; :class:`~keyturn.rotation.executor.Executor` acts; this module reads the
+world, chooses the policy for each user, records one audit event per action and turns failures
+into results. Restore and Secrets Manager's rotation protocol are parts of the service built
+here with explicit dependencies. It never imports boto3.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from keyturn import notifications
-from keyturn.core.actions import Snapshot, apply
+from keyturn.core.actions import ActionKind, Snapshot, apply
 from keyturn.core.models import StoredState, User
 from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
@@ -25,18 +25,20 @@ from keyturn.errors import (
     PartialRotationError,
     RefusedError,
 )
-from keyturn.execution import Context, Executor
-from keyturn.ports import Clock, KeyStore, KeyVerifier, Notifier, SecretStore, UserDirectory
-from keyturn.promotion import Promoter
-from keyturn.restore import restore as restore_previous
-from keyturn.results import RunResult, Status, StepDone, UserResult
+from keyturn.rotation.audit import Reporter
+from keyturn.rotation.executor import Context, Executor
+from keyturn.rotation.ports import Clock, KeyStore, KeyVerifier, Notifier, Secrets, UserDirectory
+from keyturn.rotation.promotion import Promoter
+from keyturn.rotation.proof import Prover
+from keyturn.rotation.restore import Restorer
+from keyturn.rotation.results import RunResult, Status, StepDone, UserResult
+from keyturn.rotation.secrets_manager import RotationEvent, SecretsManagerRotation, StepOutcome
 from keyturn.settings import Settings
-from keyturn.verification import Prover
 
 log = logging.getLogger(__name__)
 AWS_CALLS_ALLOWANCE_SECONDS = 30.0
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-audit_log = logging.getLogger("keyturn.audit")
+EXEMPT = "the user is exempt (tag keyturn:exempt=true)"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Rotator:
 
     directory: UserDirectory
     keys: KeyStore
-    secrets: SecretStore
+    secrets: Secrets
     notifier: Notifier
     clock: Clock
     settings: Settings = field(default_factory=Settings)
@@ -71,12 +73,21 @@ class Rotator:
             if self.sleep is None:
                 raise ConfigurationError("a key verifier needs a sleeper")
             prover = Prover(self.verifier, self.clock, self.sleep, self.settings.verification)
+        include_secret = self.settings.notify_include_secret
+        self.reporter = Reporter(self.notifier, self.secrets, self.run_id)
+        self.promoter = Promoter(self.keys, self.secrets, prover)
         self.executor = Executor(
-            self.keys,
+            self.keys, self.secrets, self.notifier, self.promoter, include_secret
+        )
+        self.restorer = Restorer(self.keys, self.secrets, self.promoter, self.notifier)
+        self.secrets_manager = SecretsManagerRotation(
             self.secrets,
+            self.promoter,
+            self.reporter,
             self.notifier,
-            self.settings.notify_include_secret,
-            Promoter(self.keys, self.secrets, prover),
+            self.clock,
+            self.stage_requested,
+            include_secret,
         )
 
     # Reading -------------------------------------------------------------------------------
@@ -147,7 +158,7 @@ class Rotator:
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
         except ConfigurationError as exc:
-            self._refuse(user.name, str(exc))
+            self.reporter.refuse(user.name, str(exc))
             return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
         try:
             return self.apply_plan(self.inspect(user, at=now, policy=policy), now)
@@ -174,12 +185,7 @@ class Rotator:
             UserNotFoundError, RefusedError, PartialRotationError.
         """
         user = self.directory.get_user(user_name)
-        try:
-            policy = self.settings.policy.for_user(user.name, user.tags)
-        except ConfigurationError as exc:
-            raise self._refuse(user.name, str(exc)) from None
-        if policy.exempt:
-            raise self._refuse(user.name, "the user is exempt (tag keyturn:exempt=true)")
+        policy = self._changeable_policy(user)
         if grace_days == 0 and delete_after_days is None:
             delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
@@ -197,16 +203,44 @@ class Rotator:
         found = self.inspect(user, at=now, policy=self.settings.policy)
         ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
         try:
-            step = restore_previous(self.executor, ctx, found.snapshot)
+            step = self.restorer.restore(ctx, found.snapshot)
         except RefusedError as exc:
-            raise self._refuse(user.name, exc.reason) from exc
+            raise self.reporter.refuse(user.name, exc.reason) from exc
         except KeyturnError as exc:
-            self.audit(user.name, "restore", None, "requested", exc)
-            self._notify_failure(user.name, exc)
+            self.reporter.audit(user.name, "restore", None, "requested", exc)
+            self.reporter.failed(user.name, exc)
             raise
-        self.audit(user.name, "restore", step.key_id, "requested", None)
+        self.reporter.audit(user.name, "restore", step.key_id, "requested", None)
         keys = tuple(self.keys.list_keys(user.name))
         return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,))
+
+    def rotation_step(self, event: RotationEvent) -> StepOutcome:
+        """Serve one step of Secrets Manager's rotation of a keyturn secret."""
+        return self.secrets_manager.run_step(event)
+
+    def stage_requested(self, user_name: str, token: str) -> str:
+        """Stage a rotation Secrets Manager asked for (createSecret): plan it as an on-demand
+        rotation that may retire a previous key nobody needs, stop at the creation, and store
+        the new key as AWSPENDING under ``token``. Returns the new key's id.
+
+        Raises:
+            UserNotFoundError, RefusedError (nothing to rotate, or a safety rule forbids it).
+        """
+        user = self.directory.get_user(user_name)
+        policy = self._changeable_policy(user)
+        now = self.clock.now()
+        found = self.inspect(user, at=now, policy=policy, make_room=True)
+        kinds = [a.kind for a in found.plan.actions]
+        if found.plan.refusal is None and ActionKind.CREATE not in kinds:
+            raise self.reporter.refuse(
+                user_name, "; ".join(found.plan.notes) or "nothing to rotate"
+            )
+        if ActionKind.CREATE in kinds:
+            # Stop at the creation: what follows it assumes the new key is current.
+            upto = found.plan.actions[: kinds.index(ActionKind.CREATE) + 1]
+            found = replace(found, plan=replace(found.plan, actions=upto))
+        result = self.apply_plan(found, now, staging_token=token)
+        return next(d.key_id or "" for d in result.done if d.action.kind is ActionKind.CREATE)
 
     # Internals -----------------------------------------------------------------------------
 
@@ -222,21 +256,21 @@ class Rotator:
         """
         user, current_plan = found.user, found.plan
         if current_plan.refusal is not None:
-            raise self._refuse(user.name, current_plan.refusal)
+            raise self.reporter.refuse(user.name, current_plan.refusal)
         ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
-        snapshot, done = found.snapshot, list[StepDone]()
+        snapshot, done, audit = found.snapshot, list[StepDone](), self.reporter.audit
         for action in current_plan.actions:
             try:
                 step = self.executor.perform(ctx, action, staging_token=staging_token)
             except KeyturnError as exc:
-                self.audit(user.name, action.kind.value, action.key_id, action.reason.value, exc)
+                audit(user.name, action.kind.value, action.key_id, action.reason.value, exc)
                 if isinstance(exc, RefusedError):
-                    raise self._refuse(user.name, exc.reason) from exc
-                self._notify_failure(user.name, exc)
+                    raise self.reporter.refuse(user.name, exc.reason) from exc
+                self.reporter.failed(user.name, exc)
                 raise PartialRotationError(user.name, [d.describe() for d in done], exc) from exc
             done.append(step)
             extra = _step_facts(step)
-            self.audit(user.name, action.kind.value, step.key_id, action.reason.value, None, extra)
+            audit(user.name, action.kind.value, step.key_id, action.reason.value, None, extra)
             snapshot = apply(snapshot, action, now, step.key_id or "")
             ctx = Context(user, now, found.policy, snapshot.state, ctx.secret)
         keys = tuple(self.keys.list_keys(user.name)) if done else found.snapshot.keys
@@ -246,49 +280,16 @@ class Rotator:
         message = "; ".join(current_plan.notes)
         return UserResult(user.name, status, current_plan, keys, tuple(done), message)
 
-    def _refuse(self, user_name: str, reason: str) -> RefusedError:
-        self.audit(user_name, "refuse", None, reason, None)
-        self.notifier.publish(
-            notifications.refused(user_name, reason, self.secrets.locate(user_name))
-        )
-        return RefusedError(user_name, reason)
-
-    def _notify_failure(self, user_name: str, exc: KeyturnError) -> None:
+    def _changeable_policy(self, user: User) -> Policy:
+        """The user's policy for a change someone asked for; refuses exempt users and users
+        whose tags keyturn cannot use."""
         try:
-            ref = self.secrets.locate(user_name)
-            self.notifier.publish(notifications.failed(user_name, str(exc), ref))
-        except KeyturnError:
-            log.exception("could not send the failure notice for %s", user_name)
-
-    def refuse(self, user_name: str, reason: str) -> RefusedError:
-        """Audit and announce a refusal; returns the error to raise."""
-        return self._refuse(user_name, reason)
-
-    def notify_failure(self, user_name: str, exc: KeyturnError) -> None:
-        self._notify_failure(user_name, exc)
-
-    def audit(
-        self,
-        user_name: str,
-        action: str,
-        key_id: str | None,
-        reason: str,
-        error: KeyturnError | None,
-        extra: dict[str, object] | None = None,
-    ) -> None:
-        """One structured audit event on the ``keyturn.audit`` logger."""
-        event: dict[str, object] = {
-            "run_id": self.run_id,
-            "user": user_name,
-            "key_id": key_id,
-            "action": action,
-            "reason": reason,
-            "outcome": "failed" if error else "done",
-        }
-        if error is not None:
-            event["error"] = type(error).__name__
-        event.update(extra or {})
-        audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
+            policy = self.settings.policy.for_user(user.name, user.tags)
+        except ConfigurationError as exc:
+            raise self.reporter.refuse(user.name, str(exc)) from None
+        if policy.exempt:
+            raise self.reporter.refuse(user.name, EXEMPT)
+        return policy
 
 
 def _step_facts(step: StepDone) -> dict[str, object]:

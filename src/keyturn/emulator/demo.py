@@ -15,14 +15,14 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from keyturn.aws import build_rotator
 from keyturn.cli.tables import run_table, scan_table
 from keyturn.core.models import mask_key_id
+from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import EmbeddedAws
-from keyturn.engine import Rotator
-from keyturn.memory import OffsetClock
+from keyturn.rotation.ports import OffsetClock
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
-from keyturn.verification import VerificationPolicy
+from keyturn.wiring import build_rotator
 
 INTEGRATION_USER = "sap-adapter"
 EMULATOR_PROOF = VerificationPolicy(

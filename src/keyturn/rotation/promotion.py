@@ -1,9 +1,11 @@
 """Staging, proving and promoting a key: the path every key takes to AWSCURRENT.
 
 1. **Stage**: the key is stored as an AWSPENDING version (durable before anything else), under a
-   deterministic token so concurrent runs compare-and-set (see ``state_codec.delivery_token``).
-2. **Prove**: ``sts:GetCallerIdentity`` signed with the key, as :mod:`keyturn.verification`
-   demands. The proof is recorded (``keyturn:verified``) before promotion.
+   deterministic token so concurrent runs compare-and-set
+   (see :func:`keyturn.core.codec.delivery_token`).
+2. **Prove**: ``sts:GetCallerIdentity`` signed with the key, as
+   :mod:`keyturn.core.verification` demands. The proof is recorded (``keyturn:verified``)
+   before promotion.
 3. **Promote**: AWSCURRENT moves to the staged version; the in-flight mark is cleared.
 
 A new key that fails the proof is deactivated, deleted and unstaged; the old key is not touched. A
@@ -17,11 +19,13 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from keyturn.core.codec import delivery_token
+from keyturn.core.delivery import PENDING, Delivery, Marks, SecretRef, StoredKey
 from keyturn.core.models import KeyStatus, StoredState, mask_key_id
+from keyturn.core.verification import Verification
 from keyturn.errors import AwsError, ConcurrentDeliveryError, VerificationError
-from keyturn.ports import Delivery, KeyStore, Marks, SecretRef, SecretStore, StoredKey
-from keyturn.state_codec import delivery_token
-from keyturn.verification import Prover, Verification
+from keyturn.rotation.ports import KeyStore, Secrets
+from keyturn.rotation.proof import Prover
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +38,11 @@ class Promoter:
     """Moves keys through AWSPENDING to AWSCURRENT, only once they authenticate.
 
     Without a prover (in-memory simulations), keys are recorded as verified without probing;
-    :func:`keyturn.aws.build_rotator` always supplies one.
+    :func:`keyturn.wiring.build_rotator` always supplies one.
     """
 
     keys: KeyStore
-    secrets: SecretStore
+    secrets: Secrets
     prover: Prover | None = None
 
     def stage_next(self, delivery: Delivery, state: StoredState | None) -> Delivery:
@@ -102,6 +106,6 @@ class Promoter:
     def discard_stage(self, user_name: str, key_id: str) -> None:
         """Unstage the AWSPENDING version if it holds ``key_id`` (an abandoned rotation), so
         Secrets Manager's own rotation is not blocked by it."""
-        pending = self.secrets.pending(user_name)
+        pending = self.secrets.labelled(user_name, PENDING)
         if pending is not None and pending.key.key_id == key_id:
             self.secrets.unstage(user_name, pending.version_id)

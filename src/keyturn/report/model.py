@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from keyturn.core.actions import ActionKind
 from keyturn.core.models import mask_key_id
 from keyturn.core.policy import COMPLIANCE_MAX_AGE_DAYS
-from keyturn.results import RunResult, Status, UserResult
+from keyturn.rotation.results import RunResult, Status, UserResult
 
 HORIZON_DAYS = 14
 VERBS = {ActionKind.CREATE: "rotate"}
@@ -38,7 +38,7 @@ class KeyAge:
 
 
 @dataclass(frozen=True)
-class Upcoming:
+class DueAction:
     account: str
     user: str
     action: str
@@ -51,7 +51,7 @@ class AgeReport:
     at: datetime
     accounts: tuple[str, ...]
     keys: tuple[KeyAge, ...]
-    upcoming: tuple[Upcoming, ...]
+    upcoming: tuple[DueAction, ...]
     users: int
     limit_days: int = COMPLIANCE_MAX_AGE_DAYS
     horizon_days: int = HORIZON_DAYS
@@ -116,16 +116,16 @@ def _next(user: UserResult, at: datetime) -> tuple[str, datetime | None]:
     return (_verb(upcoming.kind), upcoming.when) if upcoming else ("", None)
 
 
-def _upcoming(account: str, user: UserResult, at: datetime) -> list[Upcoming]:
+def _upcoming(account: str, user: UserResult, at: datetime) -> list[DueAction]:
     if user.status in HANDS_OFF:
         return []
     now = [
-        Upcoming(account, user.user_name, _verb(a.kind), _mask(a.key_id), at)
+        DueAction(account, user.user_name, _verb(a.kind), _mask(a.key_id), at)
         for a in user.plan.actions
     ]
     end = at + timedelta(days=HORIZON_DAYS)
     later = [
-        Upcoming(account, user.user_name, _verb(u.kind), _mask(u.key_id), u.when)
+        DueAction(account, user.user_name, _verb(u.kind), _mask(u.key_id), u.when)
         for u in user.plan.upcoming
         if u.when <= end
     ]

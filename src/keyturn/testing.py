@@ -1,4 +1,7 @@
-"""In-memory implementations of every port: what unit tests, simulations and users' own tests use.
+"""In-memory fakes of every port: what unit tests, simulations and users' own tests use.
+
+Production never imports this module (like ``click.testing``); the real clock and the null
+notifier live with the ports in :mod:`keyturn.rotation.ports`.
 
 They keep IAM's rules that matter to keyturn (two keys per user, unknown users, idempotent
 deletes) and store secrets with the same codec as the Secrets Manager adapter.
@@ -14,18 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from keyturn import state_codec
+from keyturn.core import codec
+from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
-from keyturn.ports import (
-    Delivery,
-    Marks,
-    Notification,
-    Probe,
-    SecretRef,
-    StagedVersion,
-    StoredKey,
-)
+from keyturn.rotation.ports import Notification, Probe, SystemClock
+from keyturn.rotation.rotator import Rotator
+from keyturn.settings import Settings
 
 MAX_KEYS = 2
 
@@ -46,21 +44,6 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         """A sleeper for the verifier: time passes at once."""
         self.current += timedelta(seconds=seconds)
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-@dataclass
-class OffsetClock:
-    """The system clock moved by ``offset``: "simulated days passing" in the demo."""
-
-    offset: timedelta = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @dataclass
@@ -194,16 +177,7 @@ class InMemorySecrets:
         secret = self.secrets.get(user_name)
         if secret is None:
             return None
-        return state_codec.state_from(secret.staged("AWSCURRENT"), secret.tags)
-
-    def read_previous(self, user_name: str) -> StoredKey | None:
-        secret = self.secrets.get(user_name)
-        doc = secret.staged("AWSPREVIOUS") if secret else None
-        return state_codec.stored_key(doc) if doc else None
-
-    def deliver(self, delivery: Delivery) -> SecretRef:
-        self.stage(delivery)
-        return self.promote(delivery.key.user_name, delivery.token)
+        return codec.state_from(secret.staged("AWSCURRENT"), secret.tags)
 
     def stage(self, delivery: Delivery) -> SecretRef:
         if self.fail_deliveries:
@@ -211,7 +185,7 @@ class InMemorySecrets:
             raise AwsError("PutSecretValue", "InternalFailure", "injected fault")
         user = delivery.key.user_name
         secret = self.secrets.setdefault(user, _Secret())
-        doc = json.loads(json.dumps(state_codec.document(delivery)))
+        doc = json.loads(json.dumps(codec.document(delivery)))
         existing = secret.find(delivery.token)
         if existing is not None:
             if existing[1] != doc:
@@ -238,7 +212,7 @@ class InMemorySecrets:
             found[2].discard("AWSPREVIOUS")
             if old is not None:
                 secret.move("AWSPREVIOUS", old)
-        secret.tags.pop(state_codec.TAG_PENDING_SINCE, None)
+        secret.tags.pop(codec.TAG_PENDING_SINCE, None)
         return self.locate(user_name)
 
     def unstage(self, user_name: str, version_id: str) -> None:
@@ -253,14 +227,14 @@ class InMemorySecrets:
         if found is None:
             return None
         token, doc, stages = found
-        key = state_codec.stored_key(doc)
-        return StagedVersion(token, key, frozenset(stages), state_codec.previous_key_id(doc))
+        key = codec.stored_key(doc)
+        return StagedVersion(token, key, frozenset(stages), codec.previous_key_id(doc))
 
-    def pending(self, user_name: str) -> StagedVersion | None:
+    def labelled(self, user_name: str, stage: str) -> StagedVersion | None:
         secret = self.secrets.get(user_name)
         if secret is None:
             return None
-        token = next((v for v, _, stages in secret.versions if "AWSPENDING" in stages), None)
+        token = next((v for v, _, stages in secret.versions if stage in stages), None)
         return self.version(user_name, token) if token else None
 
     def find_user(self, secret_id: str) -> str:
@@ -272,7 +246,7 @@ class InMemorySecrets:
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
         secret = self.secrets.setdefault(user_name, _Secret())
-        to_set, to_remove = state_codec.mark_tags(marks)
+        to_set, to_remove = codec.mark_tags(marks)
         secret.tags.update(to_set)
         for key in to_remove:
             secret.tags.pop(key, None)
@@ -288,11 +262,32 @@ class RecordingNotifier:
         self.sent.append(notification)
 
 
-class NullNotifier:
-    """Used when no topic is configured."""
+@dataclass
+class FakeAws:
+    """The whole in-memory AWS keyturn needs, on a manual clock, and a Rotator on it."""
 
-    def publish(self, notification: Notification) -> None:
-        del notification
+    clock: ManualClock = field(default_factory=ManualClock)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    secrets: InMemorySecrets = field(default_factory=InMemorySecrets)
+    settings: Settings = field(default_factory=Settings)
+    iam: InMemoryIam = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.iam = InMemoryIam(self.clock)
+
+    def rotator(self, settings: Settings | None = None) -> Rotator:
+        """A Rotator on these fakes; new keys are recorded as verified without probing."""
+        return Rotator(
+            self.iam, self.iam, self.secrets, self.notifier, self.clock, settings or self.settings
+        )
+
+    def key_ids(self, user: str) -> list[str]:
+        return [k.key_id for k in self.iam.keys[user]]
+
+    def current(self, user: str) -> str | None:
+        """The key id AWSCURRENT names for ``user``."""
+        state = self.secrets.read_state(user)
+        return state.current_key_id if state else None
 
 
 def _key_id() -> str:

@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
-
-import boto3
+from typing import TYPE_CHECKING
 
 from keyturn.aws.credential_report import IamCredentialReports
-from keyturn.aws.errors import aws_call
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.organizations import OrganizationAccounts
 from keyturn.aws.secret_index import SecretsInFlightIndex
-from keyturn.aws.secrets import SecretsManagerStore
-from keyturn.aws.session import AwsClients, quiet_sdk_logs
-from keyturn.aws.sns import SnsNotifier
+from keyturn.aws.session import AwsClients, Session
 from keyturn.aws.sqs import SqsWorkQueue
-from keyturn.aws.verify import StsKeyVerifier
-from keyturn.engine import Rotator
 from keyturn.errors import ConfigurationError, KeyturnError
 from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
 from keyturn.fleet.settings import FleetSettings
-from keyturn.memory import NullNotifier, SystemClock
-from keyturn.ports import Clock, Notifier, UserDirectory
-from keyturn.results import RunResult
+from keyturn.rotation.ports import Clock, Notifier, SystemClock, UserDirectory
+from keyturn.rotation.results import RunResult
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
+from keyturn.wiring import clients_for, notifier_for, rotator_on
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -65,9 +57,7 @@ class AccountRun:
 
     @cached_property
     def notifier(self) -> Notifier:
-        if not self.settings.topic_arn:
-            return NullNotifier()
-        return SnsNotifier((self.notify_with or self.clients).sns(), self.settings.topic_arn)
+        return notifier_for(self.notify_with or self.clients, self.settings)
 
     def report_directory(self, horizon_days: int) -> ReportDirectory:
         return ReportDirectory(
@@ -79,27 +69,17 @@ class AccountRun:
         )
 
     def rotator(self, directory: UserDirectory | None = None, run_id: str | None = None) -> Rotator:
-        iam = IamUsers(self.iam)
-        secrets = SecretsManagerStore(
-            self.secretsmanager, self.settings.secret_prefix, self.settings.kms_key_id
-        )
-        region = self.clients.session.region_name or self.settings.region
-        return Rotator(
-            directory or iam,
-            iam,
-            secrets,
-            self.notifier,
-            self.clock,
+        return rotator_on(
+            self.clients,
             self.settings,
-            run_id or uuid.uuid4().hex[:12],
-            verifier=StsKeyVerifier(region, self.settings.endpoint_url),
-            sleep=time.sleep,
+            self.clock,
+            directory=directory,
+            notifier=self.notifier,
+            run_id=run_id,
         )
 
     def user_tags(self, user_name: str) -> dict[str, str]:
-        with aws_call("ListUserTags"):
-            pages = self.iam.get_paginator("list_user_tags").paginate(UserName=user_name)
-            return {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
+        return IamUsers(self.iam).user_tags(user_name)
 
     def user_rotator(self, user_names: Iterable[str], run_id: str | None = None) -> Rotator:
         """A rotator whose run covers only ``user_names``."""
@@ -122,16 +102,13 @@ class AwsFleet:
         settings: Settings,
         fleet: FleetSettings,
         *,
-        session: boto3.Session | None = None,
+        session: Session | None = None,
         clock: Clock | None = None,
     ) -> AwsFleet:
-        return cls(
-            settings, fleet, AwsClients.from_settings(settings, session), clock or SystemClock()
-        )
+        return cls(settings, fleet, clients_for(settings, session), clock or SystemClock())
 
     def own_account(self) -> str:
-        with aws_call("GetCallerIdentity"):
-            return self.hub.sts().get_caller_identity()["Account"]
+        return self.hub.account_id()
 
     def account_ids(self) -> list[str]:
         """The accounts this run covers: the organization's selected ones, or the own one."""
@@ -184,35 +161,19 @@ class AwsFleet:
         return SqsWorkQueue(sqs, self.fleet.queue_url)
 
     def _assumed(self, account_id: str) -> tuple[AwsClients, datetime]:
-        partition = self.hub.session.get_partition_for_region(self.hub.session.region_name)
-        role_arn = f"arn:{partition}:iam::{account_id}:role/{self.fleet.member_role_name}"
-        extra: dict[str, Any] = (
-            {"ExternalId": self.fleet.external_id} if self.fleet.external_id else {}
+        return self.hub.assume_role(
+            self.fleet.member_role_name, account_id, SESSION_NAME, self.fleet.external_id
         )
-        with aws_call("AssumeRole"):
-            creds = self.hub.sts().assume_role(
-                RoleArn=role_arn, RoleSessionName=SESSION_NAME, **extra
-            )["Credentials"]
-        quiet_sdk_logs()
-        session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=self.hub.session.region_name,
-        )
-        return AwsClients(session, self.hub.endpoint_url, self.hub.config), creds["Expiration"]
 
 
 def build_report_rotator(
     settings: Settings,
     fleet: FleetSettings,
     *,
-    session: boto3.Session | None = None,
+    session: Session | None = None,
     clock: Clock | None = None,
 ) -> Rotator:
     """A rotator for this account whose runs look only at the users the credential report
     shows as possibly due (``keyturn run --credential-report``)."""
-    run = AccountRun(
-        "", AwsClients.from_settings(settings, session), settings, clock or SystemClock()
-    )
+    run = AccountRun("", clients_for(settings, session), settings, clock or SystemClock())
     return run.rotator(run.report_directory(fleet.horizon(settings.policy.rotate_after_days)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
-from keyturn.age_report.model import AgeReport
+from keyturn.report.model import AgeReport
 
 COLUMNS = (
     "account",

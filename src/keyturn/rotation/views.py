@@ -6,7 +6,7 @@ from typing import Any
 
 from keyturn.core.models import AccessKey
 from keyturn.core.planner import Plan
-from keyturn.results import RunResult, StepDone, UserResult
+from keyturn.rotation.results import RunResult, StepDone, UserResult
 
 
 def key_rows(user_name: str, keys: tuple[AccessKey, ...]) -> list[dict[str, Any]]:

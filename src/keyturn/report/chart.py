@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from keyturn.age_report.model import AgeReport, KeyAge
+from keyturn.report.model import AgeReport, KeyAge
 
 WIDTH = 1000
 HEIGHT = 36

@@ -1,0 +1,1 @@
+"""The consumer face: applications pulling the current key (``keyturn credential-process``)."""

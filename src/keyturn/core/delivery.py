@@ -1,0 +1,69 @@
+"""What a user's secret holds: where it is, the key delivered into it and the marks beside it.
+
+Plain values shared by the service, the secret codec and the adapters. Pure: no AWS, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from keyturn.core.models import NewKey, SecretValue
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a user's key is delivered."""
+
+    name: str
+    arn: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A key and the rotation facts stored with it as one secret version."""
+
+    key: NewKey
+    stored_at: datetime
+    previous_key_id: str | None
+    grace_days: int
+    delete_after_days: int
+    token: str
+    """Idempotency token of this generation (see :func:`keyturn.core.codec.delivery_token`)."""
+    owner_arn: str = ""
+    """The IAM user's ARN; the secret's resource policy lets it read its own key."""
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """A key read back from a secret version, with its secret."""
+
+    key_id: str
+    secret: SecretValue
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Changes to the state marks that live beside the secret versions."""
+
+    pending_since: datetime | None = None
+    clear_pending: bool = False
+    deactivated: tuple[str, datetime] | None = None
+    warned_key_id: str | None = None
+    verified: tuple[str, datetime] | None = None
+    postponed: tuple[str, datetime] | None = None
+
+
+@dataclass(frozen=True)
+class StagedVersion:
+    """One version of a user's secret: its key and its staging labels."""
+
+    version_id: str
+    key: StoredKey
+    stages: frozenset[str]
+    previous_key_id: str | None = None
+
+
+PENDING, CURRENT, PREVIOUS = "AWSPENDING", "AWSCURRENT", "AWSPREVIOUS"
+"""Secrets Manager's staging labels."""

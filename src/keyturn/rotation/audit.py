@@ -1,0 +1,60 @@
+"""Telling people what the service did: one audit event per action, notices of refusals and
+failures. Shared by every part of the service, so each says it the same way."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from keyturn.errors import KeyturnError, RefusedError
+from keyturn.rotation import notices
+from keyturn.rotation.ports import Notifier, SecretStore
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("keyturn.audit")
+
+
+@dataclass
+class Reporter:
+    """Writes audit events on the ``keyturn.audit`` logger and publishes refusals and failures."""
+
+    notifier: Notifier
+    secrets: SecretStore
+    run_id: str
+
+    def audit(
+        self,
+        user_name: str,
+        action: str,
+        key_id: str | None,
+        reason: str,
+        error: KeyturnError | None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        """One structured audit event (run id, user, key id, action, reason, outcome)."""
+        event: dict[str, object] = {
+            "run_id": self.run_id,
+            "user": user_name,
+            "key_id": key_id,
+            "action": action,
+            "reason": reason,
+            "outcome": "failed" if error else "done",
+        }
+        if error is not None:
+            event["error"] = type(error).__name__
+        event.update(extra or {})
+        audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
+
+    def refuse(self, user_name: str, reason: str) -> RefusedError:
+        """Audit and announce a refusal; returns the error for the caller to raise."""
+        self.audit(user_name, "refuse", None, reason, None)
+        self.notifier.publish(notices.refused(user_name, reason, self.secrets.locate(user_name)))
+        return RefusedError(user_name, reason)
+
+    def failed(self, user_name: str, exc: KeyturnError) -> None:
+        """Announce a failure; a notice that cannot be sent is logged, never raised."""
+        try:
+            ref = self.secrets.locate(user_name)
+            self.notifier.publish(notices.failed(user_name, str(exc), ref))
+        except KeyturnError:
+            log.exception("could not send the failure notice for %s", user_name)

@@ -1,0 +1,94 @@
+"""The composition root: settings → boto3 clients → adapters → the service.
+
+The faces (Lambda handlers, CLI) call these builders; nothing else constructs the service from
+AWS adapters, and the adapters never import the service.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+
+from keyturn.aws.iam import IamUsers
+from keyturn.aws.secrets import SecretsManagerStore
+from keyturn.aws.session import AwsClients, Session, quiet_sdk_logs
+from keyturn.aws.sns import SnsNotifier
+from keyturn.aws.verify import StsKeyVerifier
+from keyturn.rotation.ports import Clock, Notifier, NullNotifier, SystemClock, UserDirectory
+from keyturn.rotation.rotator import Rotator
+from keyturn.settings import Settings
+
+__all__ = ["build_rotator", "clients_for", "forget_clients", "notifier_for", "rotator_on"]
+
+
+def build_rotator(
+    settings: Settings,
+    *,
+    session: Session | None = None,
+    clock: Clock | None = None,
+    run_id: str | None = None,
+) -> Rotator:
+    """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at).
+
+    Without an explicit session, clients are made once per settings and reused, as Lambda
+    recommends for warm invocations. New keys are proved with STS before promotion;
+    ``time.sleep`` paces the probes.
+    """
+    quiet_sdk_logs()
+    clients = clients_for(settings, session) if session else _shared_clients(settings)
+    return rotator_on(clients, settings, clock or SystemClock(), run_id=run_id)
+
+
+def rotator_on(
+    clients: AwsClients,
+    settings: Settings,
+    clock: Clock,
+    *,
+    directory: UserDirectory | None = None,
+    notifier: Notifier | None = None,
+    run_id: str | None = None,
+) -> Rotator:
+    """A Rotator on ``clients``' account; ``directory`` narrows which users a run sees."""
+    iam = IamUsers(clients.iam())
+    secrets = SecretsManagerStore(
+        clients.secretsmanager(), settings.secret_prefix, settings.kms_key_id
+    )
+    return Rotator(
+        directory or iam,
+        iam,
+        secrets,
+        notifier or notifier_for(clients, settings),
+        clock,
+        settings,
+        run_id or uuid.uuid4().hex[:12],
+        verifier=StsKeyVerifier(clients.region or settings.region, settings.endpoint_url),
+        sleep=time.sleep,
+    )
+
+
+def clients_for(settings: Settings, session: Session | None = None) -> AwsClients:
+    """Clients for the settings' profile, region and endpoint (or on ``session``)."""
+    return AwsClients.connect(
+        profile=settings.profile,
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        session=session,
+    )
+
+
+def notifier_for(clients: AwsClients, settings: Settings) -> Notifier:
+    """SNS on the configured topic, or nothing when no topic is configured."""
+    if not settings.topic_arn:
+        return NullNotifier()
+    return SnsNotifier(clients.sns(), settings.topic_arn)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_clients(settings: Settings) -> AwsClients:
+    return clients_for(settings).cached()
+
+
+def forget_clients() -> None:
+    """Drop the reused clients (new credentials, or a test that watches new sessions)."""
+    _shared_clients.cache_clear()
