@@ -116,9 +116,7 @@ class _ApiResource:
         raise NotImplementedError("the tests create stacks, they never update them")
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, *args: Any, **kwargs: Any
-    ) -> None:
+    def delete_from_cloudformation_json(cls, resource_name: str, *args: Any, **kwargs: Any) -> None:
         """Deleting a stack leaves these behind; moto's reset clears them between tests."""
 
     @classmethod
