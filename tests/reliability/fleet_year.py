@@ -25,7 +25,7 @@ from keyturn.core.delivery import Delivery, SecretRef
 from keyturn.core.models import AccessKey, KeyStatus
 from keyturn.core.policy import TAG_EXEMPT, TAG_MANAGED, Policy
 from keyturn.rotation.rotator import Rotator
-from keyturn.settings import Settings
+from keyturn.settings import Scope, Settings
 from keyturn.testing import InMemoryIam, InMemorySecrets, ManualClock, RecordingNotifier
 
 START = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
@@ -134,7 +134,8 @@ class FleetYear:
         self.iam = InMemoryIam(self.clock)
         self.secrets = FlakySecrets(rng=self.rng, failure_rate=DELIVERY_FAULT_RATE)
         self.notifier = RecordingNotifier()
-        settings = Settings(policy=self.schedule.policy())
+        # Users opt in with keyturn:managed=true, as with the template's ManageTaggedUsers=true.
+        settings = Settings(policy=self.schedule.policy(), scope=Scope(manage_tagged=True))
         self.rotator = Rotator(
             self.iam, self.iam, self.secrets, self.notifier, self.clock, settings, "sim"
         )

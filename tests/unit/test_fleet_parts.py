@@ -144,6 +144,11 @@ def test_scope_reads_tags_only_where_path_and_name_do_not_tell() -> None:
         asked.append(name)
         return {"keyturn:managed": "true"} if name == "tagged" else {}
 
-    scope = Scope(user_path="/keyturn/", user_names=frozenset({"named"}))
+    scope = Scope(user_path="/keyturn/", user_names=frozenset({"named"}), manage_tagged=True)
     assert in_scope(selection, scope, tags_of) == ["svc", "named", "tagged", "new"]
     assert asked == ["tagged", "other"]
+    # Without tag opt-in the tag counts for nothing, so it is not even read.
+    asked.clear()
+    untagged = Scope(user_path="/keyturn/", user_names=frozenset({"named"}))
+    assert in_scope(selection, untagged, tags_of) == ["svc", "named", "new"]
+    assert asked == []

@@ -256,7 +256,9 @@ def test_a_creation_in_flight_elsewhere_is_left_alone() -> None:
 
 def test_a_key_whose_secret_was_lost_is_removed_and_the_rotation_redone() -> None:
     # GIVEN a run that died between CreateAccessKey and storing the secret, 20 minutes ago
-    state = stored(C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=20))
+    state = stored(
+        C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=20), keys_before=frozenset({C})
+    )
     lost = AccessKey("AKIALOST000000000000", key(C, 0).status, NOW - timedelta(minutes=19))
     # WHEN the next run plans
     result = plan(USER, [key(C, 85), lost], state, Policy(), NOW)
@@ -267,6 +269,20 @@ def test_a_key_whose_secret_was_lost_is_removed_and_the_rotation_redone() -> Non
         (ActionKind.CLEAR_PENDING, Reason.STALE_MARK),
         (ActionKind.CREATE, Reason.ROTATION_DUE),
     ]
+
+
+@pytest.mark.parametrize("keys_before", [None, frozenset({C, "AKIALOST000000000000"})])
+def test_a_mark_that_does_not_prove_the_key_new_never_gets_it_deleted(
+    keys_before: frozenset[str] | None,
+) -> None:
+    """Issue 9, T3: a mark without the record of the keys before it (an older keyturn's, or
+    forged), or one that lists the key, proves nothing: the key is foreign and stays."""
+    state = stored(
+        C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=20), keys_before=keys_before
+    )
+    lost = AccessKey("AKIALOST000000000000", key(C, 0).status, NOW - timedelta(minutes=19))
+    result = plan(USER, [key(C, 85), lost], state, Policy(), NOW)
+    assert lost.key_id not in [a.key_id for a in result.actions]
 
 
 def test_a_foreign_key_created_long_after_a_stale_mark_is_not_mistaken_for_ours() -> None:

@@ -143,29 +143,50 @@ def test_without_a_proof_of_the_new_key_there_is_no_early_retirement() -> None:
 
 
 def test_a_secrets_manager_rotation_retires_an_unused_previous_key_for_its_slot() -> None:
-    keys, state = _world(stored_days=2, old_used=None)
+    # GIVEN a previous key whose grace period is over and that nobody uses
+    keys, state = _world(stored_days=8, old_used=None)
     found = plan(USER, keys, state, Policy(early_retire=False), NOW, make_room=True)
     assert _steps(found.actions) == [
-        (ActionKind.DEACTIVATE, Reason.MAKE_ROOM),
+        (ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED),
         (ActionKind.DELETE, Reason.MAKE_ROOM),
         (ActionKind.CREATE, Reason.FORCED),
     ]
     assert found.refusal is None
 
 
-def test_a_secrets_manager_rotation_never_takes_the_slot_of_a_key_in_use() -> None:
-    keys, state = _world(stored_days=2, old_used=0.5)
-    found = plan(USER, keys, state, Policy(), NOW, make_room=True)
+@pytest.mark.parametrize("old_used", [None, 0.5])
+def test_a_secrets_manager_rotation_never_retires_a_key_inside_its_grace(
+    old_used: float | None,
+) -> None:
+    """Issue 9, T6: evidence that a consumer switched cannot exist yet two days in, used or
+    not; a requested rotation must not cut the promised grace short."""
+    keys, state = _world(stored_days=2, old_used=old_used)
+    found = plan(USER, keys, state, Policy(early_retire=False), NOW, make_room=True)
     assert found.actions == ()
+    assert found.refusal is not None
+    assert "inside its grace period" in found.refusal
+
+
+def test_a_secrets_manager_rotation_never_takes_the_slot_of_a_key_in_use() -> None:
+    keys, state = _world(stored_days=8, old_used=0.5)
+    found = plan(USER, keys, state, Policy(), NOW, make_room=True)
+    assert [a.kind for a in found.actions] == [ActionKind.POSTPONE]
     assert found.refusal is not None
     assert "in use" in found.refusal
 
 
-def test_a_secrets_manager_rotation_ignores_the_cooldown_but_creates_once() -> None:
+def test_a_second_secrets_manager_rotation_in_a_row_is_refused() -> None:
+    """Issue 9, T6: the same cooldown as an on-demand rotation, said as a refusal."""
     keys, state = [key(NEW, 0.001)], stored(NEW, stored_days_ago=0.001)
     found = plan(USER, keys, state, Policy(), NOW, make_room=True)
-    assert [a.kind for a in found.actions] == [ActionKind.CREATE]
+    assert found.actions == ()
+    assert found.refusal is not None
+    assert "second requested rotation in a row is refused" in found.refusal
     assert plan(USER, keys, state, Policy(), NOW, force=True).actions == ()
+    later = NOW + Policy().force_cooldown
+    assert [a.kind for a in plan(USER, keys, state, Policy(), later, make_room=True).actions] == [
+        ActionKind.CREATE
+    ]
 
 
 def test_two_keys_days_counts_from_storing_the_successor() -> None:

@@ -48,6 +48,8 @@ class Marks:
     """Changes to the state marks that live beside the secret versions."""
 
     pending_since: datetime | None = None
+    keys_before: tuple[str, ...] = ()
+    """With ``pending_since``: the ids of the user's keys before the creation."""
     clear_pending: bool = False
     deactivated: tuple[str, datetime] | None = None
     warned_key_id: str | None = None

@@ -48,12 +48,15 @@ __all__ = [
     "Wait",
     "classify",
     "deactivation_due",
+    "future_mark",
     "next_step",
     "plan",
     "schedule",
 ]
 
 MAX_STEPS = 12
+FUTURE_SKEW = timedelta(minutes=5)
+"""How far a stored time may be ahead of this run's clock (clocks of two runs differ)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,11 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
     snapshot = Snapshot(tuple(keys), stored_state or StoredState())
     if policy.exempt:
         return Plan(user.name, notes=("exempt: reported only",), upcoming=())
+    implausible = future_mark(snapshot.state, now)
+    if implausible is not None:
+        return Plan(user.name, refusal=implausible)
+    if requested_room and _rotated_just_now(snapshot, policy, now):
+        return Plan(user.name, refusal=_second_rotation(snapshot.state, policy))
     actions: list[Action] = []
     refusal: str | None = None
     notes: list[str] = []
@@ -210,7 +218,16 @@ def _rotation_step(
 def _room_by_retiring(
     roles: KeyRoles, state: StoredState, policy: Policy, now: datetime, refusal: Refusal
 ) -> Action | Refusal:
-    """For a Secrets Manager rotation: retire the previous key if no consumer needs it."""
+    """For a Secrets Manager rotation: retire the previous key if no consumer needs it, and
+    never inside its grace period (evidence that a consumer switched cannot exist yet)."""
+    if roles.previous is not None and roles.previous.active:
+        due = deactivation_due(state, roles.previous, policy)
+        if now < due:
+            shown = mask_key_id(roles.previous.key_id)
+            return Refusal(
+                f"previous key {shown} is inside its grace period until {_iso(due)}; a "
+                "requested rotation never retires it early"
+            )
     retire = usage.retire_for_room(roles.previous, state, policy, now, roles.current)
     if retire is not None:
         return retire
@@ -281,6 +298,40 @@ def _no_room_reason(
     return (
         f"inactive key {shown} was not created by keyturn; delete it or set "
         "KEYTURN_DELETE_FOREIGN_KEYS=true"
+    )
+
+
+def future_mark(state: StoredState, now: datetime) -> str | None:
+    """Why the stored state cannot be keyturn's: a time later than now (plus clock skew).
+
+    keyturn stamps its marks with the time it acts, so a future stamp was written by someone
+    else; acting on it could stop rotation for good (a mark "in flight" until 9999).
+    """
+    stamps = {
+        "keyturn:pending-since": state.pending_since,
+        "the stored version's StoredAt": state.stored_at,
+        "keyturn:deactivated": state.deactivated_at,
+        "keyturn:verified": state.verified_at,
+        "keyturn:postponed": state.postponed_at,
+    }
+    for where, moment in stamps.items():
+        if moment is not None and moment > now + FUTURE_SKEW:
+            return f"{where} is in the future ({_iso(moment)}); keyturn did not write it"
+    return None
+
+
+def _rotated_just_now(snapshot: Snapshot, policy: Policy, now: datetime) -> bool:
+    """True when the active current key was stored within the cooldown."""
+    current = snapshot.key(snapshot.state.current_key_id)
+    return current is not None and current.active and _fresh(snapshot.state, policy, now)
+
+
+def _second_rotation(state: StoredState, policy: Policy) -> str:
+    stored = state.stored_at
+    again = stored + policy.force_cooldown if stored else None
+    return (
+        f"the current key was stored at {_iso(stored)}; a second requested rotation in a row "
+        f"is refused until {_iso(again)}"
     )
 
 

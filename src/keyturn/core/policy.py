@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from keyturn.errors import ConfigurationError
@@ -18,6 +18,24 @@ TAG_MAX_ACTIVE_DAYS = "keyturn:max-active-days"
 
 MAX_DAYS = 3650
 COMPLIANCE_MAX_AGE_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Floors:
+    """The shortest schedule a user's ``keyturn:*`` tags may ask for.
+
+    Whoever may tag a user could otherwise rotate its keys every day or retire the old key at
+    once; tags can lengthen the operator's schedule but never shorten it below these.
+    """
+
+    rotate_after_days: int = 30
+    grace_days: int = 1
+    delete_after_days: int = 1
+
+    def __post_init__(self) -> None:
+        _check_days("the rotation floor", self.rotate_after_days, minimum=1)
+        _check_days("the grace floor", self.grace_days, minimum=0)
+        _check_days("the deletion floor", self.delete_after_days, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,8 @@ class Policy:
         renotify_after: how often the owner hears again that a deactivation is postponed.
         run_interval: how often keyturn runs (daily); the cap is enforced on the last run
             before ``max_active_days``, not the first run after it.
+        floors: the shortest schedule user tags may set (``max_active_days`` may only be
+            lengthened by a tag).
     """
 
     rotate_after_days: int = 80
@@ -64,6 +84,7 @@ class Policy:
     usage_granularity: timedelta = timedelta(minutes=15)
     renotify_after: timedelta = timedelta(hours=20)
     run_interval: timedelta = timedelta(days=1)
+    floors: Floors = field(default_factory=Floors)
 
     def __post_init__(self) -> None:
         _check_days("rotate_after_days", self.rotate_after_days, minimum=1)
@@ -89,14 +110,21 @@ class Policy:
         Raises:
             ConfigurationError: a tag holds a value keyturn cannot use.
         """
+        floors = self.floors
         try:
             return replace(
                 self,
-                rotate_after_days=_tag_days(tags, TAG_ROTATE_AFTER_DAYS, self.rotate_after_days),
-                grace_days=_tag_days(tags, TAG_GRACE_DAYS, self.grace_days),
-                delete_after_days=_tag_days(tags, TAG_DELETE_AFTER_DAYS, self.delete_after_days),
+                rotate_after_days=_tag_days(
+                    tags, TAG_ROTATE_AFTER_DAYS, self.rotate_after_days, floors.rotate_after_days
+                ),
+                grace_days=_tag_days(tags, TAG_GRACE_DAYS, self.grace_days, floors.grace_days),
+                delete_after_days=_tag_days(
+                    tags, TAG_DELETE_AFTER_DAYS, self.delete_after_days, floors.delete_after_days
+                ),
                 exempt=_tag_flag(tags, TAG_EXEMPT, default=self.exempt),
-                max_active_days=_tag_days(tags, TAG_MAX_ACTIVE_DAYS, self.max_active_days),
+                max_active_days=_tag_days(
+                    tags, TAG_MAX_ACTIVE_DAYS, self.max_active_days, self.max_active_days
+                ),
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"user {user_name}: {exc}") from None
@@ -116,9 +144,10 @@ def parse_flag(name: str, raw: str) -> bool:
 
 
 def parse_days(name: str, raw: str, *, minimum: int = 0) -> int:
-    """Read a whole number of days within keyturn's bounds."""
+    """Read a whole number of days within keyturn's bounds: ASCII digits only (``"²"`` and
+    ``"٣"`` pass ``str.isdigit`` and are refused here), at most four of them."""
     text = raw.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 4):
         raise ConfigurationError(f"{name} must be a whole number of days, not {raw!r}")
     days = int(text)
     _check_days(name, days, minimum=minimum)
@@ -132,11 +161,17 @@ def _check_days(name: str, days: int, *, minimum: int) -> None:
         raise ConfigurationError(f"{name} must be between {minimum} and {MAX_DAYS}, not {days}")
 
 
-def _tag_days(tags: Mapping[str, str], tag: str, default: int) -> int:
+def _tag_days(tags: Mapping[str, str], tag: str, default: int, floor: int) -> int:
+    """A tag's days, refused below ``floor``: tags lengthen the schedule, never shorten it."""
     if tag not in tags:
         return default
-    minimum = 1 if tag in {TAG_ROTATE_AFTER_DAYS, TAG_MAX_ACTIVE_DAYS} else 0
-    return parse_days(f"tag {tag}", tags[tag], minimum=minimum)
+    days = parse_days(f"tag {tag}", tags[tag], minimum=0)
+    if days < floor:
+        raise ConfigurationError(
+            f"tag {tag}={days} is below the operator's floor of {floor} days; "
+            "tags may lengthen keyturn's schedule, never shorten it"
+        )
+    return days
 
 
 def _tag_flag(tags: Mapping[str, str], tag: str, *, default: bool) -> bool:

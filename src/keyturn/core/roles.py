@@ -31,17 +31,21 @@ class KeyRoles:
 def classify(snapshot: Snapshot, max_run: timedelta = DEFAULT_MAX_RUN) -> KeyRoles:
     """Sort keys into current, previous, undelivered and foreign.
 
-    A key is undelivered (ours, secret never stored) when it is unknown to the state and was
-    created within ``max_run`` of the in-flight mark; any other unknown key is foreign.
+    A key is undelivered (ours, secret never stored) when it is unknown to the state, absent
+    from the keys the in-flight mark recorded, and created within ``max_run`` after the mark;
+    any other unknown key is foreign. A mark that recorded no keys proves nothing.
     """
     state = snapshot.state
     known = {state.current_key_id, state.previous_key_id}
     unknown = [k for k in snapshot.keys if k.key_id not in known]
-    pending = state.pending_since
+    pending, before = state.pending_since, state.keys_before
     ours = tuple(
         k
         for k in unknown
-        if pending is not None and pending - CLOCK_SKEW <= k.created <= pending + max_run
+        if pending is not None
+        and before is not None
+        and k.key_id not in before
+        and pending - CLOCK_SKEW <= k.created <= pending + max_run
     )
     return KeyRoles(
         current=snapshot.key(state.current_key_id),

@@ -73,6 +73,8 @@ class SecretsManagerRotation:
     notifier: Notifier
     clock: Clock
     stage_rotation: StageRotation
+    admit: Callable[[str], None]
+    """Refuses a user outside keyturn's scope (the same rule as every other door)."""
     include_secret: bool = False
 
     def run_step(self, event: RotationEvent) -> StepOutcome:
@@ -84,6 +86,8 @@ class SecretsManagerRotation:
                 removed); PartialRotationError / AwsError: a call failed.
         """
         user_name = self.secrets.find_user(event.secret_id)
+        if event.step is not Step.CREATE:  # createSecret's staging admits the user itself
+            self.admit(user_name)
         match event.step:
             case Step.CREATE:
                 return self._create(user_name, event.token)
