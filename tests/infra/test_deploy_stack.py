@@ -153,7 +153,9 @@ def test_role_reaches_secrets_topic_keys_queue_and_logs_it_owns(full: Deployed) 
     )["Attributes"]["QueueArn"]
 
     assert allows(policy, "secretsmanager:PutSecretValue", secret)
-    assert allows(policy, "secretsmanager:PutResourcePolicy", secret)
+    blocks_public = {"secretsmanager:BlockPublicPolicy": True}
+    assert allows(policy, "secretsmanager:PutResourcePolicy", secret, context=blocks_public)
+    assert not allows(policy, "secretsmanager:PutResourcePolicy", secret)
     assert not allows(policy, "secretsmanager:GetSecretValue", other_secret)
     assert not allows(policy, "secretsmanager:DeleteSecret", secret)
     assert allows(policy, "sns:Publish", full.outputs["TopicArn"])
