@@ -204,6 +204,9 @@ def test_schedules_send_the_run_and_the_recipe_input(full: Deployed) -> None:
         p for p in permissions if p["Principal"]["Service"] == "secretsmanager.amazonaws.com"
     ]
     assert by_secrets["Condition"]["StringEquals"]["AWS:SourceAccount"] == ACCOUNT
+    assert by_secrets["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:keyturn/*"
+    )
 
 
 def test_alarms_watch_errors_refusals_failures_and_the_queue(full: Deployed) -> None:
