@@ -2,7 +2,8 @@
 
 moto's CloudFormation skips ``AWS::CloudWatch::Alarm``, ``AWS::SNS::Subscription``,
 ``AWS::Lambda::EventInvokeConfig`` and ``AWS::SQS::QueuePolicy`` (it warns and creates
-nothing), and its ``AWS::IAM::User``
+nothing), its ``AWS::KMS::Key`` keeps the key policy as an object (GetKeyPolicy and
+DescribeKey then fail), and its ``AWS::IAM::User``
 applies the path alone, dropping the user's tags and inline policies. Each shim here does what
 CloudFormation's own handler does: it calls the service's API operation with the resource's
 properties. The properties are first checked against the operation's input shape in botocore's
@@ -26,6 +27,7 @@ from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.iam.models import User, iam_backends
+from moto.kms.models import Key
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.utils import get_partition
@@ -196,6 +198,30 @@ class QueuePolicy(_ApiResource, CloudFormationModel):
         return name
 
 
+class KeyWithPolicyText(Key, CloudFormationModel):  # type: ignore[misc]
+    """moto's key, given its policy as the JSON text the KMS API stores."""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Key:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return super().create_from_cloudformation_json(  # type: ignore[no-any-return]
+            resource_name,
+            {**cloudformation_json, "Properties": properties},
+            account_id,
+            region_name,
+            **kwargs,
+        )
+
+
 class UserWithTagsAndPolicies(User, CloudFormationModel):  # type: ignore[misc]
     """moto's user, plus the Tags and Policies moto's CloudFormation leaves out."""
 
@@ -234,7 +260,14 @@ class UserWithTagsAndPolicies(User, CloudFormationModel):  # type: ignore[misc]
         return user
 
 
-SHIMS = (MetricAlarm, TopicSubscription, EventInvokeConfig, QueuePolicy, UserWithTagsAndPolicies)
+SHIMS = (
+    MetricAlarm,
+    TopicSubscription,
+    EventInvokeConfig,
+    QueuePolicy,
+    KeyWithPolicyText,
+    UserWithTagsAndPolicies,
+)
 
 
 def install() -> None:
