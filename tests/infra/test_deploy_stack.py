@@ -153,7 +153,9 @@ def test_role_reaches_secrets_topic_keys_queue_and_logs_it_owns(full: Deployed) 
     )["Attributes"]["QueueArn"]
 
     assert allows(policy, "secretsmanager:PutSecretValue", secret)
-    assert allows(policy, "secretsmanager:PutResourcePolicy", secret)
+    blocks_public = {"secretsmanager:BlockPublicPolicy": True}
+    assert allows(policy, "secretsmanager:PutResourcePolicy", secret, context=blocks_public)
+    assert not allows(policy, "secretsmanager:PutResourcePolicy", secret)
     assert not allows(policy, "secretsmanager:GetSecretValue", other_secret)
     assert not allows(policy, "secretsmanager:DeleteSecret", secret)
     assert allows(policy, "sns:Publish", full.outputs["TopicArn"])
@@ -202,6 +204,9 @@ def test_schedules_send_the_run_and_the_recipe_input(full: Deployed) -> None:
         p for p in permissions if p["Principal"]["Service"] == "secretsmanager.amazonaws.com"
     ]
     assert by_secrets["Condition"]["StringEquals"]["AWS:SourceAccount"] == ACCOUNT
+    assert by_secrets["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:keyturn/*"
+    )
 
 
 def test_alarms_watch_errors_refusals_failures_and_the_queue(full: Deployed) -> None:
