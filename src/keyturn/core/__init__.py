@@ -1,6 +1,7 @@
 """The pure core: models, policy and planner. Imports only the standard library."""
 
 from keyturn.core.actions import PLANNED_KEY_ID, Action, ActionKind, Reason, Snapshot, apply
+from keyturn.core.deadlines import RunClock
 from keyturn.core.models import (
     AccessKey,
     KeyStatus,
@@ -25,6 +26,7 @@ __all__ = [
     "Plan",
     "Policy",
     "Reason",
+    "RunClock",
     "SecretValue",
     "Snapshot",
     "StoredState",
