@@ -82,7 +82,11 @@ def row(*keys: tuple[bool, float | None]) -> ReportRow:
     ("report_row", "in_flight", "expected"),
     [
         (row((True, 10)), False, None),
-        (row((True, 79.9)), False, None),
+        # a rotation is kept by the last daily run before 80 days, so a key is looked at from
+        # one run (and the 5-minute tolerance) before the horizon: issue 10
+        (row((True, 78.99)), False, None),
+        (row((True, 79)), False, LookReason.AGE),
+        (row((True, 79.9)), False, LookReason.AGE),
         (row((True, 80)), False, LookReason.AGE),
         (row((True, 10)), True, LookReason.IN_FLIGHT),
         (row(), False, LookReason.NO_KEY),

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from keyturn.core import Policy
 from keyturn.core.deadlines import RunClock
 from keyturn.errors import ConfigurationError
 from tests.unit.builders import NOW
@@ -112,3 +113,10 @@ def test_an_hourly_schedule_counts_in_hours() -> None:
 def test_a_clock_that_cannot_place_a_deadline_is_refused(interval, tolerance, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
         RunClock(interval, tolerance)
+    with pytest.raises(ConfigurationError, match=message):
+        Policy(run_interval=interval, run_tolerance=tolerance)
+
+
+def test_the_policy_defaults_to_a_daily_run_within_five_minutes() -> None:
+    assert Policy().clock == RunClock(DAY, 5 * MINUTE)
+    assert Policy(run_interval=None).clock.scheduled is False

@@ -14,10 +14,15 @@ Rules, in order of precedence:
    (see :mod:`keyturn.core.usage`): a previous key still in use is not deactivated but postponed
    (the owner told), until ``max_active_days`` when enforced; once the consumer switched it is
    deactivated early.
-5. A rotation (due, forced, no key, no active key, current key inactive) creates a new key,
+5. A rotation (due at ``rotate_after_days``, forced, no key, no active key, current key
+   inactive) creates a new key,
    making room first by deleting an inactive key only where allowed; never an active one. A
    rotation Secrets Manager asked for (``make_room``) may also retire the previous key, if that
    cannot cut off a consumer.
+
+Every deadline is kept on the run clock (:mod:`keyturn.core.deadlines`): waits (grace, restore
+window) end on the first run at or after them, limits (rotation age, cap) are kept by the last
+run before them, both to within ``Policy.run_tolerance``.
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ from keyturn.core.policy import Policy
 from keyturn.core.roles import (
     KeyRoles,
     Refusal,
+    Retirement,
     classify,
-    deactivation_due,
     delete_after_days,
     incumbent_key,
+    retirement,
 )
 from keyturn.core.schedule import Upcoming, schedule
 
@@ -44,12 +50,13 @@ __all__ = [
     "KeyRoles",
     "Plan",
     "Refusal",
+    "Retirement",
     "Upcoming",
     "Wait",
     "classify",
-    "deactivation_due",
     "next_step",
     "plan",
+    "retirement",
     "schedule",
 ]
 
@@ -153,13 +160,14 @@ def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: dat
 def _grace_step(
     previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy, now: datetime
 ) -> Step:
-    due = deactivation_due(state, previous, policy)
-    if now >= due:
+    dates, clock = retirement(state, previous, policy), policy.clock
+    if dates.due(clock, now):
         return usage.retire_at_grace_end(previous, current, state, policy, now)
     early = usage.early_retirement(previous, current, state, policy)
     if early is not None:
         return early
-    if now >= due - policy.warn_before and state.warned_key_id != previous.key_id:
+    due = dates.when(clock, now)
+    if clock.waited(due - policy.warn_before, now) and state.warned_key_id != previous.key_id:
         detail = f"deactivation on {_iso(due)}"
         return Action(ActionKind.WARN, Reason.DEACTIVATION_SOON, previous.key_id, detail, due=due)
     return None
@@ -171,7 +179,7 @@ def _restore_window_step(
     deactivated = state.deactivated_time(previous.key_id)
     if deactivated is None:
         return Action(ActionKind.RECORD_DEACTIVATION, Reason.DEACTIVATED_OUTSIDE, previous.key_id)
-    if now >= deactivated + _days(delete_after_days(state, policy)):
+    if policy.clock.waited(deactivated + _days(delete_after_days(state, policy)), now):
         return Action(ActionKind.DELETE, Reason.RESTORE_WINDOW_ELAPSED, previous.key_id)
     return None
 
@@ -204,7 +212,18 @@ def _rotation_step(
         incumbent.key_id if incumbent else None,
         grace_days=policy.grace_days,
         delete_after_days=policy.delete_after_days,
+        due=_replaced_key_retires(incumbent, policy, now),
     )
+
+
+def _replaced_key_retires(
+    incumbent: AccessKey | None, policy: Policy, now: datetime
+) -> datetime | None:
+    """The run on which the key a CREATE replaces is deactivated, if it is active and unused."""
+    if incumbent is None or not incumbent.active:
+        return None
+    stored = StoredState(stored_at=now, grace_days=policy.grace_days)
+    return retirement(stored, incumbent, policy).when(policy.clock, now)
 
 
 def _room_by_retiring(
@@ -241,7 +260,9 @@ def _rotation_reason(
         return Reason.CURRENT_INACTIVE
     if make_room or (force and not _fresh(snapshot.state, policy, now)):
         return Reason.FORCED
-    if now - incumbent.created >= _days(policy.rotate_after_days):
+    # a key made in this plan is never due again in it, however long the run interval
+    due = incumbent.created + _days(policy.rotate_after_days)
+    if incumbent.created < now and policy.clock.last_call(due, now):
         return Reason.ROTATION_DUE
     return None
 
@@ -271,12 +292,13 @@ def _no_room_reason(
     shown = mask_key_id(other.key_id)
     if other.active:
         if roles.previous is not None and other.key_id == roles.previous.key_id:
-            due = deactivation_due(state, other, policy)
+            due = retirement(state, other, policy).when(policy.clock, now)
             return f"previous key {shown} is still active until {_iso(due)}; two keys are the limit"
         return f"two active keys; keyturn never deletes an active key ({shown}) to make room"
     if roles.previous is not None and other.key_id == roles.previous.key_id:
         deactivated = state.deactivated_time(other.key_id) or now
-        until = deactivated + _days(delete_after_days(state, policy))
+        end = deactivated + _days(delete_after_days(state, policy))
+        until = policy.clock.run_after_wait(end, now)
         return f"previous key {shown} can still be restored until {_iso(until)}"
     return (
         f"inactive key {shown} was not created by keyturn; delete it or set "

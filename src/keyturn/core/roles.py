@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from keyturn.core.actions import Snapshot
+from keyturn.core.deadlines import RunClock
 from keyturn.core.models import AccessKey, StoredState, mask_key_id
 from keyturn.core.policy import Policy
 
@@ -66,10 +67,34 @@ def incumbent_key(roles: KeyRoles) -> AccessKey | Refusal | None:
     return active[0] if active else None
 
 
-def deactivation_due(state: StoredState, previous: AccessKey, policy: Policy) -> datetime:
-    """When the previous key's grace period ends."""
+@dataclass(frozen=True)
+class Retirement:
+    """When keyturn deactivates a previous key, on the run clock (:mod:`keyturn.core.deadlines`).
+
+    The grace period is a wait: it ends ``grace_days`` after the successor was stored.
+
+    Attributes:
+        stored: when the successor was stored (the key's creation if unknown).
+        grace_end: ``stored`` plus the grace period.
+    """
+
+    stored: datetime
+    grace_end: datetime
+
+    def due(self, clock: RunClock, now: datetime) -> bool:
+        """True if the grace period is over on the run at ``now``."""
+        return clock.waited(self.grace_end, now)
+
+    def when(self, clock: RunClock, now: datetime) -> datetime:
+        """The run on which the key is deactivated if nobody still uses it."""
+        return clock.run_after_wait(self.grace_end, now)
+
+
+def retirement(state: StoredState, previous: AccessKey, policy: Policy) -> Retirement:
+    """The previous key's grace period."""
     grace = state.grace_days if state.grace_days is not None else policy.grace_days
-    return (state.stored_at or previous.created) + timedelta(days=grace)
+    stored = state.stored_at or previous.created
+    return Retirement(stored, stored + timedelta(days=grace))
 
 
 def delete_after_days(state: StoredState, policy: Policy) -> int:
