@@ -139,11 +139,12 @@ def test_a_user_left_out_has_nothing_due(
     delete_after: int,
 ) -> None:
     # The selection's safety: whatever the stored state, skipping a user never skips an action,
-    # as long as the horizon is at most the user's rotate_after_days.
-    horizon = min(horizon, rotate_after)
+    # as long as the horizon is at most the user's rotation age (rotate_after_days, or sooner
+    # for the max-age cap: issue 10).
     policy = Policy(
         rotate_after_days=rotate_after, grace_days=grace, delete_after_days=delete_after
     )
+    horizon = min(horizon, policy.rotation_days)
     in_flight = state is not None and state.pending_since is not None
     reason = look_reason(report_row_for(keys), NOW, timedelta(days=horizon), in_flight=in_flight)
     if reason is None:

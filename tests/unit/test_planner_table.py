@@ -63,12 +63,13 @@ ROWS: list[Row] = [
         [(ActionKind.CREATE, C)],
     ),
     (
-        "forced again within the cooldown: nothing new",
+        # no second rotation; the 90-day previous key goes after the 1-day floor, so tomorrow
+        "forced again within the cooldown: no new key, the capped previous key warned",
         [key(C, 0.01), key(P, 90)],
         stored(C, stored_days_ago=0.01, previous=P),
         Policy(),
         True,
-        [],
+        [(ActionKind.WARN, P)],
     ),
     (
         "undelivered key adopted when due",

@@ -117,6 +117,10 @@ def test_a_clock_that_cannot_place_a_deadline_is_refused(interval, tolerance, me
         Policy(run_interval=interval, run_tolerance=tolerance)
 
 
-def test_the_policy_defaults_to_a_daily_run_within_five_minutes() -> None:
-    assert Policy().clock == RunClock(DAY, 5 * MINUTE)
+def test_the_policy_defaults_are_a_daily_run_within_five_minutes_and_a_one_day_floor() -> None:
+    policy = Policy()
+    assert policy.clock == RunClock(DAY, 5 * MINUTE)
+    assert policy.min_grace_days == 1
     assert Policy(run_interval=None).clock.scheduled is False
+    with pytest.raises(ConfigurationError, match="min_grace_days"):
+        Policy(min_grace_days=-1)

@@ -109,10 +109,26 @@ def test_at_the_cap_an_in_use_key_goes_only_if_enforced(
     assert _steps(plan(USER, keys, state, policy, NOW).actions) == expected
 
 
-def test_the_grace_period_is_granted_even_to_a_key_past_the_cap() -> None:
-    # a key made outside keyturn, 120 days old when first rotated: grace still applies
+@pytest.mark.parametrize(
+    ("stored_days", "expected"),
+    [
+        (0.5, [(ActionKind.WARN, Reason.DEACTIVATION_SOON)]),
+        (1, [(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED)]),
+        (2, [(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED)]),
+    ],
+)
+def test_a_key_past_the_cap_when_first_rotated_keeps_only_the_floor(
+    stored_days: float, expected: list[tuple[ActionKind, Reason]]
+) -> None:
+    # a key made outside keyturn, 120 days old when first rotated, still in use: with the cap
+    # enforced it gets the 1-day floor, not the 7-day grace (issue 10: the headline holds)
+    keys, state = _world(stored_days=stored_days, old_age=120 + stored_days, old_used=0.1)
+    assert _steps(plan(USER, keys, state, Policy(), NOW).actions) == expected
+
+
+def test_without_the_cap_a_key_past_it_keeps_the_full_grace_period() -> None:
     keys, state = _world(stored_days=2, old_age=122, old_used=0.1)
-    assert plan(USER, keys, state, Policy(), NOW).actions == ()
+    assert plan(USER, keys, state, Policy(enforce_max_age=False), NOW).actions == ()
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def look_reason(
 
     With one active key younger than the horizon and no creation in flight, no planner rule
     fires: there is no previous key to retire, nothing undelivered, and no rotation due as long
-    as the horizon is at most the user's ``rotate_after_days``. On the run clock a rotation
+    as the horizon is at most the user's ``Policy.rotation_days``. On the run clock a rotation
     is a limit, kept by the last run before it, so a key within one run interval (plus the
     tolerance) of the horizon is looked at too.
     """
@@ -161,7 +161,7 @@ def select_candidates(
     """The users that need a per-user look, in report order.
 
     Parameters:
-        horizon_days: the lowest ``rotate_after_days`` that may apply to any user (a tag
+        horizon_days: the lowest ``Policy.rotation_days`` that may apply to any user (a tag
             can lower it); keys younger than this, by more than one run, are not looked at.
         in_flight: users whose secret carries an in-flight mark.
         clock: the run clock of the policies (daily by default).

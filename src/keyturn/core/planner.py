@@ -9,20 +9,21 @@ Rules, in order of precedence:
 1. An exempt user is only reported.
 2. A creation another run started less than ``max_run`` ago is left alone.
 3. A key created after an in-flight mark but never delivered is deactivated, then deleted.
-4. The previous key is deactivated ``grace_days`` after its successor was stored, and deleted
-   ``delete_after_days`` after deactivation (only while the current key is active). Usage-aware
-   (see :mod:`keyturn.core.usage`): a previous key still in use is not deactivated but postponed
-   (the owner told), until ``max_active_days`` when enforced; once the consumer switched it is
-   deactivated early.
+4. The previous key is deactivated ``grace_days`` after its successor was stored, or at its
+   ``max_active_days`` cap if that comes first and is enforced, but not before the floor
+   (``min_grace_days``); it is deleted ``delete_after_days`` after deactivation (only while the
+   current key is active). Usage-aware (see :mod:`keyturn.core.usage`): a previous key still
+   in use is not deactivated but postponed (the owner told), until the cap when enforced; once
+   the consumer switched it is deactivated early.
 5. A rotation (due at ``rotate_after_days``, forced, no key, no active key, current key
    inactive) creates a new key,
    making room first by deleting an inactive key only where allowed; never an active one. A
    rotation Secrets Manager asked for (``make_room``) may also retire the previous key, if that
    cannot cut off a consumer.
 
-Every deadline is kept on the run clock (:mod:`keyturn.core.deadlines`): waits (grace, restore
-window) end on the first run at or after them, limits (rotation age, cap) are kept by the last
-run before them, both to within ``Policy.run_tolerance``.
+Every deadline is kept on the run clock (:mod:`keyturn.core.deadlines`): waits (grace, floor,
+restore window) end on the first run at or after them, limits (rotation age, cap) are kept by
+the last run before them, both to within ``Policy.run_tolerance``.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from keyturn.core.roles import (
     delete_after_days,
     incumbent_key,
     retirement,
+    rotation_due,
 )
-from keyturn.core.schedule import Upcoming, schedule
+from keyturn.core.schedule import Upcoming, retirement_notes, schedule
 
 __all__ = [
     "KeyRoles",
@@ -126,6 +128,7 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
         break
     cooldown = force and not requested_room
     notes.extend(_cooldown_note(snapshot, policy, now, force=cooldown, acted=bool(actions)))
+    notes.extend(retirement_notes(snapshot, policy, now))
     upcoming = schedule(snapshot, policy, now=now)
     return Plan(user.name, tuple(actions), refusal, tuple(notes), upcoming)
 
@@ -261,8 +264,7 @@ def _rotation_reason(
     if make_room or (force and not _fresh(snapshot.state, policy, now)):
         return Reason.FORCED
     # a key made in this plan is never due again in it, however long the run interval
-    due = incumbent.created + _days(policy.rotate_after_days)
-    if incumbent.created < now and policy.clock.last_call(due, now):
+    if incumbent.created < now and policy.clock.last_call(rotation_due(incumbent, policy), now):
         return Reason.ROTATION_DUE
     return None
 

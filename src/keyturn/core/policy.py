@@ -39,11 +39,18 @@ class Policy:
         max_run: longest possible run; a creation in flight for longer has crashed.
         force_cooldown: an on-demand rotation within this time of the last one creates nothing.
         warn_before: how long before deactivation the "deactivation coming" notice goes out.
-        max_active_days: hard cap on postponing: a previous key still in use when its grace
-            period ends stays active until the last run before this age (counted from its
-            creation), no longer.
-        enforce_max_age: deactivate an in-use previous key at ``max_active_days`` anyway; when
-            off, keep postponing and telling the owner.
+        max_active_days: the cap on a previous key's age (counted from its creation). When
+            enforced, its deactivation never comes later than the last run before it: a key in
+            use is postponed no further, and a grace period that would outlast it (a key first
+            seen near the cap) ends at the cap instead, though never sooner than
+            ``min_grace_days`` after the new key was stored.
+        enforce_max_age: keep the cap; when off, a key in use is postponed (the owner told) for
+            as long as it is in use, and the grace period always runs in full.
+        min_grace_days: the operator's floor on a grace period the cap shortens: a key first
+            seen near or past the cap keeps working this long after its successor was stored
+            (never longer than ``grace_days``), so a consumer has at least one run to switch.
+            A key already past the cap is retired on this shortest schedule, and the plan
+            says so, with the date.
         early_retire: deactivate the previous key before the grace period ends once the
             consumer demonstrably switched (two active keys fail CIS "one active key").
         usage_granularity: how coarsely IAM records a key's last use; every comparison with
@@ -74,12 +81,14 @@ class Policy:
     renotify_after: timedelta = timedelta(hours=20)
     run_interval: timedelta | None = timedelta(days=1)
     run_tolerance: timedelta = timedelta(minutes=5)
+    min_grace_days: int = 1
 
     def __post_init__(self) -> None:
         _check_days("rotate_after_days", self.rotate_after_days, minimum=1)
         _check_days("max_active_days", self.max_active_days, minimum=1)
         _check_days("grace_days", self.grace_days, minimum=0)
         _check_days("delete_after_days", self.delete_after_days, minimum=0)
+        _check_days("min_grace_days", self.min_grace_days, minimum=0)
         self.clock  # noqa: B018 - validates the interval and tolerance
 
     @property
@@ -118,15 +127,28 @@ class Policy:
             raise ConfigurationError(f"user {user_name}: {exc}") from None
 
     @property
+    def rotation_days(self) -> int:
+        """The age at which a key is rotated: ``rotate_after_days``, or with the cap enforced
+        no later than ``max_active_days`` less the floor, so that a key rotated on time is
+        deactivated by its cap even if its consumer never lets go."""
+        if not self.enforce_max_age:
+            return self.rotate_after_days
+        floor = min(self.min_grace_days, self.grace_days)
+        return max(1, min(self.rotate_after_days, self.max_active_days - floor))
+
+    @property
     def longest_active_days(self) -> int:
         """The oldest a key keyturn rotated on schedule gets, to within the run tolerance, when
-        its consumer switches within the grace period.
+        its consumer switches within the grace period (or the cap is enforced).
 
         On the run clock a rotation lands on the run at ``rotate_after_days`` and the grace
         ends on the run ``grace_days`` later; without a schedule each may slip up to one run
         (counted as a day here).
         """
         days = self.rotate_after_days + self.grace_days
+        if self.enforce_max_age:
+            floor = self.rotate_after_days + min(self.min_grace_days, self.grace_days)
+            days = min(days, max(self.max_active_days, floor))
         return days if self.clock.scheduled else days + 2
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from keyturn.core import usage
 from keyturn.core.actions import ActionKind, Snapshot
 from keyturn.core.deadlines import RunClock
-from keyturn.core.models import AccessKey
+from keyturn.core.models import AccessKey, mask_key_id
 from keyturn.core.policy import Policy
-from keyturn.core.roles import KeyRoles, classify, delete_after_days, incumbent_key, retirement
+from keyturn.core.roles import (
+    KeyRoles,
+    classify,
+    delete_after_days,
+    incumbent_key,
+    retirement,
+    rotation_due,
+)
 
 UNSCHEDULED = RunClock(interval=None)
 
@@ -44,8 +50,7 @@ def schedule(
     upcoming = _previous_key_dates(roles, snapshot, policy, clock, at, postponed=now is not None)
     incumbent = incumbent_key(roles)
     if isinstance(incumbent, AccessKey) and incumbent.active:
-        due = incumbent.created + timedelta(days=policy.rotate_after_days)
-        when = clock.run_before_limit(due, at)
+        when = clock.run_before_limit(rotation_due(incumbent, policy), at)
         upcoming.append(Upcoming(when, ActionKind.CREATE, incumbent.key_id))
     return tuple(sorted(upcoming, key=lambda u: u.when))
 
@@ -66,13 +71,44 @@ def _previous_key_dates(
         dates = retirement(state, previous, policy)
         when: datetime | None = dates.when(clock, now)
         if postponed and dates.due(clock, now):
-            when = usage.cap_run(previous, policy, now)
+            when = dates.capped_when(clock, now)
         return [Upcoming(when, ActionKind.DEACTIVATE, previous.key_id)] if when else []
     deactivated = state.deactivated_time(previous.key_id)
     if deactivated is None:
         return []
     end = deactivated + timedelta(days=delete_after_days(state, policy))
     return [Upcoming(clock.run_after_wait(end, now), ActionKind.DELETE, previous.key_id)]
+
+
+def retirement_notes(snapshot: Snapshot, policy: Policy, now: datetime) -> list[str]:
+    """What the plan says when the cap decides an active previous key's deactivation.
+
+    A key first seen near the cap has its grace period end at the cap; a key already past it
+    (or so near that the floor outlasts the cap) is retired on the shortest safe schedule, the
+    floor, and stays active past the cap until then. Either way the note gives the date.
+    """
+    roles = classify(snapshot, policy.max_run)
+    previous, current = roles.previous, roles.current
+    if previous is None or not previous.active or current is None or not current.active:
+        return []
+    dates, clock = retirement(snapshot.state, previous, policy), policy.clock
+    overrun = dates.floor_overruns_cap(clock, now)
+    if not overrun and not dates.shortened(clock, now):
+        return []
+    when = dates.when(clock, now)
+    shown, cap = mask_key_id(previous.key_id), policy.max_active_days
+    age = (dates.stored - previous.created) / timedelta(days=1)
+    if overrun:
+        floor = (dates.floor_end - dates.stored).days
+        return [
+            f"{shown} was {age:.2f} days old when replaced: the {floor}-day "
+            f"grace floor keeps it active past the {cap}-day cap; it is deactivated on "
+            f"{_iso(when)}"
+        ]
+    return [
+        f"{shown} was {age:.2f} days old when replaced: its grace period ends at the {cap}-day "
+        f"cap, on {_iso(when)}"
+    ]
 
 
 def _earliest(snapshot: Snapshot) -> datetime | None:
@@ -82,3 +118,7 @@ def _earliest(snapshot: Snapshot) -> datetime | None:
         m for m in (state.stored_at, state.deactivated_at) if m is not None
     ]
     return min(moments, default=None)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")

@@ -14,7 +14,7 @@ happened before it.
   not in use.
 * The **cap** is the moment the previous key turns ``max_active_days`` old, a limit on the run
   clock (:mod:`keyturn.core.deadlines`): when enforced, the last run before it deactivates the
-  key even in use.
+  key even in use, once the floor (``min_grace_days`` after its successor was stored) passed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from keyturn.core.actions import Action, ActionKind, Reason
 from keyturn.core.models import AccessKey, StoredState
 from keyturn.core.policy import Policy
+from keyturn.core.roles import retirement
 
 
 def in_use(
@@ -72,11 +73,9 @@ def past_cap(previous: AccessKey, policy: Policy, now: datetime) -> bool:
     return policy.enforce_max_age and policy.clock.last_call(cap(previous, policy), now)
 
 
-def cap_run(previous: AccessKey, policy: Policy, now: datetime) -> datetime | None:
-    """The run on which the cap deactivates ``previous`` even in use (None: not enforced)."""
-    if not policy.enforce_max_age:
-        return None
-    return policy.clock.run_before_limit(cap(previous, policy), now)
+def capped(previous: AccessKey, state: StoredState, policy: Policy, now: datetime) -> bool:
+    """True if the cap deactivates ``previous`` on this run: past it, and past the floor."""
+    return retirement(state, previous, policy).capped(policy.clock, now)
 
 
 def retirable(
@@ -90,7 +89,7 @@ def retirable(
     return (
         not previous.active
         or not in_use(previous, state, policy, current)
-        or past_cap(previous, policy, now)
+        or capped(previous, state, policy, now)
     )
 
 
@@ -108,14 +107,15 @@ def retire_at_grace_end(
     telling the owner at most once per ``renotify_after``, up to the cap)."""
     if not in_use(previous, state, policy, current):
         return Action(ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id)
+    dates = retirement(state, previous, policy)
     used = _iso(previous.last_used)
-    if past_cap(previous, policy, now):
+    if dates.capped(policy.clock, now):
         detail = f"still in use ({used}) but {policy.max_active_days} days old"
         return Action(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED, previous.key_id, detail)
     told = state.postponed_time(previous.key_id)
     if told is not None and now - told < policy.renotify_after:
         return None
-    due = cap_run(previous, policy, now)
+    due = dates.capped_when(policy.clock, now)
     until = f"until {_iso(due)}" if due is not None else "with no limit"
     detail = f"last used {used}, after its successor was stored; postponed {until}"
     return Action(ActionKind.POSTPONE, Reason.PREVIOUS_IN_USE, previous.key_id, detail, due=due)
