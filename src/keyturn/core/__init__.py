@@ -2,6 +2,7 @@
 
 from keyturn.core.actions import PLANNED_KEY_ID, Action, ActionKind, Reason, Snapshot, apply
 from keyturn.core.deadlines import RunClock
+from keyturn.core.forecast import OnboardingForecast, forecast
 from keyturn.core.models import (
     AccessKey,
     KeyStatus,
@@ -23,6 +24,7 @@ __all__ = [
     "ActionKind",
     "KeyStatus",
     "NewKey",
+    "OnboardingForecast",
     "Plan",
     "Policy",
     "Reason",
@@ -34,6 +36,7 @@ __all__ = [
     "User",
     "apply",
     "classify",
+    "forecast",
     "mask_key_id",
     "plan",
     "schedule",
