@@ -198,11 +198,11 @@ class QueuePolicy(_ApiResource, CloudFormationModel):
         return name
 
 
-class KeyWithPolicyText(Key, CloudFormationModel):  # type: ignore[misc]
+class KeyWithPolicyText(Key, CloudFormationModel):
     """moto's key, given its policy as the JSON text the KMS API stores."""
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -213,7 +213,7 @@ class KeyWithPolicyText(Key, CloudFormationModel):  # type: ignore[misc]
         properties = dict(cloudformation_json.get("Properties", {}))
         if isinstance(properties.get("KeyPolicy"), dict):
             properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
-        return super().create_from_cloudformation_json(  # type: ignore[no-any-return]
+        return super().create_from_cloudformation_json(
             resource_name,
             {**cloudformation_json, "Properties": properties},
             account_id,
