@@ -107,6 +107,7 @@ def _policy_from_env(environ: Mapping[str, str]) -> Policy:
         max_active_days=_days(environ, ENV_MAX_ACTIVE_DAYS, defaults.max_active_days, 1),
         enforce_max_age=_flag(environ, ENV_ENFORCE_MAX_AGE, default=defaults.enforce_max_age),
         early_retire=_flag(environ, ENV_EARLY_RETIRE, default=defaults.early_retire),
+        min_grace_days=_days(environ, ENV_MIN_GRACE_DAYS, defaults.min_grace_days, 0),
         floors=_floors_from_env(environ),
     )
 
@@ -116,7 +117,6 @@ def _floors_from_env(environ: Mapping[str, str]) -> Floors:
     defaults = Floors()
     return Floors(
         rotate_after_days=_days(environ, ENV_MIN_ROTATE_AFTER_DAYS, defaults.rotate_after_days, 1),
-        grace_days=_days(environ, ENV_MIN_GRACE_DAYS, defaults.grace_days, 0),
         delete_after_days=_days(environ, ENV_MIN_DELETE_AFTER_DAYS, defaults.delete_after_days, 0),
     )
 

@@ -65,6 +65,9 @@ class Schedule:
     grace: int
     delete: int
     cap: int = Policy().max_active_days
+    enforce: bool = True
+    """Deactivate an in-use key at the cap; off for the comparison schedules, which model
+    tools that keep the full grace whatever the key's age."""
 
     def __str__(self) -> str:
         ages = f"{self.rotate}/{self.rotate + self.grace}/{self.rotate + self.grace + self.delete}"
@@ -77,6 +80,7 @@ class Schedule:
             delete_after_days=self.delete,
             delete_foreign_keys=True,
             max_active_days=self.cap,
+            enforce_max_age=self.enforce,
         )
 
 

@@ -35,7 +35,25 @@ ROWS: list[Row] = [
         False,
         [(ActionKind.CREATE, C)],
     ),
-    ("79 days: not yet", [key(C, 79.9)], stored(C, stored_days_ago=79.9), Policy(), False, []),
+    # On the run clock the rotation age is a limit, kept by the last daily run before it: at
+    # 79 days the next run (at 80) is in time; at 79.9 it would come at 80.9, too late.
+    ("79 days: not yet", [key(C, 79)], stored(C, stored_days_ago=79), Policy(), False, []),
+    (
+        "79.9 days: the last run before 80 rotates",
+        [key(C, 79.9)],
+        stored(C, stored_days_ago=79.9),
+        Policy(),
+        False,
+        [(ActionKind.CREATE, C)],
+    ),
+    (
+        "80 days less a few seconds: rotates",
+        [key(C, 80 - 5 / 86400)],
+        stored(C, stored_days_ago=80),
+        Policy(),
+        False,
+        [(ActionKind.CREATE, C)],
+    ),
     (
         "forced rotation of a young key",
         [key(C, 3)],
@@ -45,12 +63,13 @@ ROWS: list[Row] = [
         [(ActionKind.CREATE, C)],
     ),
     (
-        "forced again within the cooldown: nothing new",
+        # no second rotation; the 90-day previous key goes after the 1-day floor, so tomorrow
+        "forced again within the cooldown: no new key, the capped previous key warned",
         [key(C, 0.01), key(P, 90)],
         stored(C, stored_days_ago=0.01, previous=P),
         Policy(),
         True,
-        [],
+        [(ActionKind.WARN, P)],
     ),
     (
         "undelivered key adopted when due",

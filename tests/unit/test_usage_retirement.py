@@ -79,9 +79,11 @@ def test_a_postponement_tells_the_owner_once_a_day_until_the_cap() -> None:
     keys, state = _world(stored_days=8, old_age=85, old_used=0.1)
     first = plan(USER, keys, state, Policy(), NOW)
     (postpone,) = first.actions
-    # the cap is enforced on the last daily run before the key turns 90 days old
-    cap = keys[0].created + timedelta(days=90) - Policy().run_interval
+    # the cap is kept by the last daily run before the key is more than 90 days old: NOW is a
+    # run and the key was created on the schedule, so that is the run at exactly 90 days
+    cap = keys[0].created + timedelta(days=90)
     assert postpone.due == cap
+    assert f"until {cap.isoformat(timespec='seconds')}" in postpone.detail
     told = replace(state, postponed_key_id=OLD, postponed_at=NOW - timedelta(hours=3))
     assert plan(USER, keys, told, Policy(), NOW).actions == ()
     yesterday = replace(told, postponed_at=NOW - timedelta(hours=21))
@@ -107,10 +109,26 @@ def test_at_the_cap_an_in_use_key_goes_only_if_enforced(
     assert _steps(plan(USER, keys, state, policy, NOW).actions) == expected
 
 
-def test_the_grace_period_is_granted_even_to_a_key_past_the_cap() -> None:
-    # a key made outside keyturn, 120 days old when first rotated: grace still applies
+@pytest.mark.parametrize(
+    ("stored_days", "expected"),
+    [
+        (0.5, [(ActionKind.WARN, Reason.DEACTIVATION_SOON)]),
+        (1, [(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED)]),
+        (2, [(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED)]),
+    ],
+)
+def test_a_key_past_the_cap_when_first_rotated_keeps_only_the_floor(
+    stored_days: float, expected: list[tuple[ActionKind, Reason]]
+) -> None:
+    # a key made outside keyturn, 120 days old when first rotated, still in use: with the cap
+    # enforced it gets the 1-day floor, not the 7-day grace (issue 10: the headline holds)
+    keys, state = _world(stored_days=stored_days, old_age=120 + stored_days, old_used=0.1)
+    assert _steps(plan(USER, keys, state, Policy(), NOW).actions) == expected
+
+
+def test_without_the_cap_a_key_past_it_keeps_the_full_grace_period() -> None:
     keys, state = _world(stored_days=2, old_age=122, old_used=0.1)
-    assert plan(USER, keys, state, Policy(), NOW).actions == ()
+    assert plan(USER, keys, state, Policy(enforce_max_age=False), NOW).actions == ()
 
 
 @pytest.mark.parametrize(

@@ -212,4 +212,6 @@ class SecretsManagerStore:
             ],
         }
         with aws_call("PutResourcePolicy"):
-            self._sm.put_resource_policy(SecretId=name, ResourcePolicy=json.dumps(policy))
+            self._sm.put_resource_policy(
+                SecretId=name, ResourcePolicy=json.dumps(policy), BlockPublicPolicy=True
+            )
