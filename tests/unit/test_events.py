@@ -67,6 +67,11 @@ def test_accepted_events(event: object, expected: object) -> None:
         ({"action": "create", "username": None}, "must be a string"),
         ({"action": "create", "username": "x" * 65}, "1-64 characters"),
         ({"action": "create", "username": "bad/name"}, "1-64 characters"),
+        ({"action": "create", "username": "app\n"}, "1-64 characters"),
+        ({"action": "create", "username": "caf\u00e9"}, "ASCII"),
+        ({"action": "create", "username": "\u0430dmin"}, "ASCII"),  # Cyrillic a
+        ({"action": "create", "username": "app\u0661"}, "ASCII"),  # an Arabic-Indic digit
+        ({"action": "restore", "username": "\uff41pp"}, "ASCII"),  # fullwidth a
         ({"action": "create", "username": "a", "grace_days": -1}, "'grace_days'"),
         ({"action": "create", "username": "a", "grace_days": "7"}, "'grace_days'"),
         ({"action": "create", "username": "a", "grace_days": True}, "'grace_days'"),
@@ -80,6 +85,11 @@ def test_accepted_events(event: object, expected: object) -> None:
 def test_rejected_events_say_why(event: object, message: str) -> None:
     with pytest.raises(BadRequestError, match=message):
         parse_event(event)
+
+
+@pytest.mark.parametrize("name", ["A", "z" * 64, "Az09+=,.@_-", "sap.adapter@corp", "-x-"])
+def test_every_name_iam_allows_is_accepted(name: str) -> None:
+    assert parse_event({"action": "restore", "username": name}) == RestoreRequest(name)
 
 
 def test_a_huge_username_is_not_echoed_back_whole() -> None:

@@ -41,6 +41,37 @@ def test_a_poison_body_is_a_bad_request(body: str) -> None:
         WorkItem.from_body(body)
 
 
+@pytest.mark.parametrize(
+    ("account_id", "user_name", "run_id"),
+    [
+        (A + "\n", "app", "run"),
+        ("\n" + A, "app", "run"),
+        ("\uff11" * 12, "app", "run"),
+        ("\u0661" * 12, "app", "run"),
+        ("\u0967" * 12, "app", "run"),
+        (A + "1", "app", "run"),
+        (A, "app\n", "run"),
+        (A, "app\u00e9", "run"),
+        (A, "\u0430pp", "run"),  # Cyrillic a
+        (A, "app\u0661", "run"),
+        (A, "a" * 65, "run"),
+        (A, "app", "run\nforged: line"),
+        (A, "app", "r" * 65),
+    ],
+)
+def test_work_item_ids_are_whole_ascii_strings(
+    account_id: str, user_name: str, run_id: str
+) -> None:
+    with pytest.raises(BadRequestError):
+        WorkItem(account_id, user_name, run_id)
+
+
+def test_every_character_iam_allows_in_a_name_is_accepted() -> None:
+    name = "Az09+=,.@_-"
+    item = WorkItem(A, name, "4b1c6f7e-0000-4000-8000-000000000002")
+    assert WorkItem.from_body(item.to_body()) == item
+
+
 def accounts() -> list[OrgAccount]:
     return [
         OrgAccount(A, parents=("r-1", "ou-work", "ou-prod")),

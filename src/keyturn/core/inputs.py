@@ -1,6 +1,9 @@
-"""Input validation every face shares: user names and moments from events and command lines.
+"""Input validation every face shares: user names, account ids and moments from events, command
+lines and queue messages.
 
 Pure: a bad value raises :class:`~keyturn.errors.BadRequestError` with a message that says why.
+Patterns are ASCII and match the whole string (``fullmatch``): Python's ``\\w`` and ``\\d`` are
+Unicode, and ``$`` also matches before a trailing newline, so neither is used here.
 """
 
 from __future__ import annotations
@@ -10,15 +13,28 @@ from datetime import UTC, datetime
 
 from keyturn.errors import BadRequestError
 
-USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+USER_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+"""IAM's user name rule: 1-64 of ASCII letters, digits and ``+=,.@_-``."""
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+"""An AWS account id: exactly twelve ASCII digits."""
+
+
+def is_user_name(value: str) -> bool:
+    return USER_NAME.fullmatch(value) is not None
+
+
+def is_account_id(value: str) -> bool:
+    return ACCOUNT_ID.fullmatch(value) is not None
 
 
 def parse_user_name(raw: object) -> str:
     """An IAM user name, or a BadRequestError saying what is wrong with it."""
     if not isinstance(raw, str):
         raise BadRequestError(f"'username' must be a string; got {show(raw)}")
-    if not USER_NAME.fullmatch(raw):
-        raise BadRequestError("'username' must be 1-64 characters of letters, digits and +=,.@_-")
+    if not is_user_name(raw):
+        raise BadRequestError(
+            "'username' must be 1-64 characters of ASCII letters, digits and +=,.@_-"
+        )
     return raw
 
 
