@@ -17,6 +17,10 @@ USER_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 """IAM's user name rule: 1-64 of ASCII letters, digits and ``+=,.@_-``."""
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 """An AWS account id: exactly twelve ASCII digits."""
+EARLIEST_AT = datetime(2006, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(2200, 1, 1, tzinfo=UTC)
+"""The moments ``at`` may name. AWS access keys date from 2006; the upper bound leaves room for
+every date the planner adds to it (at most ``MAX_DAYS`` days) without leaving ``datetime``."""
 
 
 def is_user_name(value: str) -> bool:
@@ -39,14 +43,20 @@ def parse_user_name(raw: object) -> str:
 
 
 def parse_at(raw: object) -> datetime:
-    """An ISO 8601 date or date-time; a date without zone is taken as UTC."""
+    """An ISO 8601 date or date-time from 2006 to 2199; a date without zone is taken as UTC."""
     if not isinstance(raw, str):
         raise BadRequestError(f"'at' must be an ISO 8601 date string; got {show(raw)}")
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise BadRequestError(f"'at' is not an ISO 8601 date: {raw[:40]!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not EARLIEST_AT <= moment < LATEST_AT:
+        raise BadRequestError(
+            f"'at' must be from {EARLIEST_AT.date()} up to {LATEST_AT.date()} (UTC); "
+            f"got {raw[:40]!r}"
+        )
+    return moment
 
 
 def show(value: object) -> str:
