@@ -4,12 +4,15 @@
   was retried) instead of answering 400, the CLI crashed instead of exiting 2.
 * User names with non-ASCII letters or digits passed the check (Python's ``\\w``) and reached
   AWS, which IAM answers with a ValidationError (a 500, retried) instead of a 400.
+* CSV cells starting with ``= + - @`` were written raw; IAM allows a user named ``=1+1``, which
+  a spreadsheet opening the key-age report evaluates.
 
 Each test runs the face against moto and checks that nothing changed.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,4 +163,29 @@ def test_the_cli_exits_2_on_a_non_ascii_user_name(
     result = keyturn(command, name)
     assert result.exit_code == 2, result.output
     assert "ASCII" in result.output
+    assert world_state(aws) == before
+
+
+FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM", "=HYPERLINK"]
+"""User names IAM accepts that a spreadsheet would read as formulas."""
+
+
+@pytest.mark.attack("T9: user named like a formula, in the CSV report")
+def test_the_csv_report_escapes_cells_a_spreadsheet_would_evaluate(
+    aws: EmbeddedAws, keyturn: Callable[..., Result], tmp_path: Path
+) -> None:
+    # GIVEN users whose names are formulas (anyone allowed iam:CreateUser can make one)
+    for name in FORMULAS:
+        make_user(aws, name, key_ages=(30,))
+    before = world_state(aws)
+    # WHEN an administrator writes the key-age report as CSV
+    rows_file = tmp_path / "keys.csv"
+    result = keyturn("report", "--csv", str(rows_file))
+    assert result.exit_code == 0, result.output
+    # THEN no cell starts with a formula character: each such name is quoted with '
+    with rows_file.open(newline="") as f:
+        rows = list(csv.reader(f))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert sorted(r[1] for r in rows[1:]) == sorted("'" + n for n in FORMULAS)
     assert world_state(aws) == before
