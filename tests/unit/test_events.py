@@ -16,7 +16,7 @@ from keyturn.handler.events import (
     RunRequest,
     parse_event,
 )
-from keyturn.settings import Settings
+from keyturn.settings import Scope, Settings
 from keyturn.testing import FakeAws, ManualClock
 
 SCHEDULED = {
@@ -119,7 +119,9 @@ def test_no_plan_leaves_datetime_at_either_end_of_the_range(at: datetime) -> Non
         delete_after_days=MAX_DAYS,
         max_active_days=MAX_DAYS,
     )
-    world = FakeAws(clock=ManualClock(at), settings=Settings(policy=longest))
+    world = FakeAws(
+        clock=ManualClock(at), settings=Settings(policy=longest, scope=Scope(user_path="/"))
+    )
     for name, age in (("new", 0), ("old", MAX_DAYS - 1), ("due", MAX_DAYS + 1)):
         world.iam.add_user(name, tags={"keyturn:managed": "true"})
         world.iam.add_key(name, age_days=age)
