@@ -20,6 +20,7 @@ class ActionKind(StrEnum):
     RECORD_DEACTIVATION = "record-deactivation"
     CLEAR_PENDING = "clear-pending"
     POSTPONE = "postpone"
+    RECORD_SWITCH = "record-switch"
 
 
 class Reason(StrEnum):
@@ -63,6 +64,9 @@ class Action:
     grace_days: int = 0
     delete_after_days: int = 0
     due: datetime | None = None
+    switch_days: float | None = None
+    """For RECORD_SWITCH, and a DEACTIVATE after the consumer switched: the consumer's switch
+    delay measured for the current key (recorded in ``keyturn:switch-days``)."""
 
     @property
     def mutates_keys(self) -> bool:
@@ -100,7 +104,8 @@ def apply(
             return Snapshot((*keys, new), stored)
         case ActionKind.DEACTIVATE:
             keys = tuple(_with_status(k, action.key_id, KeyStatus.INACTIVE) for k in keys)
-            return Snapshot(keys, _recorded_deactivation(state, action.key_id, now))
+            deactivated = _recorded_deactivation(state, action.key_id, now)
+            return Snapshot(keys, _recorded_switch(deactivated, action, state.current_key_id))
         case ActionKind.DELETE:
             return Snapshot(tuple(k for k in keys if k.key_id != action.key_id), state)
         case _:
@@ -116,8 +121,17 @@ def _marked(state: StoredState, action: Action, now: datetime) -> StoredState:
             return replace(state, warned_key_id=action.key_id)
         case ActionKind.POSTPONE:
             return replace(state, postponed_key_id=action.key_id, postponed_at=now)
+        case ActionKind.RECORD_SWITCH:
+            return _recorded_switch(state, action, action.key_id)
         case _:
             return replace(state, pending_since=None)
+
+
+def _recorded_switch(state: StoredState, action: Action, key_id: str | None) -> StoredState:
+    if action.switch_days is None:
+        return state
+    days = (*state.switch_days, action.switch_days)[-3:]
+    return replace(state, switch_key_id=key_id, switch_days=days)
 
 
 def _with_status(key: AccessKey, key_id: str | None, status: KeyStatus) -> AccessKey:
@@ -125,4 +139,5 @@ def _with_status(key: AccessKey, key_id: str | None, status: KeyStatus) -> Acces
 
 
 def _recorded_deactivation(state: StoredState, key_id: str | None, now: datetime) -> StoredState:
-    return replace(state, deactivated_key_id=key_id, deactivated_at=now)
+    in_grace = None if state.in_grace_key_id == key_id else state.in_grace_key_id
+    return replace(state, deactivated_key_id=key_id, deactivated_at=now, in_grace_key_id=in_grace)

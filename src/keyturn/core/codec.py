@@ -24,6 +24,14 @@ TAG_DEACTIVATED = "keyturn:deactivated"
 TAG_WARNED = "keyturn:warned"
 TAG_VERIFIED = "keyturn:verified"
 TAG_POSTPONED = "keyturn:postponed"
+TAG_IN_GRACE = "keyturn:in-grace"
+"""The previous key a rotation left active; set after promotion, removed at its deactivation.
+The hourly retirement pass lists only secrets with this tag."""
+TAG_SWITCH_DAYS = "keyturn:switch-days"
+"""``KEY_ID@3.38,4.38,3.38``: the consumer's last switch delays in days, newest last, the
+newest measured for KEY_ID."""
+MAX_SWITCH_RECORDS = 3
+SWITCH_DAYS = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?", re.ASCII)
 META = "Keyturn"
 KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
 """IAM's access key id alphabet (AKIA..., ASIA...)."""
@@ -77,6 +85,7 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
     verified_key, verified_at = _split_stamp(tags, TAG_VERIFIED)
     postponed_key, postponed_at = _split_stamp(tags, TAG_POSTPONED)
     pending, keys_before = _pending(tags.get(TAG_PENDING_SINCE))
+    switch_key, switch_days = _switch_days(tags.get(TAG_SWITCH_DAYS))
     if doc is None and pending is None and deactivated_key is None:
         return None
     meta: Mapping[str, Any] = (doc or {}).get(META) or {}
@@ -97,6 +106,9 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         verified_at=verified_at,
         postponed_key_id=postponed_key,
         postponed_at=postponed_at,
+        in_grace_key_id=_key_id(tags.get(TAG_IN_GRACE) or None, f"tag {TAG_IN_GRACE}"),
+        switch_key_id=switch_key,
+        switch_days=switch_days,
     )
 
 
@@ -129,6 +141,14 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
             to_set[tag] = f"{key_id}@{when.isoformat()}"
     if marks.warned_key_id is not None:
         to_set[TAG_WARNED] = marks.warned_key_id
+    if marks.in_grace is not None:
+        to_set[TAG_IN_GRACE] = marks.in_grace
+    if marks.clear_in_grace:
+        to_remove.append(TAG_IN_GRACE)
+    if marks.switch is not None:
+        key_id, days = marks.switch
+        recent = days[-MAX_SWITCH_RECORDS:]
+        to_set[TAG_SWITCH_DAYS] = f"{key_id}@" + ",".join(f"{d:.2f}" for d in recent)
     return to_set, to_remove
 
 
@@ -152,6 +172,27 @@ def _pending(raw: str | None) -> tuple[datetime | None, frozenset[str] | None]:
     if len(before) > MAX_KEYS:
         raise ConfigurationError(f"tag {TAG_PENDING_SINCE} records more than {MAX_KEYS} keys")
     return moment, frozenset(_key_id(i, f"tag {TAG_PENDING_SINCE}") or "" for i in before)
+
+
+def _switch_days(raw: str | None) -> tuple[str | None, tuple[float, ...]]:
+    """``KEY_ID@DAYS,DAYS``: up to three decimals of at most two places, within keyturn's
+    bounds; anything else is refused, since whoever may tag the secret could write it."""
+    if raw is None or raw == "":
+        return None, ()
+    key_id, sep, listed = raw.partition("@")
+    items = listed.split(",")
+    if (
+        not sep
+        or len(items) > MAX_SWITCH_RECORDS
+        or not all(SWITCH_DAYS.fullmatch(i) for i in items)
+    ):
+        raise ConfigurationError(
+            f"tag {TAG_SWITCH_DAYS} must be KEY_ID@DAYS[,DAYS,DAYS], not {_shown(raw)}"
+        )
+    days = tuple(float(i) for i in items)
+    if any(d > MAX_DAYS for d in days):
+        raise ConfigurationError(f"tag {TAG_SWITCH_DAYS} holds more than {MAX_DAYS} days")
+    return _key_id(key_id, f"tag {TAG_SWITCH_DAYS}"), days
 
 
 def _split_stamp(tags: Mapping[str, str], tag: str) -> tuple[str | None, datetime | None]:

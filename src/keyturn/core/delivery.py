@@ -78,6 +78,11 @@ class Marks:
     warned_key_id: str | None = None
     verified: tuple[str, datetime] | None = None
     postponed: tuple[str, datetime] | None = None
+    in_grace: str | None = None
+    """The previous key a rotation left active (``keyturn:in-grace``)."""
+    clear_in_grace: bool = False
+    switch: tuple[str, tuple[float, ...]] | None = None
+    """The key just measured and the consumer's switch delays, newest last."""
 
 
 @dataclass(frozen=True)

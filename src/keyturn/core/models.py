@@ -107,6 +107,11 @@ class StoredState:
             and when the proof ended (its own calls count as use of that key).
         postponed_key_id / postponed_at: the previous key whose deactivation was last postponed
             because it was still in use, and when the owner was told.
+        in_grace_key_id: the previous key keyturn left active at its last rotation, until it
+            is deactivated (``keyturn:in-grace``): what the hourly retirement pass lists.
+        switch_key_id / switch_days: the consumer's last switch delays in days, from storing a
+            new key to its first use (``keyturn:switch-days``), newest last; the newest was
+            measured for ``switch_key_id``.
     """
 
     current_key_id: str | None = None
@@ -123,6 +128,9 @@ class StoredState:
     verified_at: datetime | None = None
     postponed_key_id: str | None = None
     postponed_at: datetime | None = None
+    in_grace_key_id: str | None = None
+    switch_key_id: str | None = None
+    switch_days: tuple[float, ...] = ()
 
     def verified_time(self, key_id: str) -> datetime | None:
         """When ``key_id`` was last proved to authenticate, if it was."""

@@ -170,7 +170,9 @@ def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: dat
         return None
     if previous.active:
         return _grace_step(previous, current, state, policy, now)
-    return _restore_window_step(previous, state, policy, now)
+    return _restore_window_step(previous, state, policy, now) or usage.record_switch(
+        previous, current, state, policy
+    )
 
 
 def _grace_step(
@@ -258,7 +260,8 @@ def _rotation_reason(
     if make_room or (force and not _fresh(snapshot.state, policy, now)):
         return Reason.FORCED
     # a key made in this plan is never due again in it, however long the run interval
-    if incumbent.created < now and policy.clock.last_call(rotation_due(incumbent, policy), now):
+    due = rotation_due(incumbent, policy, snapshot.state.switch_days)
+    if incumbent.created < now and policy.clock.last_call(due, now):
         return Reason.ROTATION_DUE
     return None
 

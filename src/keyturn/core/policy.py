@@ -81,6 +81,11 @@ class Policy:
             within this of a run counts as that run's. A wait may end this much early in
             wall-clock time (never a run early); a limit may be overrun by this much. Under
             half of ``run_interval``.
+        lead_time: start a consumer's rotation early enough that its usual switch delay plus
+            ``lead_margin_days`` fits before the cap (see :mod:`keyturn.core.lead`); only
+            when the cap is enforced.
+        lead_floor_days: the earliest age at which lead time may rotate a key.
+        lead_margin_days: days added to the consumer's usual switch delay.
         floors: the shortest rotation and deletion schedule user tags may set
             (``max_active_days`` may only be lengthened by a tag; the grace floor for tags is
             ``min_grace_days``).
@@ -102,6 +107,9 @@ class Policy:
     run_interval: timedelta | None = timedelta(days=1)
     run_tolerance: timedelta = timedelta(minutes=5)
     min_grace_days: int = 1
+    lead_time: bool = True
+    lead_floor_days: int = 30
+    lead_margin_days: int = 2
     floors: Floors = field(default_factory=Floors)
 
     def __post_init__(self) -> None:
@@ -110,6 +118,8 @@ class Policy:
         _check_days("grace_days", self.grace_days, minimum=0)
         _check_days("delete_after_days", self.delete_after_days, minimum=0)
         _check_days("min_grace_days", self.min_grace_days, minimum=0)
+        _check_days("lead_floor_days", self.lead_floor_days, minimum=1)
+        _check_days("lead_margin_days", self.lead_margin_days, minimum=0)
         self.clock  # noqa: B018 - validates the interval and tolerance
 
     @property

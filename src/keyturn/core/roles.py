@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from keyturn.core.actions import Snapshot
 from keyturn.core.deadlines import RunClock
+from keyturn.core.lead import rotation_age_days
 from keyturn.core.models import AccessKey, StoredState, mask_key_id
 from keyturn.core.policy import Policy
 
@@ -142,13 +144,14 @@ def retirement(state: StoredState, previous: AccessKey, policy: Policy) -> Retir
     )
 
 
-def rotation_due(key: AccessKey, policy: Policy) -> datetime:
+def rotation_due(key: AccessKey, policy: Policy, switch_days: Sequence[float] = ()) -> datetime:
     """When ``key`` is due for rotation: at ``rotate_after_days``, a limit on the run clock.
 
     With the cap enforced, no later than ``max_active_days`` less the floor, so that a key
-    rotated on time is deactivated by its cap even if its consumer never lets go.
+    rotated on time is deactivated by its cap even if its consumer never lets go; and earlier
+    for a consumer that usually takes longer to switch (:mod:`keyturn.core.lead`).
     """
-    return key.created + timedelta(days=policy.rotation_days)
+    return key.created + timedelta(days=rotation_age_days(policy, switch_days))
 
 
 def delete_after_days(state: StoredState, policy: Policy) -> int:

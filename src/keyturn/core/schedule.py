@@ -50,7 +50,8 @@ def schedule(
     upcoming = _previous_key_dates(roles, snapshot, policy, clock, at, postponed=now is not None)
     incumbent = incumbent_key(roles)
     if isinstance(incumbent, AccessKey) and incumbent.active:
-        when = clock.run_before_limit(rotation_due(incumbent, policy), at)
+        due = rotation_due(incumbent, policy, snapshot.state.switch_days)
+        when = clock.run_before_limit(due, at)
         upcoming.append(Upcoming(when, ActionKind.CREATE, incumbent.key_id))
     return tuple(sorted(upcoming, key=lambda u: u.when))
 

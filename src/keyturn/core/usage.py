@@ -63,6 +63,49 @@ def _left_behind(
     return previous.last_used + policy.usage_granularity < new_use
 
 
+def measured_switch(
+    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
+) -> float | None:
+    """The consumer's switch delay in days, once it demonstrably switched and not yet recorded
+    for ``current``: from storing the new key to its last use as seen now (an upper bound on
+    the first use; within an hour of it with the hourly retirement pass). keyturn's own proof
+    calls do not count (see :func:`consumer_switched`). After ``previous`` was deactivated,
+    only a use of the new key after the deactivation counts (a consumer cut off, then
+    switching); a consumer using both keys has not switched."""
+    if state.stored_at is None or state.switch_key_id == current.key_id:
+        return None
+    if not _new_key_used(current, state, policy) or current.last_used is None:
+        return None
+    if previous.active:
+        if in_use(previous, state, policy, current):
+            return None
+    else:
+        deactivated = state.deactivated_time(previous.key_id)
+        if deactivated is None or current.last_used <= deactivated:
+            return None
+    return round((current.last_used - state.stored_at) / timedelta(days=1), 2)
+
+
+def record_switch(
+    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
+) -> Action | None:
+    """Record a switch seen after the previous key was deactivated (``keyturn:switch-days``);
+    a switch seen while it is active is recorded by its deactivation."""
+    if previous.active:
+        return None
+    days = measured_switch(previous, current, state, policy)
+    if days is None:
+        return None
+    detail = f"the consumer switched {days:.2f} days after the new key was stored"
+    return Action(
+        ActionKind.RECORD_SWITCH,
+        Reason.CONSUMER_SWITCHED,
+        current.key_id,
+        detail,
+        switch_days=days,
+    )
+
+
 def cap(previous: AccessKey, policy: Policy) -> datetime:
     """When the previous key turns ``max_active_days`` old."""
     return previous.created + timedelta(days=policy.max_active_days)
@@ -106,7 +149,10 @@ def retire_at_grace_end(
     """The grace period is over: deactivate, unless the key is still in use (then postpone,
     telling the owner at most once per ``renotify_after``, up to the cap)."""
     if not in_use(previous, state, policy, current):
-        return Action(ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id)
+        switched = measured_switch(previous, current, state, policy)
+        return Action(
+            ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id, switch_days=switched
+        )
     dates = retirement(state, previous, policy)
     used = _iso(previous.last_used)
     if dates.capped(policy.clock, now):
@@ -128,7 +174,14 @@ def early_retirement(
     if not policy.early_retire or not consumer_switched(previous, current, state, policy):
         return None
     detail = "the new key is in use and the previous one is not"
-    return Action(ActionKind.DEACTIVATE, Reason.CONSUMER_SWITCHED, previous.key_id, detail)
+    switched = measured_switch(previous, current, state, policy)
+    return Action(
+        ActionKind.DEACTIVATE,
+        Reason.CONSUMER_SWITCHED,
+        previous.key_id,
+        detail,
+        switch_days=switched,
+    )
 
 
 def retire_for_room(
