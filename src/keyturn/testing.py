@@ -168,6 +168,8 @@ class InMemorySecrets:
     """How many next deliveries fail with InternalFailure (fault injection for tests)."""
     fail_promotions: int = 0
     """How many next promotions fail with InternalFailure (a crash before AWSCURRENT moves)."""
+    listings: int = 0
+    """How many times :meth:`in_grace` listed the secrets."""
 
     def locate(self, user_name: str) -> SecretRef:
         name = f"{self.prefix}{user_name}"
@@ -243,6 +245,10 @@ class InMemorySecrets:
             if secret_id in {ref.name, ref.arn}:
                 return user
         raise RefusedError(secret_id, "not a secret keyturn manages")
+
+    def in_grace(self) -> list[str]:
+        self.listings += 1
+        return [u for u, s in self.secrets.items() if codec.TAG_IN_GRACE in s.tags]
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
         secret = self.secrets.setdefault(user_name, _Secret())

@@ -16,7 +16,7 @@ from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_secretsmanager.type_defs import TagTypeDef
+    from mypy_boto3_secretsmanager.type_defs import FilterTypeDef, TagTypeDef
 
 NOT_FOUND = "ResourceNotFoundException"
 EXISTS = "ResourceExistsException"
@@ -124,6 +124,27 @@ class SecretsManagerStore:
             raise RefusedError(name, f"not a keyturn secret (expected {self._prefix}<user>)")
         self._arns[user] = described["ARN"]
         return user
+
+    def in_grace(self) -> list[str]:
+        """One filtered ListSecrets (paginated): keyturn's secrets tagged ``keyturn:in-grace``
+        under this prefix; the user is the ``keyturn:user`` tag, checked against the name."""
+        filters: list[FilterTypeDef] = [
+            {"Key": "tag-key", "Values": [codec.TAG_IN_GRACE]},
+            {"Key": "name", "Values": [self._prefix]},
+        ]
+        with aws_call("ListSecrets"):
+            pages = self._sm.get_paginator("list_secrets").paginate(
+                Filters=filters, PaginationConfig={"PageSize": 100}
+            )
+            listed = [s for page in pages for s in page.get("SecretList", [])]
+        users = []
+        for secret in listed:
+            tags = {t["Key"]: t["Value"] for t in secret.get("Tags", [])}
+            user = tags.get(codec.TAG_USER, "")
+            if user and secret.get("Name") == self._name(user) and codec.TAG_IN_GRACE in tags:
+                self._arns[user] = secret["ARN"]
+                users.append(user)
+        return users
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
         to_set, to_remove = codec.mark_tags(marks)

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from keyturn.core import usage
+from keyturn.core import lead, usage
 from keyturn.core.actions import Action, ActionKind, Reason
 from keyturn.core.codec import delivery_token
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StoredKey
@@ -51,6 +51,8 @@ class Context:
     secret: SecretRef
     key_ids: tuple[str, ...] = ()
     """The user's keys as the plan has them before this action."""
+    active_key_ids: tuple[str, ...] = ()
+    """Those of them that are active."""
 
 
 @dataclass
@@ -81,7 +83,9 @@ class Executor:
             case ActionKind.POSTPONE:
                 self._postpone(ctx, action)
             case ActionKind.RECORD_DEACTIVATION:
-                self._mark(ctx, Marks(deactivated=(_key(action), ctx.now)))
+                self._mark(ctx, _deactivation_marks(ctx, _key(action)))
+            case ActionKind.RECORD_SWITCH:
+                self._record_switch(ctx, action)
             case ActionKind.CLEAR_PENDING:
                 self._mark(ctx, Marks(clear_pending=True))
         return StepDone(action, action.key_id)
@@ -115,6 +119,9 @@ class Executor:
             self.promoter.discard(name, new_key.key_id, delivery.token)
             raise
         ref = self.promoter.promote(name, delivery.token)
+        if action.key_id is not None and action.key_id in ctx.active_key_ids:
+            # the hourly retirement pass lists the secrets carrying this tag
+            self.secrets.set_marks(name, Marks(in_grace=action.key_id))
         self._announce(ctx, delivery, ref)
         return new_key.key_id
 
@@ -159,7 +166,7 @@ class Executor:
         self.keys.set_key_status(ctx.user.name, key_id, KeyStatus.INACTIVE)
         if action.reason is Reason.UNDELIVERED:
             return None
-        self._mark(ctx, Marks(deactivated=(key_id, ctx.now)))
+        self._mark(ctx, _deactivation_marks(ctx, key_id, action.switch_days))
         state = ctx.state or StoredState()
         days = usage.two_keys_days(state, ctx.now) if key_id == state.previous_key_id else None
         delete_at = ctx.now + timedelta(
@@ -201,8 +208,26 @@ class Executor:
         self.notifier.publish(message)
         self._mark(ctx, Marks(postponed=(key_id, ctx.now)))
 
+    def _record_switch(self, ctx: Context, action: Action) -> None:
+        days = action.switch_days
+        if days is None:
+            return
+        state = ctx.state or StoredState()
+        self._mark(ctx, Marks(switch=(_key(action), lead.remember(state.switch_days, days))))
+
     def _mark(self, ctx: Context, marks: Marks) -> None:
         self.secrets.set_marks(ctx.user.name, marks)
+
+
+def _deactivation_marks(ctx: Context, key_id: str, switch_days: float | None = None) -> Marks:
+    """Record the deactivation (and the consumer's switch delay, if it switched); a key no
+    longer in its grace period leaves the hourly pass."""
+    state = ctx.state or StoredState()
+    switch = None
+    if switch_days is not None and state.current_key_id is not None:
+        switch = (state.current_key_id, lead.remember(state.switch_days, switch_days))
+    in_grace = state.in_grace_key_id == key_id
+    return Marks(deactivated=(key_id, ctx.now), clear_in_grace=in_grace, switch=switch)
 
 
 def _key(action: Action) -> str:

@@ -91,6 +91,11 @@ class SecretStore(Protocol):
         the name after the prefix. Raises RefusedError for a secret keyturn does not manage."""
         ...
 
+    def in_grace(self) -> list[str]:
+        """The users whose secret carries ``keyturn:in-grace`` (a previous key still active),
+        from one filtered listing."""
+        ...
+
 
 class SecretVersions(Protocol):
     """The versions of a user's secret and their staging labels: the source of truth for which

@@ -1,4 +1,4 @@
-"""The service both edges call: scan, plan, run, rotate and restore, through the ports.
+"""The service both edges call: scan, plan, run, retire, rotate and restore, through the ports.
 
 The planner decides; :class:`~keyturn.rotation.executor.Executor` acts; this module reads the
 world, chooses the policy for each user, records one audit event per action and turns failures
@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from keyturn.core.actions import PLANNED_KEY_ID, ActionKind, Snapshot, apply
-from keyturn.core.delivery import SecretRef
+from keyturn.core.delivery import Marks, SecretRef
 from keyturn.core.models import StoredState, User
 from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
+from keyturn.core.retire import retire_plan, stale_grace_mark
 from keyturn.core.scope import HOW_TO_CONFIGURE
 from keyturn.errors import (
     AwsError,
@@ -158,6 +159,40 @@ class Rotator:
             else:
                 results.append(self._run_user(user, now))
         return RunResult(self.run_id, now, tuple(results), self._run_notes())
+
+    def retire(self) -> RunResult:
+        """The light retirement pass (hourly): for the users one filtered listing finds in a
+        grace period, deactivate the previous key once the consumer demonstrably switched
+        (:mod:`keyturn.core.retire`). Never rotates, deletes or postpones; users outside the
+        scope are reported, not inspected.
+        """
+        now = self.clock.now()
+        results = [self._retire_user(name, now) for name in self.secrets.in_grace()]
+        return RunResult(self.run_id, now, tuple(results), self._run_notes())
+
+    def _retire_user(self, name: str, now: datetime) -> UserResult:
+        """One user's retirement; whatever goes wrong is this user's result, as in a run."""
+        try:
+            user = self.directory.get_user(name)
+        except KeyturnError as exc:
+            return _failed(User(name), exc)
+        if not self.settings.scope.manages(user):
+            return _not_inspected(user, "outside keyturn's scope")
+        try:
+            policy = self.settings.policy.for_user(user.name, user.tags)
+            keys = tuple(self.keys.list_keys(user.name))
+            state = self.secrets.read_state(user.name)
+            if stale_grace_mark(keys, state):
+                self.secrets.set_marks(user.name, Marks(clear_in_grace=True))
+            found = retire_plan(user, keys, state, policy, now)
+            snapshot = Snapshot(keys, state or StoredState())
+            return self.apply_plan(Inspection(user, policy, snapshot, found), now)
+        except KeyturnError as exc:
+            return self._answer(user, exc)
+        except Exception as exc:
+            error = self._unexpected(user, exc)
+            self.reporter.failed(user.name, error)
+            return _failed(user, error)
 
     def worst_case_seconds(self) -> float:
         """An upper bound for one user's run: the verification budget plus the AWS calls."""
@@ -343,8 +378,10 @@ class Rotator:
 
 
 def _context(found: Inspection, now: datetime, secret: SecretRef) -> Context:
-    keys = tuple(k.key_id for k in found.snapshot.keys if k.key_id != PLANNED_KEY_ID)
-    return Context(found.user, now, found.policy, found.snapshot.state, secret, keys)
+    keys = [k for k in found.snapshot.keys if k.key_id != PLANNED_KEY_ID]
+    ids = tuple(k.key_id for k in keys)
+    active = tuple(k.key_id for k in keys if k.active)
+    return Context(found.user, now, found.policy, found.snapshot.state, secret, ids, active)
 
 
 def _step_facts(step: StepDone) -> dict[str, object]:
