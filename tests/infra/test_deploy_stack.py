@@ -59,6 +59,8 @@ def test_stack_has_every_resource_of_the_recipe(full: Deployed) -> None:
         "RotationFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
         "RotationFunctionDailyRun": "AWS::Events::Rule",
         "RotationFunctionDailyRunPermission": "AWS::Lambda::Permission",
+        "RotationFunctionHourlyRetire": "AWS::Events::Rule",
+        "RotationFunctionHourlyRetirePermission": "AWS::Lambda::Permission",
         "RecipeSchedule": "AWS::Events::Rule",
         "RecipeSchedulePermission": "AWS::Lambda::Permission",
         "SecretsManagerRotationPermission": "AWS::Lambda::Permission",
@@ -193,6 +195,12 @@ def test_schedules_send_the_run_and_the_recipe_input(full: Deployed) -> None:
     assert daily["ScheduleExpression"] == "rate(1 day)"
     assert [(t["Arn"], json.loads(t["Input"])) for t in daily_targets] == [
         (full.outputs["FunctionArn"], {"action": "run"})
+    ]
+    hourly = events.describe_rule(Name=full.physical("RotationFunctionHourlyRetire"))
+    hourly_targets = events.list_targets_by_rule(Rule=hourly["Name"])["Targets"]
+    assert hourly["ScheduleExpression"] == "rate(1 hour)"
+    assert [(t["Arn"], json.loads(t["Input"])) for t in hourly_targets] == [
+        (full.outputs["FunctionArn"], {"action": "retire"})
     ]
     assert recipe["ScheduleExpression"] == "rate(30 days)"
     assert [(t["Arn"], json.loads(t["Input"])) for t in recipe_targets] == [

@@ -12,6 +12,7 @@ from keyturn.errors import BadRequestError
 from keyturn.handler.events import (
     PlanRequest,
     RestoreRequest,
+    RetireRequest,
     RotateRequest,
     RunRequest,
     parse_event,
@@ -45,6 +46,7 @@ SCHEDULED = {
             RotateRequest("a", 3, 1),
         ),
         ({"action": "run"}, RunRequest()),
+        ({"action": "retire"}, RetireRequest()),
         (SCHEDULED, RunRequest()),
         ({"action": "plan"}, PlanRequest()),
         ({"action": "plan", "at": "2027-01-01"}, PlanRequest(datetime(2027, 1, 1, tzinfo=UTC))),
@@ -81,6 +83,7 @@ def test_accepted_events(event: object, expected: object) -> None:
         ({"action": "create", "username": "a", "grace_days": True}, "'grace_days'"),
         ({"action": "create", "username": "a", "grace_days": 1.5}, "'grace_days'"),
         ({"action": "create", "username": "a", "extra": 1}, "unknown field"),
+        ({"action": "retire", "username": "a"}, "unknown field"),
         ({"action": "plan", "at": "tomorrow"}, "not an ISO 8601 date"),
         ({"action": "plan", "at": 20270101}, "ISO 8601 date string"),
         ({"action": "plan", "at": "9999-12-31"}, "'at' must be from 2006-01-01 up to 2200-01-01"),

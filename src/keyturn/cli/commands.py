@@ -146,6 +146,20 @@ def run(obj: CliContext, credential_report: bool) -> None:
 
 
 @cli.command()
+@pass_ctx
+def retire(obj: CliContext) -> None:
+    """Deactivate previous keys whose consumer switched (users in a grace period only).
+
+    The light pass the hourly schedule runs: never rotates, deletes or postpones.
+    """
+    result = obj.rotator().retire()
+    _show_run(obj, result, f"keyturn retire {result.run_id}")
+    code = run_exit_code(result)
+    if code != EXIT_OK:
+        raise click.exceptions.Exit(code)
+
+
+@cli.command()
 @click.argument("user")
 @click.option("--grace-days", type=click.IntRange(0, 3650), help="Retire the old key after N days.")
 @click.option("--delete-after-days", type=click.IntRange(0, 3650), help="Delete N days after that.")

@@ -18,7 +18,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from keyturn.core.actions import ActionKind
 from keyturn.errors import ConfigurationError, KeyturnError, RefusedError
-from keyturn.handler.events import PlanRequest, Request, RestoreRequest, RotateRequest, parse_event
+from keyturn.handler.events import (
+    PlanRequest,
+    Request,
+    RestoreRequest,
+    RetireRequest,
+    RotateRequest,
+    parse_event,
+)
 from keyturn.rotation.results import RunResult, Status, UserResult
 from keyturn.rotation.rotator import Rotator
 from keyturn.rotation.secrets_manager import RotationEvent
@@ -124,7 +131,10 @@ def _serve(
         return _user_response(rotator.restore(request.user_name))
     if isinstance(request, PlanRequest):
         return {"statusCode": 200, "body": run_json(rotator.plan_all(at=request.at))}
-    run = rotator.run(seconds_left=seconds_left)
+    if isinstance(request, RetireRequest):
+        run = rotator.retire()
+    else:
+        run = rotator.run(seconds_left=seconds_left)
     _count(run)
     if run.failures and run.failures[0].error is not None:
         logger.error("run finished with failures", extra={"failed": len(run.failures)})

@@ -5,6 +5,8 @@ Accepted events:
 * ``{"action": "create", "username": NAME}`` (the original recipe), optional ``grace_days`` and
   ``delete_after_days``: rotate NAME now;
 * an EventBridge ``Scheduled Event`` or ``{"action": "run"}``: apply the policy to all users;
+* ``{"action": "retire"}`` (the hourly schedule): deactivate previous keys whose consumer
+  switched, for the users in a grace period only;
 * ``{"action": "plan"}``, optional ``"at": ISO date``: what a run would do; changes nothing;
 * ``{"action": "restore", "username": NAME}``: make the previous key current again;
 * Secrets Manager's rotation event ``{"Step": ..., "SecretId": ..., "ClientRequestToken": ...}``
@@ -27,6 +29,7 @@ SCHEDULED_SOURCES = frozenset({"aws.events", "aws.scheduler"})
 _FIELDS = {
     "create": {"action", "username", "grace_days", "delete_after_days"},
     "run": {"action"},
+    "retire": {"action"},
     "plan": {"action", "at"},
     "restore": {"action", "username"},
 }
@@ -45,6 +48,11 @@ class RunRequest:
 
 
 @dataclass(frozen=True)
+class RetireRequest:
+    pass
+
+
+@dataclass(frozen=True)
 class PlanRequest:
     at: datetime | None = None
 
@@ -54,7 +62,7 @@ class RestoreRequest:
     user_name: str
 
 
-Request = RotateRequest | RunRequest | PlanRequest | RestoreRequest | RotationEvent
+Request = RotateRequest | RunRequest | RetireRequest | PlanRequest | RestoreRequest | RotationEvent
 ROTATION_FIELDS = {"Step", "SecretId", "ClientRequestToken", "RotationToken"}
 
 
@@ -83,6 +91,8 @@ def parse_event(event: object) -> Request:
 def _request(action: str, event: Mapping[str, Any]) -> Request:
     if action == "run":
         return RunRequest()
+    if action == "retire":
+        return RetireRequest()
     if action == "plan":
         return PlanRequest(parse_at(event["at"]) if "at" in event else None)
     if "username" not in event:
