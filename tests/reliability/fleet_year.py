@@ -31,9 +31,11 @@ from keyturn.testing import InMemoryIam, InMemorySecrets, ManualClock, Recording
 START = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
 RUN_TO_USE = timedelta(hours=9)
 USE_TO_OBSERVE = timedelta(hours=11, minutes=59)
-SWITCH_DELAYS = (0, 0, 0, 1, 1, 1, 2, 3, 4, 5, 6, 8, 10, 14)
-"""Days a consumer takes to pick up a new key; one in NEVER_SHARE never does."""
+SWITCH_DELAYS = (0, 0, 0, 1, 1, 1, 2, 3, 4, 5, 6, 8, 10, 14, 18, 21, 25, 30)
+"""Days a consumer takes to pick up a new key; one in NEVER_SHARE never does, and one in
+ERRATIC_SHARE draws a new delay for each rotation."""
 NEVER_SHARE = 20
+ERRATIC_SHARE = 15
 EXEMPT_SHARE = 25
 TWO_KEY_SHARE = 10
 DELIVERY_FAULT_RATE = 0.02
@@ -68,10 +70,16 @@ class Schedule:
     enforce: bool = True
     """Deactivate an in-use key at the cap; off for the comparison schedules, which model
     tools that keep the full grace whatever the key's age."""
+    hourly: bool = False
+    """Run the retirement pass every hour between the daily runs (issue 10.3)."""
+    lead: bool = False
+    """Consumer-aware lead time (issue 10.4)."""
 
     def __str__(self) -> str:
         ages = f"{self.rotate}/{self.rotate + self.grace}/{self.rotate + self.grace + self.delete}"
-        return ages if self.cap == Policy().max_active_days else f"{ages} cap {self.cap}"
+        extra = "" if self.cap == Policy().max_active_days else f" cap {self.cap}"
+        extra += " +hourly" if self.hourly else ""
+        return ages + extra + (" +lead" if self.lead else "")
 
     def policy(self) -> Policy:
         return Policy(
@@ -81,6 +89,7 @@ class Schedule:
             delete_foreign_keys=True,
             max_active_days=self.cap,
             enforce_max_age=self.enforce,
+            lead_time=self.lead,
         )
 
 
@@ -92,9 +101,11 @@ class Consumer:
     delay: int | None
     key_id: str
     switch_on: tuple[int, str] | None = None
+    erratic: bool = False
+    switched_once: bool = False
 
     def switches_within(self, grace: int) -> bool:
-        return self.delay is not None and self.delay < grace
+        return not self.erratic and self.delay is not None and self.delay < grace
 
 
 @dataclass
@@ -109,6 +120,22 @@ class YearFigures:
     lost_secrets: set[str] = field(default_factory=set)
     notifications: Counter[str] = field(default_factory=Counter)
     delivery_faults: int = 0
+    learned_outage_days: int = 0
+    """Outage-days of stable late consumers after their first switch (lead time's target)."""
+    stored: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    """Per rotation (new key): when it was stored, and the active key it replaced."""
+    first_use: dict[str, datetime] = field(default_factory=dict)
+    deactivated: dict[str, datetime] = field(default_factory=dict)
+
+    def switch_excess_hours(self) -> list[float]:
+        """Per rotation whose consumer switched while the old key was active: hours both keys
+        stayed active after the consumer's first use of the new key."""
+        excess = []
+        for new, (_, old) in self.stored.items():
+            used, off = self.first_use.get(new), self.deactivated.get(old)
+            if used is not None and off is not None and off >= used:
+                excess.append((off - used) / timedelta(hours=1))
+        return excess
 
     @property
     def rotations(self) -> int:
@@ -124,6 +151,18 @@ class YearFigures:
 
 
 @dataclass
+class RecordingIam(InMemoryIam):
+    """In-memory IAM that remembers when each key was first deactivated."""
+
+    deactivated: dict[str, datetime] = field(default_factory=dict)
+
+    def set_key_status(self, user_name: str, key_id: str, status: KeyStatus) -> None:
+        if status is KeyStatus.INACTIVE:
+            self.deactivated.setdefault(key_id, self.clock.now())
+        super().set_key_status(user_name, key_id, status)
+
+
+@dataclass
 class FleetYear:
     """One fleet, one schedule, one year."""
 
@@ -135,7 +174,7 @@ class FleetYear:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)  # noqa: S311 - a reproducible simulation
         self.clock = ManualClock(START)
-        self.iam = InMemoryIam(self.clock)
+        self.iam = RecordingIam(self.clock)
         self.secrets = FlakySecrets(rng=self.rng, failure_rate=DELIVERY_FAULT_RATE)
         self.notifier = RecordingNotifier()
         # Users opt in with keyturn:managed=true, as with the template's ManageTaggedUsers=true.
@@ -150,14 +189,29 @@ class FleetYear:
     def run(self) -> YearFigures:
         self._populate()
         for day in range(self.days):
+            midnight = START.replace(hour=0) + timedelta(days=day)
             self._keyturn_runs(day)
-            self.clock.advance(seconds=RUN_TO_USE.total_seconds())
+            self._retire_until(midnight + timedelta(hours=12))
+            self.clock.current = START + timedelta(days=day) + RUN_TO_USE
             self._consumers_work(day)
-            self.clock.advance(seconds=USE_TO_OBSERVE.total_seconds())
+            self._retire_until(midnight + timedelta(hours=23))
+            self.clock.current = START + timedelta(days=day) + RUN_TO_USE + USE_TO_OBSERVE
             self._observe()
+            self._retire_until(midnight + timedelta(hours=26))
             self.clock.current = START + timedelta(days=day + 1)
         self.figures.notifications.update(n.kind.value for n in self.notifier.sent)
+        self.figures.deactivated = dict(self.iam.deactivated)
         return self.figures
+
+    def _retire_until(self, last: datetime) -> None:
+        """The hourly retirement pass, on each whole hour after now up to ``last``."""
+        if not self.schedule.hourly:
+            return
+        hour = self.clock.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        while hour <= last:
+            self.clock.current = hour
+            self.rotator.retire()
+            hour += timedelta(hours=1)
 
     # The fleet ---------------------------------------------------------------------------
 
@@ -172,7 +226,8 @@ class FleetYear:
                 self.iam.add_key(name, age_days=200, status=KeyStatus.INACTIVE)
             never = index % NEVER_SHARE == 3
             delay = None if never else self.rng.choice(SWITCH_DELAYS)
-            self.consumers[name] = Consumer(name, delay, key.key_id)
+            erratic = not never and index % ERRATIC_SHARE == 7
+            self.consumers[name] = Consumer(name, delay, key.key_id, erratic=erratic)
             self._current[name] = None
         self.figures.users = self.users
         self.figures.exempt = sum(1 for i in range(self.users) if i % EXEMPT_SHARE == 0)
@@ -188,9 +243,19 @@ class FleetYear:
             current = state.current_key_id if state else None
             if current is not None and current != self._current[name]:
                 self._current[name] = current
+                if consumer.erratic:
+                    consumer.delay = self.rng.choice(SWITCH_DELAYS)
                 self.figures.rotation_delay[current] = consumer.delay
+                self._stored(name, current)
                 if consumer.delay is not None:
                     consumer.switch_on = (day + consumer.delay, current)
+
+    def _stored(self, name: str, current: str) -> None:
+        state = self.secrets.read_state(name)
+        old = state.previous_key_id if state else None
+        replaced = self._key(name, old) if old else None
+        if state is not None and state.stored_at and replaced is not None and replaced.active:
+            self.figures.stored[current] = (state.stored_at, replaced.key_id)
 
     def _record_ages(self) -> None:
         """Just before the run: the oldest each active key gets."""
@@ -211,8 +276,12 @@ class FleetYear:
             key = self._key(name, consumer.key_id)
             if key is not None and key.active:
                 self._used(name, key, now)
+                self.figures.first_use.setdefault(key.key_id, now)
             else:
-                self.figures.outage_days[self._category(consumer)] += 1
+                category = self._category(consumer)
+                self.figures.outage_days[category] += 1
+                if category == "switch after grace" and consumer.switched_once:
+                    self.figures.learned_outage_days += 1
 
     def _switch(self, consumer: Consumer) -> None:
         consumer.switch_on = None
@@ -222,6 +291,7 @@ class FleetYear:
         key_id = doc["AccessKeyId"]
         if self.iam.issued[key_id].reveal() != doc["SecretAccessKey"]:
             self.figures.lost_secrets.add(key_id)
+        consumer.switched_once = consumer.switched_once or key_id != consumer.key_id
         consumer.key_id = key_id
 
     def _used(self, name: str, key: AccessKey, now: datetime) -> None:
@@ -232,6 +302,8 @@ class FleetYear:
     def _category(self, consumer: Consumer) -> str:
         if consumer.delay is None:
             return "never switch"
+        if consumer.erratic:
+            return "erratic"
         if consumer.switches_within(self.schedule.grace):
             return "switch within grace"
         return "switch after grace"

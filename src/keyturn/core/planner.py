@@ -166,8 +166,10 @@ def next_step(
 
 def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: datetime) -> Decision:
     previous, current = roles.previous, roles.current
-    if previous is None or current is None or not current.active:
+    if current is None or not current.active:
         return None
+    if previous is None:
+        return usage.record_switch(None, current, state, policy)
     if previous.active:
         return _grace_step(previous, current, state, policy, now)
     return _restore_window_step(previous, state, policy, now) or usage.record_switch(

@@ -64,34 +64,37 @@ def _left_behind(
 
 
 def measured_switch(
-    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
+    previous: AccessKey | None, current: AccessKey, state: StoredState, policy: Policy
 ) -> float | None:
     """The consumer's switch delay in days, once it demonstrably switched and not yet recorded
     for ``current``: from storing the new key to its last use as seen now (an upper bound on
     the first use; within an hour of it with the hourly retirement pass). keyturn's own proof
     calls do not count (see :func:`consumer_switched`). After ``previous`` was deactivated,
     only a use of the new key after the deactivation counts (a consumer cut off, then
-    switching); a consumer using both keys has not switched."""
+    switching), also once it was deleted (a consumer cut off for longer than the restore
+    window); a consumer using both keys has not switched."""
     if state.stored_at is None or state.switch_key_id == current.key_id:
         return None
     if not _new_key_used(current, state, policy) or current.last_used is None:
         return None
-    if previous.active:
+    if previous is not None and previous.active:
         if in_use(previous, state, policy, current):
             return None
     else:
-        deactivated = state.deactivated_time(previous.key_id)
+        if state.previous_key_id is None:
+            return None
+        deactivated = state.deactivated_time(state.previous_key_id)
         if deactivated is None or current.last_used <= deactivated:
             return None
     return round((current.last_used - state.stored_at) / timedelta(days=1), 2)
 
 
 def record_switch(
-    previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
+    previous: AccessKey | None, current: AccessKey, state: StoredState, policy: Policy
 ) -> Action | None:
     """Record a switch seen after the previous key was deactivated (``keyturn:switch-days``);
     a switch seen while it is active is recorded by its deactivation."""
-    if previous.active:
+    if previous is not None and previous.active:
         return None
     days = measured_switch(previous, current, state, policy)
     if days is None:
