@@ -87,6 +87,7 @@ class Rotator:
             self.notifier,
             self.clock,
             self.stage_requested,
+            self._claim_named,
             include_secret,
         )
 
@@ -201,6 +202,8 @@ class Rotator:
         user = self.directory.get_user(user_name)
         now = self.clock.now()
         found = self.inspect(user, at=now, policy=self.settings.policy)
+        if found.snapshot.state.current_key_id is not None:  # else there is nothing to restore
+            self.claim_secret(user)
         ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
         try:
             step = self.restorer.restore(ctx, found.snapshot)
@@ -217,6 +220,20 @@ class Rotator:
     def rotation_step(self, event: RotationEvent) -> StepOutcome:
         """Serve one step of Secrets Manager's rotation of a keyturn secret."""
         return self.secrets_manager.run_step(event)
+
+    def claim_secret(self, user: User) -> None:
+        """Make sure ``user``'s secret is keyturn's before anything of the user's is changed.
+
+        Raises:
+            RefusedError: someone else's secret is at keyturn's name (refusal notified).
+        """
+        try:
+            self.secrets.claim(user.name, user.arn)
+        except RefusedError as exc:
+            raise self.reporter.refuse(user.name, exc.reason) from None
+
+    def _claim_named(self, user_name: str) -> None:
+        self.claim_secret(self.directory.get_user(user_name))
 
     def stage_requested(self, user_name: str, token: str) -> str:
         """Stage a rotation Secrets Manager asked for (createSecret): plan it as an on-demand
@@ -257,6 +274,8 @@ class Rotator:
         user, current_plan = found.user, found.plan
         if current_plan.refusal is not None:
             raise self.reporter.refuse(user.name, current_plan.refusal)
+        if current_plan.actions:
+            self.claim_secret(user)  # before the first action, IAM ones included
         ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
         snapshot, done, audit = found.snapshot, list[StepDone](), self.reporter.audit
         for action in current_plan.actions:
