@@ -20,7 +20,7 @@ from typing import Any
 from keyturn.core import codec
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
-from keyturn.core.secret_trust import SecretFacts, SecretTrust
+from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
 from keyturn.rotation.ports import Notification, Probe, SystemClock
 from keyturn.rotation.rotator import Rotator
@@ -194,7 +194,9 @@ class InMemorySecrets:
         secret = self.secrets.get(user_name)
         if secret is None:
             self.secrets[user_name] = _Secret(
-                kms_key_id=self.trust.kms_key_id, policy=self.trust.policy_for(owner_arn)
+                tags=creation_tags(user_name),
+                kms_key_id=self.trust.kms_key_id,
+                policy=self.trust.policy_for(owner_arn),
             )
             self.owned.add(user_name)
             return
@@ -204,7 +206,12 @@ class InMemorySecrets:
             secret.rotation_function_arn,
             secret.replica_regions,
             secret.policy,
+            secret.tags,
+            tuple(v for v, _, _ in secret.versions),
         )
+        if self.trust.unfinished(facts, user_name, owner_arn):  # keyturn's, stopped early
+            secret.policy = self.trust.policy_for(owner_arn)
+            facts = replace(facts, policy=secret.policy)
         why = self.trust.distrust(facts, owner_arn)
         if why is not None:
             self.owned.discard(user_name)

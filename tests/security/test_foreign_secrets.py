@@ -106,6 +106,14 @@ def _secret_as_seen(aws: EmbeddedAws) -> dict[str, Any]:
     return seen
 
 
+def _values(aws: EmbeddedAws) -> list[dict[str, Any]]:
+    """The documents of every version of the secret (none holds a key of keyturn's)."""
+    sm = aws.client("secretsmanager")
+    versions = sm.list_secret_version_ids(SecretId=SECRET)["Versions"]
+    raw = [sm.get_secret_value(SecretId=SECRET, VersionId=v["VersionId"]) for v in versions]
+    return [{"AccessKeyId": None, **json.loads(r.get("SecretString") or "{}")} for r in raw]
+
+
 def _prepare(aws: EmbeddedAws, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if how == "own KMS key":
         _plant(aws, KmsKeyId=_attacker_kms_key(aws))
@@ -126,8 +134,17 @@ def _prepare(aws: EmbeddedAws, how: str, monkeypatch: pytest.MonkeyPatch) -> Non
         victim_arn = aws.client("iam").get_user(UserName="victim")["User"]["Arn"]
         _plant(aws)
         _attacker_policy(aws, secret_policy(victim_arn, [KEYTURN_ROLE, ATTACKER]))
-    elif how == "no policy":
+    elif how == "no policy, a mark planted":
+        # looks like keyturn's interrupted creation, but holds an in-flight mark of the
+        # attacker's (which could make keyturn retire the victim's key as undelivered)
         _plant(aws)
+        aws.client("secretsmanager").tag_resource(
+            SecretId=SECRET,
+            Tags=[{"Key": "keyturn:pending-since", "Value": "2020-01-01T00:00:00+00:00"}],
+        )
+    elif how == "no policy, a value planted":
+        _plant(aws)
+        aws.client("secretsmanager").put_secret_value(SecretId=SECRET, SecretString="{}")
 
 
 ATTACKS = [
@@ -136,7 +153,8 @@ ATTACKS = [
     "own resource policy",
     "replica",
     "keyturn's policy naming itself",
-    "no policy",
+    "no policy, a mark planted",
+    "no policy, a value planted",
 ]
 REASONS = {
     "own KMS key": "its KMS key is arn:aws:kms:",
@@ -144,7 +162,8 @@ REASONS = {
     "own resource policy": "its resource policy is not the one keyturn writes",
     "replica": "it is replicated to eu-west-1",
     "keyturn's policy naming itself": "its resource policy is not the one keyturn writes",
-    "no policy": "it has no resource policy",
+    "no policy, a mark planted": "it has no resource policy",
+    "no policy, a value planted": "it has no resource policy",
 }
 
 
@@ -167,7 +186,7 @@ def test_a_rotation_into_a_planted_secret_is_refused_and_changes_nothing(
     assert REASONS[how] in body["Reason"]
     # AND nothing changed: no value, same tags, KMS key, rotation, replicas and policy
     assert _secret_as_seen(aws) == before
-    assert before["Versions"] == []
+    assert all(version["AccessKeyId"] != victim[0] for version in _values(aws))
     # AND the victim's IAM keys are as they were
     assert keys_of(aws, "victim") == keys_before == {victim[0]: "Active"}
 
@@ -190,6 +209,30 @@ def test_a_scheduled_run_refuses_the_planted_user_and_rotates_the_others(
     assert len(keys_of(aws, "bystander")) == 2
     refused = [json.loads(n.message) for n in aws.sent_notifications(topic)]
     assert [n["UserName"] for n in refused if n["Event"] == "refused"] == ["victim"]
+
+
+@pytest.mark.attack("T2: pre-create keyturn/victim exactly as keyturn would, without a policy")
+def test_a_bare_copy_of_keyturns_creation_is_finished_by_keyturn_and_shuts_its_maker_out(
+    aws: EmbeddedAws, topic: str, victim: list[str]
+) -> None:
+    # GIVEN a secret indistinguishable from keyturn's own creation stopped before its policy
+    # (as a crash between CreateSecret and PutResourcePolicy leaves it): no value, no mark
+    _plant(aws)
+    # WHEN the victim is rotated
+    response = lambda_handler(CREATE, LambdaContext())
+    # THEN keyturn puts its own policy on first and delivers: the secret holds nothing of the
+    # attacker's, and the policy reads and changes it only for the victim and keyturn
+    assert response["statusCode"] == 200
+    sm = aws.client("secretsmanager")
+    policy = json.loads(sm.get_resource_policy(SecretId=SECRET)["ResourcePolicy"])
+    caller = aws.client("sts").get_caller_identity()["Arn"]
+    victim_arn = aws.client("iam").get_user(UserName="victim")["User"]["Arn"]
+    assert policy == secret_policy(victim_arn, [caller])
+    assert decide(policy, Request(ATTACKER, READ, identity_allows=True)) == "deny"
+    assert decide(policy, Request(ATTACKER, "secretsmanager:PutSecretValue", True)) == "deny"
+    assert "KmsKeyId" not in sm.describe_secret(SecretId=SECRET)
+    events = [json.loads(n.message)["Event"] for n in aws.sent_notifications(topic)]
+    assert events == ["rotated"]
 
 
 def test_a_secret_keyturn_created_has_its_policy_first_and_is_trusted_later(

@@ -117,3 +117,25 @@ def test_later_steps_of_a_secrets_manager_rotation_refuse_a_planted_secret(
         with pytest.raises(RefusedError, match="rotated by"):
             world.rotator().rotation_step(RotationEvent(step, "keyturn/app", "token-1"))
     assert _secret(world) == before
+
+
+def test_keyturns_own_creation_stopped_before_its_policy_is_finished(world: FakeAws) -> None:
+    # GIVEN a first run stopped between CreateSecret and PutResourcePolicy
+    world.iam.add_user("app")
+    world.iam.add_key("app", age_days=85)
+    world.secrets.plant("app", tags={"keyturn:managed-by": "keyturn", "keyturn:user": "app"})
+    # WHEN the next run comes: it puts keyturn's policy on, and rotates
+    assert world.rotator().rotate("app").status is Status.CHANGED
+    owner = world.iam.users["app"].arn
+    assert world.secrets.secrets["app"].policy == world.secrets.trust.policy_for(owner)
+
+
+def test_a_bare_creation_with_anything_in_it_is_refused(world: FakeAws) -> None:
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=85)
+    tags = {"keyturn:managed-by": "keyturn", "keyturn:user": "app", "keyturn:pending-since": "x"}
+    world.secrets.plant("app", tags=tags)
+    with pytest.raises(RefusedError, match="it has no resource policy"):
+        world.rotator().rotate("app")
+    assert world.iam.keys["app"] == [old]
+    assert world.secrets.secrets["app"].policy is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -268,3 +269,26 @@ def test_the_new_variables_are_read_and_explicit_values_win() -> None:
 def test_bad_principals_and_functions_are_explained(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Settings.from_env(env)
+
+
+BARE = SecretFacts(SECRET_ARN, tags={"keyturn:managed-by": "keyturn", "keyturn:user": "app"})
+
+
+@pytest.mark.parametrize(
+    ("facts", "unfinished"),
+    [
+        (BARE, True),
+        (replace(BARE, version_ids=("v1",)), False),
+        (replace(BARE, tags={**BARE.tags, "keyturn:pending-since": "2020-01-01"}), False),
+        (replace(BARE, tags={"keyturn:managed-by": "keyturn", "keyturn:user": "other"}), False),
+        (replace(BARE, tags={}), False),
+        (replace(BARE, kms_key_id=KEY_ARN), False),
+        (replace(BARE, replica_regions=("eu-west-1",)), False),
+        (replace(BARE, policy={"Version": "2012-10-17", "Statement": []}), False),
+        (replace(BARE, policy=TRUST.policy_for(OWNER)), False),  # finished: trusted as it is
+    ],
+)
+def test_only_a_bare_creation_without_policy_is_keyturns_unfinished_one(
+    facts: SecretFacts, unfinished: bool
+) -> None:
+    assert TRUST.unfinished(facts, "app", OWNER) is unfinished

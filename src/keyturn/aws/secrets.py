@@ -15,7 +15,7 @@ from keyturn.aws.errors import aws_call
 from keyturn.core import codec
 from keyturn.core.delivery import CURRENT, PENDING, Delivery, Marks, SecretRef, StagedVersion
 from keyturn.core.models import StoredState
-from keyturn.core.secret_trust import SecretFacts, SecretTrust
+from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError
 
 if TYPE_CHECKING:
@@ -217,7 +217,23 @@ class SecretsManagerStore:
             described = self._describe(user_name)  # someone created one meanwhile
             if described is None:
                 return "it vanished while keyturn looked at it"
-        return self._resolved_trust().distrust(self._facts(user_name, described), owner_arn)
+        trust = self._resolved_trust()
+        facts = self._facts(user_name, described)
+        if trust.unfinished(facts, user_name, owner_arn):
+            # keyturn's own creation, stopped before its policy: finish it, then look again
+            self._put_policy(user_name, owner_arn)
+            return self._recheck(user_name, owner_arn)
+        return trust.distrust(facts, owner_arn)
+
+    def _recheck(self, user_name: str, owner_arn: str) -> str | None:
+        """The verdict on a creation keyturn just finished: nothing may have gone in since."""
+        described = self._describe(user_name)
+        if described is None:
+            return "it vanished while keyturn looked at it"
+        facts = self._facts(user_name, described)
+        if facts.version_ids or dict(facts.tags) != creation_tags(user_name):
+            return "something was written into it before keyturn's policy was on"
+        return self._resolved_trust().distrust(facts, owner_arn)
 
     def _resolved_trust(self) -> SecretTrust:
         if self._trust is None:
@@ -233,6 +249,8 @@ class SecretsManagerStore:
             rotation_function_arn=described.get("RotationLambdaARN") or None,
             replica_regions=tuple(str(r.get("Region", "?")) for r in replicas),
             policy=self._policy(user_name),
+            tags={t["Key"]: t["Value"] for t in described.get("Tags", [])},
+            version_ids=tuple(described.get("VersionIdsToStages") or {}),
         )
 
     def _policy(self, user_name: str) -> Any:
@@ -249,8 +267,7 @@ class SecretsManagerStore:
     def _create(self, user_name: str) -> bool:
         """Create the secret, without a value; False if one appeared at its name meanwhile."""
         tags: list[TagTypeDef] = [
-            {"Key": codec.TAG_MANAGED_BY, "Value": "keyturn"},
-            {"Key": codec.TAG_USER, "Value": user_name},
+            {"Key": k, "Value": v} for k, v in creation_tags(user_name).items()
         ]
         kms_key_id = self._resolved_trust().kms_key_id
         extra: dict[str, Any] = {"KmsKeyId": kms_key_id} if kms_key_id else {}

@@ -9,16 +9,24 @@ secret only if what Secrets Manager reports about it is what keyturn itself woul
 * it has no replica (keyturn never makes one);
 * its resource policy is the document keyturn writes (:mod:`keyturn.core.secret_policy`).
 
+One exception keeps a crash between ``CreateSecret`` and ``PutResourcePolicy`` repairable: a
+secret with *no* policy that is otherwise exactly what keyturn's ``CreateSecret`` makes (the
+KMS key above, no rotation function, no replica, no version, no tag but keyturn's two creation
+tags) is keyturn's unfinished creation (:meth:`SecretTrust.unfinished`); keyturn puts its
+policy on it before anything else. Whoever made such a secret gains nothing: it holds nothing,
+and once the policy is on nobody else can read or change it.
+
 Pure: the adapters gather the facts, this module judges them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+from keyturn.core.codec import TAG_MANAGED_BY, TAG_USER
 from keyturn.core.secret_policy import same_policy, secret_policy
 
 AWS_MANAGED_KEY = "alias/aws/secretsmanager"
@@ -51,6 +59,14 @@ class SecretFacts:
     replica_regions: tuple[str, ...] = ()
     policy: Any = None
     """The parsed resource policy, or None when the secret has none."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    version_ids: tuple[str, ...] = ()
+    """The versions DescribeSecret lists (those with a staging label)."""
+
+
+def creation_tags(user_name: str) -> dict[str, str]:
+    """The tags keyturn's ``CreateSecret`` puts on a user's secret."""
+    return {TAG_MANAGED_BY: "keyturn", TAG_USER: user_name}
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,16 @@ class SecretTrust:
         if not same_policy(facts.policy, self.policy_for(owner_arn)):
             return "its resource policy is not the one keyturn writes"
         return None
+
+    def unfinished(self, facts: SecretFacts, user_name: str, owner_arn: str) -> bool:
+        """True if the secret is what keyturn's ``CreateSecret`` made and nothing more: a
+        first run stopped before ``PutResourcePolicy``. keyturn may put its policy on it."""
+        return (
+            facts.policy is None
+            and not facts.version_ids
+            and dict(facts.tags) == creation_tags(user_name)
+            and self.distrust(replace(facts, policy=self.policy_for(owner_arn)), owner_arn) is None
+        )
 
     def _kms_problem(self, found: str | None, home: Arn) -> str | None:
         wanted = self.kms_key_id or AWS_MANAGED_KEY
