@@ -6,9 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# mkdocs-material prints a banner about MkDocs 2 on every build; the docs are built strictly.
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: demo test lint typecheck unit integration test-slow install clean scanners scan package \
-	bench chromium
+	bench chromium test-setup docs docs-check
 
 install: $(VENV)/.synced
 
@@ -24,9 +26,17 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 demo: install
 	$(BIN)/keyturn demo
 
-## Lint, type-check and run the whole test suite (what CI runs).
-test: lint typecheck scanners chromium
-	$(BIN)/pytest
+## Lint, type-check, build the docs strictly and run the whole suite under coverage (what CI
+## runs). The tools it needs beyond the Python packages come from `test-setup`.
+test: lint typecheck docs-check test-setup
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report
+
+## What the suite needs besides the locked Python packages: the template scanners' virtual
+## environments and Debian's headless Chromium (for the report page test). Explicit, so that
+## `make test` installs nothing behind your back that this line does not name.
+test-setup: scanners chromium
 
 lint: install
 	$(BIN)/ruff check .
@@ -34,6 +44,13 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+## The documentation site (MkDocs Material) into site/; `make test` builds it strictly too.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-check: install
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(TOOLS)/site
 
 unit: install
 	$(BIN)/pytest tests/unit
@@ -50,8 +67,8 @@ test-slow: install
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-## Headless Chromium (Debian's package) for the report page test. Installed when missing; the
-## test is skipped only where apt-get cannot install it (not root, no apt).
+## Headless Chromium (Debian's package) for the report page test, installed when missing. Outside
+## CI the test is skipped where apt-get cannot install it (not root, no apt); in CI it fails.
 CHROMIUM := /usr/bin/chromium
 chromium:
 	@test -x $(CHROMIUM) || { \
@@ -62,7 +79,7 @@ chromium:
 	  else echo "warning: cannot install chromium here; the report page test is skipped"; fi; }
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache dist build site .coverage
 
 # --- Deployment (infra/): scanners in their own virtual environments, the Lambda artifact ---
 CHECKOV := $(TOOLS)/checkov/bin/checkov

@@ -19,7 +19,7 @@ from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 from keyturn.emulator.calls import CallCounter
 from keyturn.rotation.ports import OffsetClock
 from keyturn.rotation.results import Status
-from keyturn.settings import Settings
+from keyturn.settings import Scope, Settings
 from keyturn.wiring.fleet import AccountRun
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
@@ -56,7 +56,11 @@ def account(
     session = aws.session()
     counter = CallCounter().attach(session)
     settings = Settings(
-        endpoint_url=aws.url, region=aws.region, topic_arn=topic, verification=PROOF
+        endpoint_url=aws.url,
+        region=aws.region,
+        topic_arn=topic,
+        verification=PROOF,
+        scope=Scope(manage_tagged=True),  # the population is tagged keyturn:managed
     )
     run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock or OffsetClock())
     return run, counter

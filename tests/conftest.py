@@ -65,6 +65,27 @@ def _fast_key_proof(_no_real_aws: None, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("KEYTURN_VERIFY_INTERVAL_SECONDS", "0.02")
 
 
+DEPLOYED_USERS = "test,app"
+"""The recipe's user (the template lists RecipeUserName in KEYTURN_USERS) and the tests' app."""
+
+
+@pytest.fixture(autouse=True)
+def _deployed_scope(_no_real_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyturn manages no user until the operator says which. Tests that build settings from
+    the environment model a deployment with ManageTaggedUsers=true whose KEYTURN_USERS lists
+    the recipe's user; tests of the scope itself (tests/security, the unit tier) set their own,
+    and ``no_scope`` gives them the default of a fresh deployment."""
+    monkeypatch.setenv("KEYTURN_MANAGE_TAGGED", "true")
+    monkeypatch.setenv("KEYTURN_USERS", DEPLOYED_USERS)
+
+
+@pytest.fixture
+def no_scope(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of a deployment that configured no scope (tag opt-in off)."""
+    monkeypatch.delenv("KEYTURN_MANAGE_TAGGED", raising=False)
+    monkeypatch.delenv("KEYTURN_USERS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def _emulator() -> Iterator[EmbeddedAws]:
     with EmbeddedAws() as aws:

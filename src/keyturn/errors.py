@@ -11,7 +11,8 @@
     │   ├── DeliveryError             the new secret could not be stored; the new key was removed
     │   └── ConcurrentDeliveryError   another run delivered a key for the same rotation first
     ├── VerificationError             the new key never authenticated; it was removed again
-    └── PartialRotationError          a run stopped part-way; carries what was done
+    ├── PartialRotationError          a run stopped part-way; carries what was done
+    └── UnexpectedError               a surprise while handling one user; the run went on
 
 Messages never contain secret material: only user names, masked or public key ids, and AWS
 error codes.
@@ -103,3 +104,13 @@ class PartialRotationError(KeyturnError):
 
 class ConcurrentDeliveryError(AwsError):
     """Another run stored a different key for the same rotation first; ours was not stored."""
+
+
+class UnexpectedError(KeyturnError):
+    """Something keyturn did not expect went wrong while handling one user; that user failed
+    and the run went on. The message names only the exception's type: its text could hold
+    anything."""
+
+    def __init__(self, user_name: str, cause: BaseException) -> None:
+        super().__init__(f"{user_name}: unexpected {type(cause).__name__}; see the log")
+        self.user_name = user_name

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from keyturn.core.models import User
-from keyturn.core.policy import TAG_MANAGED, Policy, parse_days, parse_flag
+from keyturn.core.policy import Floors, Policy, parse_days, parse_flag
+from keyturn.core.scope import ENV_MANAGE_TAGGED, ENV_USER_PATH, ENV_USERS, Scope
 from keyturn.core.secret_trust import function_problem, principal_problem
 from keyturn.core.verification import VerificationPolicy
 from keyturn.errors import ConfigurationError
@@ -25,12 +25,13 @@ ENV_ROTATION_FUNCTION_ARNS = "KEYTURN_ROTATION_FUNCTION_ARNS"
 ENV_ROTATE_AFTER_DAYS = "KEYTURN_ROTATE_AFTER_DAYS"
 ENV_GRACE_DAYS = "KEYTURN_GRACE_DAYS"
 ENV_DELETE_AFTER_DAYS = "KEYTURN_DELETE_AFTER_DAYS"
-ENV_USER_PATH = "KEYTURN_USER_PATH"
-ENV_USERS = "KEYTURN_USERS"
 ENV_DELETE_FOREIGN_KEYS = "KEYTURN_DELETE_FOREIGN_KEYS"
 ENV_MAX_ACTIVE_DAYS = "KEYTURN_MAX_ACTIVE_DAYS"
 ENV_ENFORCE_MAX_AGE = "KEYTURN_ENFORCE_MAX_AGE"
 ENV_EARLY_RETIRE = "KEYTURN_EARLY_RETIRE"
+ENV_MIN_ROTATE_AFTER_DAYS = "KEYTURN_MIN_ROTATE_AFTER_DAYS"
+ENV_MIN_GRACE_DAYS = "KEYTURN_MIN_GRACE_DAYS"
+ENV_MIN_DELETE_AFTER_DAYS = "KEYTURN_MIN_DELETE_AFTER_DAYS"
 ENV_VERIFY_SUCCESSES = "KEYTURN_VERIFY_SUCCESSES"
 ENV_VERIFY_WINDOW_SECONDS = "KEYTURN_VERIFY_WINDOW_SECONDS"
 ENV_VERIFY_BUDGET_SECONDS = "KEYTURN_VERIFY_BUDGET_SECONDS"
@@ -51,21 +52,7 @@ ENV_EXCLUDE_OUS = "KEYTURN_EXCLUDE_OUS"
 ENV_QUEUE_URL = "KEYTURN_QUEUE_URL"
 
 DEFAULT_SECRET_PREFIX = "keyturn/"
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which users keyturn manages: tagged ``keyturn:managed=true``, under a path, or listed."""
-
-    user_path: str | None = None
-    user_names: frozenset[str] = frozenset()
-
-    def manages(self, user: User) -> bool:
-        if user.tags.get(TAG_MANAGED, "").strip().lower() == "true":
-            return True
-        if self.user_path is not None and user.path.startswith(self.user_path):
-            return True
-        return user.name in self.user_names
+__all__ = ["ENV_MANAGE_TAGGED", "ENV_USERS", "ENV_USER_PATH", "Scope", "Settings"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +122,17 @@ def _policy_from_env(environ: Mapping[str, str]) -> Policy:
         max_active_days=_days(environ, ENV_MAX_ACTIVE_DAYS, defaults.max_active_days, 1),
         enforce_max_age=_flag(environ, ENV_ENFORCE_MAX_AGE, default=defaults.enforce_max_age),
         early_retire=_flag(environ, ENV_EARLY_RETIRE, default=defaults.early_retire),
+        min_grace_days=_days(environ, ENV_MIN_GRACE_DAYS, defaults.min_grace_days, 0),
+        floors=_floors_from_env(environ),
+    )
+
+
+def _floors_from_env(environ: Mapping[str, str]) -> Floors:
+    """The shortest schedule user tags may ask for (see :class:`~keyturn.core.policy.Floors`)."""
+    defaults = Floors()
+    return Floors(
+        rotate_after_days=_days(environ, ENV_MIN_ROTATE_AFTER_DAYS, defaults.rotate_after_days, 1),
+        delete_after_days=_days(environ, ENV_MIN_DELETE_AFTER_DAYS, defaults.delete_after_days, 0),
     )
 
 
@@ -152,7 +150,7 @@ def _count(environ: Mapping[str, str], name: str, default: int) -> int:
     raw = (environ.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 20:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 20:
         raise ConfigurationError(f"{name} must be a whole number from 1 to 20, not {raw!r}")
     return int(raw)
 
@@ -183,7 +181,11 @@ def _check_arns(name: str, arns: tuple[str, ...], problem: Callable[[str], str |
 
 def _scope_from_env(environ: Mapping[str, str]) -> Scope:
     names = {n.strip() for n in environ.get(ENV_USERS, "").split(",") if n.strip()}
-    return Scope(user_path=environ.get(ENV_USER_PATH) or None, user_names=frozenset(names))
+    return Scope(
+        user_path=environ.get(ENV_USER_PATH) or None,
+        user_names=frozenset(names),
+        manage_tagged=_flag(environ, ENV_MANAGE_TAGGED),
+    )
 
 
 def _days(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:

@@ -24,7 +24,7 @@ from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
 from keyturn.rotation.ports import Notification, Probe, SystemClock
 from keyturn.rotation.rotator import Rotator
-from keyturn.settings import Settings
+from keyturn.settings import Scope, Settings
 
 MAX_KEYS = 2
 KEYTURN_ROLE_ARN = "arn:aws:iam::123456789012:role/keyturn"
@@ -342,12 +342,16 @@ class RecordingNotifier:
 
 @dataclass
 class FakeAws:
-    """The whole in-memory AWS keyturn needs, on a manual clock, and a Rotator on it."""
+    """The whole in-memory AWS keyturn needs, on a manual clock, and a Rotator on it.
+
+    Unless a test passes its own settings, every user of this sandbox is in keyturn's scope
+    (``KEYTURN_USER_PATH=/``): production has no default scope at all.
+    """
 
     clock: ManualClock = field(default_factory=ManualClock)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     secrets: InMemorySecrets = field(default_factory=InMemorySecrets)
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = field(default_factory=lambda: Settings(scope=Scope(user_path="/")))
     iam: InMemoryIam = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,10 +1,11 @@
 """Which AWS calls the handler makes, and whether a policy document allows each of them.
 
 ``recorded_calls()`` records every operation made through boto3 sessions created inside it,
-with its parameters; ``allows()`` is a small evaluator of identity-policy Allow statements
-(actions and resources with ``*``/``?`` wildcards, ``StringEquals`` on ``aws:ResourceTag``).
-A statement with any other condition key is taken not to apply: the audit errs towards
-"denied", never towards "allowed".
+with its parameters; ``allows()`` asks keyturn's policy evaluator
+(``tests/security/policy_eval.py``: wildcards, Deny over Allow, conditions as AWS evaluates
+them) whether an identity policy allows one of them, and ``request_context()`` gives the
+condition keys a recorded call's parameters set. A condition on a key the request lacks holds
+only for a negated operator, as in AWS: the audit errs towards "denied", never "allowed".
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
 import boto3
 import pytest
 
 from keyturn.wiring import forget_clients
+from tests.security.policy_eval import ContextValue, Request, evaluate
 
 
 @dataclass(frozen=True)
@@ -93,30 +94,27 @@ def listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _conditions_hold(condition: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
-    for operator, pairs in condition.items():
-        for key, expected in pairs.items():
-            if operator != "StringEquals" or not key.startswith("aws:ResourceTag/"):
-                return False
-            if tags.get(key.split("/", 1)[1]) not in listed(expected):
-                return False
-    return True
+REQUEST_KEYS = {
+    "BlockPublicPolicy": "secretsmanager:BlockPublicPolicy",
+    "ExternalId": "sts:ExternalId",
+}
+"""Request parameters that AWS puts into the request context, and the key it gives each."""
+
+
+def request_context(call: Call) -> dict[str, ContextValue]:
+    """The condition keys a recorded call's own parameters set."""
+    return {key: call.params[name] for name, key in REQUEST_KEYS.items() if name in call.params}
 
 
 def allows(
-    policy: Mapping[str, Any], action: str, resource: str, tags: Mapping[str, str] | None = None
+    policy: Mapping[str, Any],
+    action: str,
+    resource: str,
+    tags: Mapping[str, str] | None = None,
+    context: Mapping[str, ContextValue] | None = None,
 ) -> bool:
-    """Whether an Allow statement of `policy` grants `action` on `resource` (no Deny in it)."""
-    granted = False
-    for statement in listed(policy["Statement"]):
-        actions = [a.lower() for a in listed(statement.get("Action", []))]
-        if not any(fnmatchcase(action.lower(), a) for a in actions):
-            continue
-        if not any(fnmatchcase(resource, r) for r in listed(statement.get("Resource", []))):
-            continue
-        if not _conditions_hold(statement.get("Condition", {}), tags or {}):
-            continue
-        if statement["Effect"] == "Deny":
-            return False
-        granted = True
-    return granted
+    """Whether identity policy `policy` allows `action` on `resource`, for a resource with
+    `tags` (``aws:ResourceTag/...``) and a request carrying the condition keys `context`."""
+    keys: dict[str, ContextValue] = {f"aws:ResourceTag/{k}": v for k, v in (tags or {}).items()}
+    keys.update(context or {})
+    return evaluate(Request("", action, resource, keys), [policy]).allowed

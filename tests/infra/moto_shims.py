@@ -1,14 +1,16 @@
 """CloudFormation support moto lacks for resource types keyturn's templates use.
 
-moto's CloudFormation skips ``AWS::CloudWatch::Alarm``, ``AWS::SNS::Subscription`` and
-``AWS::Lambda::EventInvokeConfig`` (it warns and creates nothing), and its ``AWS::IAM::User``
+moto's CloudFormation skips ``AWS::CloudWatch::Alarm``, ``AWS::SNS::Subscription``,
+``AWS::Lambda::EventInvokeConfig`` and ``AWS::SQS::QueuePolicy`` (it warns and creates
+nothing), its ``AWS::KMS::Key`` keeps the key policy as an object (GetKeyPolicy and
+DescribeKey then fail), and its ``AWS::IAM::User``
 applies the path alone, dropping the user's tags and inline policies. Each shim here does what
 CloudFormation's own handler does: it calls the service's API operation with the resource's
 properties. The properties are first checked against the operation's input shape in botocore's
 service model (names, required members, types), so a misspelt or missing property fails the
 stack instead of being passed over; then the moto backend performs the operation, and the tests
 read the result back through the ordinary API (DescribeAlarms, ListSubscriptionsByTopic,
-GetFunctionEventInvokeConfig).
+GetFunctionEventInvokeConfig, GetQueueAttributes).
 
 ``install()`` registers the shims; it must run in the process that hosts the moto server.
 """
@@ -25,7 +27,9 @@ from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.iam.models import User, iam_backends
+from moto.kms.models import Key
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 from moto.utilities.utils import get_partition
 
 _SERVICE_MODELS = botocore.session.get_session()
@@ -116,9 +120,7 @@ class _ApiResource:
         raise NotImplementedError("the tests create stacks, they never update them")
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, *args: Any, **kwargs: Any
-    ) -> None:
+    def delete_from_cloudformation_json(cls, resource_name: str, *args: Any, **kwargs: Any) -> None:
         """Deleting a stack leaves these behind; moto's reset clears them between tests."""
 
     @classmethod
@@ -179,6 +181,47 @@ class EventInvokeConfig(_ApiResource, CloudFormationModel):
         return f"{function}$LATEST"
 
 
+class QueuePolicy(_ApiResource, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> str:
+        document = json.dumps(properties["PolicyDocument"])
+        backend = sqs_backends[account_id][region]
+        for url in properties["Queues"]:
+            p = api_params(
+                "sqs", "SetQueueAttributes", {"QueueUrl": url, "Attributes": {"Policy": document}}
+            )
+            backend.set_queue_attributes(p["QueueUrl"].rsplit("/", 1)[-1], p["Attributes"])
+        return name
+
+
+class KeyWithPolicyText(Key, CloudFormationModel):
+    """moto's key, given its policy as the JSON text the KMS API stores."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Key:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return super().create_from_cloudformation_json(
+            resource_name,
+            {**cloudformation_json, "Properties": properties},
+            account_id,
+            region_name,
+            **kwargs,
+        )
+
+
 class UserWithTagsAndPolicies(User, CloudFormationModel):
     """moto's user, plus the Tags and Policies moto's CloudFormation leaves out."""
 
@@ -217,7 +260,14 @@ class UserWithTagsAndPolicies(User, CloudFormationModel):
         return user
 
 
-SHIMS = (MetricAlarm, TopicSubscription, EventInvokeConfig, UserWithTagsAndPolicies)
+SHIMS = (
+    MetricAlarm,
+    TopicSubscription,
+    EventInvokeConfig,
+    QueuePolicy,
+    KeyWithPolicyText,
+    UserWithTagsAndPolicies,
+)
 
 
 def install() -> None:

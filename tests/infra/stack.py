@@ -132,7 +132,7 @@ def deploy_keyturn(aws: EmbeddedAws, name: str, parameters: dict[str, str]) -> D
 
 
 def deploy_member_role(aws: EmbeddedAws, parameters: dict[str, str]) -> dict[str, Any]:
-    """The fleet's member role stack (infra/member-role.yaml); returns the role's policy."""
+    """The fleet's member roles stack (infra/member-role.yaml); returns the worker role's policy."""
     template = translate_module.load_template(MEMBER_ROLE)
     values = {"HubAccountId": ACCOUNT, "ExternalId": "keyturn-scan-external-id", **parameters}
     deploy(aws, "keyturn-member", template, values)

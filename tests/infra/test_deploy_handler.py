@@ -17,7 +17,7 @@ import pytest
 
 from keyturn.emulator import EmbeddedAws
 
-from .iam_audit import Call, Recording, allows, recorded_calls
+from .iam_audit import Call, Recording, allows, recorded_calls, request_context
 from .stack import (
     ACCOUNT,
     REGION,
@@ -145,7 +145,9 @@ def _denied(stack: Deployed, recording: Recording) -> list[tuple[str, str]]:
         (call.action, resource)
         for call in recording.calls
         if (resource := _resource(stack.aws, recording, call)) is not None
-        and not allows(policy, call.action, resource, _tags(stack.aws, call, recording))
+        and not allows(
+            policy, call.action, resource, _tags(stack.aws, call, recording), request_context(call)
+        )
     ]
 
 

@@ -46,12 +46,14 @@ VARIANTS = {
         "ManageTaggedUsers": "true",
         "PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/boundary",
         "FleetMode": "hub",
+        "FleetOrganizationId": "o-keyturnscan",
         "FleetExternalId": "keyturn-scan-external-id",
         "FleetScanHorizonDays": "60",
     },
     "defaults": {},
 }
 FLEET_ROLES = ("FleetDispatcherRole", "FleetWorkerRole")
+MEMBER_ROLES = ("keyturn-member", "keyturn-member-reader")
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,7 @@ def test_checkov_fails_nothing_and_every_skip_says_why(scanners: None, tmp_path:
 
 def _identity_policies(aws: EmbeddedAws) -> dict[str, dict[str, Any]]:
     """Every identity policy the templates create, resolved, for each variant of parameters:
-    the rotation role, the integration user, the fleet hub's roles and the member role.
+    the rotation role, the integration user, the fleet hub's roles and the member roles.
 
     Key policies and the role's trust policy are resource policies, which parliament does not
     audit (it reports their Resource "*" and missing Resource as findings); checkov's key and
@@ -128,8 +130,9 @@ def _identity_policies(aws: EmbeddedAws) -> dict[str, dict[str, Any]]:
             for role in FLEET_ROLES:
                 policies[f"{variant}-{role}"] = role_policy(aws, resources[role]["id"])
         tagged = parameters.get("ManageTaggedUsers", "false")
-        member = deploy_member_role(aws, {"ManageTaggedUsers": tagged})
-        policies[f"{variant}-member-role"] = member
+        deploy_member_role(aws, {"ManageTaggedUsers": tagged})
+        for role in MEMBER_ROLES:
+            policies[f"{variant}-{role}"] = role_policy(aws, role)
     return policies
 
 
@@ -145,7 +148,7 @@ def test_parliament_finds_nothing_in_any_identity_policy(
     done = _run(PARLIAMENT, "--files", ",".join(files), "--json")
 
     hubs = sum(v.get("FleetMode") == "hub" for v in VARIANTS.values())
-    assert len(files) == 3 * len(VARIANTS) + len(FLEET_ROLES) * hubs
+    assert len(files) == (2 + len(MEMBER_ROLES)) * len(VARIANTS) + len(FLEET_ROLES) * hubs
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 

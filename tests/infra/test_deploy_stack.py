@@ -99,7 +99,9 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
         "KEYTURN_GRACE_DAYS": "7",
         "KEYTURN_DELETE_AFTER_DAYS": "7",
         "KEYTURN_USER_PATH": "/keyturn/",
-        "KEYTURN_USERS": "bob,carol",
+        # The recipe schedule's user is in scope by construction (issue 9).
+        "KEYTURN_USERS": "bob,carol,keyturn-sqs-integration",
+        "KEYTURN_MANAGE_TAGGED": "true",
         "KEYTURN_DELETE_FOREIGN_KEYS": "false",
         "POWERTOOLS_SERVICE_NAME": "keyturn",
         "POWERTOOLS_METRICS_NAMESPACE": "keyturn",
@@ -153,7 +155,9 @@ def test_role_reaches_secrets_topic_keys_queue_and_logs_it_owns(full: Deployed) 
     )["Attributes"]["QueueArn"]
 
     assert allows(policy, "secretsmanager:PutSecretValue", secret)
-    assert allows(policy, "secretsmanager:PutResourcePolicy", secret)
+    blocks_public = {"secretsmanager:BlockPublicPolicy": True}
+    assert allows(policy, "secretsmanager:PutResourcePolicy", secret, context=blocks_public)
+    assert not allows(policy, "secretsmanager:PutResourcePolicy", secret)
     assert not allows(policy, "secretsmanager:GetSecretValue", other_secret)
     assert not allows(policy, "secretsmanager:DeleteSecret", secret)
     assert allows(policy, "sns:Publish", full.outputs["TopicArn"])
@@ -202,6 +206,9 @@ def test_schedules_send_the_run_and_the_recipe_input(full: Deployed) -> None:
         p for p in permissions if p["Principal"]["Service"] == "secretsmanager.amazonaws.com"
     ]
     assert by_secrets["Condition"]["StringEquals"]["AWS:SourceAccount"] == ACCOUNT
+    assert by_secrets["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:keyturn/*"
+    )
 
 
 def test_alarms_watch_errors_refusals_failures_and_the_queue(full: Deployed) -> None:
@@ -250,7 +257,9 @@ def test_defaults_leave_every_optional_part_out(minimal: Deployed) -> None:
     )
     assert "KEYTURN_KMS_KEY_ID" not in environment
     assert "KEYTURN_USERS" not in environment
+    assert environment["KEYTURN_MANAGE_TAGGED"] == "false"
     assert "RotateKeysOfTaggedUsers" not in statements
+    assert "RotateKeysOfTheRecipeUser" not in statements
     assert "EncryptSecretsWithTheirKey" not in statements
     (in_scope,) = [
         s for s in minimal.role_policy()["Statement"] if s["Sid"] == "RotateKeysOfUsersInScope"

@@ -1,10 +1,11 @@
 """The fleet hub (infra/template.yaml with FleetMode=hub) and the member role, in moto.
 
-An organization with one member account: the member role is created there from
+An organization with one member account: the member roles are created there from
 infra/member-role.yaml, the hub stack in the management account. The dispatcher and the
 worker are then run in-process with the environment their functions were given (moto cannot
 invoke Lambda), and every AWS call they make is checked against the role that makes it: hub
-calls against the hub's roles, member-account calls against the member role.
+calls against the hub's roles, member-account calls against the member role each entered (the
+dispatcher the read-only one, the worker the write-capable one).
 """
 
 from __future__ import annotations
@@ -21,13 +22,23 @@ from moto.iam.models import iam_backends
 from keyturn.emulator import EmbeddedAws
 from keyturn.fleet import dispatcher, worker
 
-from .iam_audit import Call, Recording, allows, listed, policy_document, recorded_calls
+from .iam_audit import (
+    Call,
+    Recording,
+    allows,
+    listed,
+    policy_document,
+    recorded_calls,
+    request_context,
+)
 from .stack import ACCOUNT, REGION, Deployed, deploy_keyturn, role_policy, translate_module
 
 EXTERNAL_ID = "keyturn-fleet-test-external-id"
 HUB = {"FleetMode": "hub", "FleetExternalId": EXTERNAL_ID, "NotificationEmail": "ops@example.com"}
 IN_SCOPE = "app"  # on keyturn's path, key 85 days old
 OUTSIDER = "outsider"  # not on the path, not tagged, key 85 days old
+WRITER = "keyturn-member"  # the worker's member role
+READER = "keyturn-member-reader"  # the dispatcher's
 
 
 @dataclass
@@ -44,15 +55,20 @@ class Fleet:
     hub: Deployed
     member_id: str
     member: boto3.Session
+    org_id: str
 
     def member_client(self, service: str) -> Any:
         return self.member.client(service, endpoint_url=self.aws.url)  # type: ignore[call-overload]
 
-    def member_role_policy(self) -> dict[str, Any]:
+    def member_role_policy(self, role_name: str = WRITER) -> dict[str, Any]:
         iam = self.member_client("iam")
-        (name,) = iam.list_role_policies(RoleName="keyturn-member")["PolicyNames"]
-        raw = iam.get_role_policy(RoleName="keyturn-member", PolicyName=name)["PolicyDocument"]
+        (name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        raw = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
         return policy_document(raw)
+
+    def member_trust(self, role_name: str) -> dict[str, Any]:
+        role = self.member_client("iam").get_role(RoleName=role_name)["Role"]
+        return policy_document(role["AssumeRolePolicyDocument"])
 
     def keys(self, user: str) -> list[str]:
         listed_keys = self.member_client("iam").list_access_keys(UserName=user)
@@ -91,7 +107,7 @@ def _member_role_stack(aws: EmbeddedAws, member: boto3.Session) -> None:
 @pytest.fixture
 def fleet(cloud: EmbeddedAws) -> Fleet:
     org = cloud.client("organizations")
-    org.create_organization(FeatureSet="ALL")
+    org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     status = org.create_account(AccountName="member", Email="member@example.com")
     member_id = status["CreateAccountStatus"]["AccountId"]
     member = _assume(cloud, member_id)
@@ -103,8 +119,8 @@ def fleet(cloud: EmbeddedAws) -> Fleet:
         for key in iam_backends[member_id]["global"].users[user].access_keys:
             key.create_date -= timedelta(days=85)
     iam.generate_credential_report()
-    hub = deploy_keyturn(cloud, "keyturn", HUB)
-    return Fleet(cloud, hub, member_id, member)
+    hub = deploy_keyturn(cloud, "keyturn", {**HUB, "FleetOrganizationId": org_id})
+    return Fleet(cloud, hub, member_id, member, org_id)
 
 
 def test_the_hub_has_a_dispatcher_a_worker_and_a_queue_with_a_dead_letter_queue(
@@ -140,13 +156,16 @@ def test_the_hub_has_a_dispatcher_a_worker_and_a_queue_with_a_dead_letter_queue(
     assert int(attributes["VisibilityTimeout"]) >= 6 * timeout
 
 
-def test_the_member_role_trusts_only_the_hub_roles_with_the_external_id(fleet: Fleet) -> None:
-    role = fleet.member_client("iam").get_role(RoleName="keyturn-member")["Role"]
-    (trust,) = policy_document(role["AssumeRolePolicyDocument"])["Statement"]
-    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    assert trust["Condition"] == {
-        "StringEquals": {"sts:ExternalId": EXTERNAL_ID},
-        "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/keyturn-fleet-*"},
+def test_each_member_role_trusts_one_hub_role_with_the_external_id(fleet: Fleet) -> None:
+    trusted = {}
+    for role_name in (WRITER, READER):
+        (trust,) = fleet.member_trust(role_name)["Statement"]
+        assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+        assert trust["Condition"]["StringEquals"] == {"sts:ExternalId": EXTERNAL_ID}
+        trusted[role_name] = trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    assert trusted == {
+        WRITER: fleet.hub.outputs["FleetWorkerRoleArn"],
+        READER: fleet.hub.outputs["FleetDispatcherRoleArn"],
     }
     hub_roles = {fleet.hub.physical("FleetDispatcherRole"), fleet.hub.physical("FleetWorkerRole")}
     assert hub_roles == {"keyturn-fleet-dispatcher", "keyturn-fleet-worker"}
@@ -226,8 +245,15 @@ def test_dispatch_and_work_rotate_the_member_user_with_allowed_calls_only(
     assert fleet.keys(OUTSIDER) == outsider_keys
     assert fleet.aws.sent_notifications(hub.outputs["TopicArn"])
     # ... and every call was allowed by the role that made it
-    assert _denied(fleet, dispatched, "FleetDispatcherRole") == []
-    assert _denied(fleet, worked, "FleetWorkerRole") == []
+    assert _denied(fleet, dispatched, "FleetDispatcherRole", READER) == []
+    assert _denied(fleet, worked, "FleetWorkerRole", WRITER) == []
+    entered = {
+        (call.params["RoleArn"].rsplit("/", 1)[1], label)
+        for label, recording in (("dispatcher", dispatched), ("worker", worked))
+        for call in recording.calls
+        if call.action == "sts:AssumeRole"
+    }
+    assert entered == {(READER, "dispatcher"), (WRITER, "worker")}
     actions = {c.action for c in dispatched.calls + worked.calls}
     assert {"iam:GetCredentialReport", "iam:CreateAccessKey", "sqs:SendMessageBatch"} <= actions
 
@@ -235,9 +261,13 @@ def test_dispatch_and_work_rotate_the_member_user_with_allowed_calls_only(
 SQS_ACTIONS = {"SendMessageBatch": "SendMessage"}
 
 
-def _denied(fleet: Fleet, recording: Recording, hub_role: str) -> list[tuple[str, str]]:
+def _denied(
+    fleet: Fleet, recording: Recording, hub_role: str, member_role: str
+) -> list[tuple[str, str]]:
+    """The calls the role making them does not allow. Every account here is in the
+    organization, which AWS tells an AssumeRole's policy as aws:ResourceOrgID."""
     hub_policy = role_policy(fleet.aws, fleet.hub.physical(hub_role))
-    member_policy = fleet.member_role_policy()
+    member_policy = fleet.member_role_policy(member_role)
     denied = []
     for call in recording.calls:
         action = f"{call.service}:{SQS_ACTIONS.get(call.operation, call.operation)}"
@@ -246,7 +276,10 @@ def _denied(fleet: Fleet, recording: Recording, hub_role: str) -> list[tuple[str
             continue
         member_side = call.service in {"iam", "secretsmanager"}
         policy = member_policy if member_side else hub_policy
-        if not allows(policy, action, resource):
+        context = request_context(call)
+        if call.action == "sts:AssumeRole":
+            context["aws:ResourceOrgID"] = fleet.org_id
+        if not allows(policy, action, resource, context=context):
             denied.append((action, resource))
     return denied
 

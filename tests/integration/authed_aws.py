@@ -6,11 +6,14 @@ See ``conftest.py`` for why (and the moto gaps this works around).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 import boto3
+import pytest
 
 from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import EmbeddedAws
@@ -124,3 +127,19 @@ class Authed:
     def who_am_i(self, key_id: str, secret: str) -> str:
         """The ARN STS answers for this key; raises ClientError if the key is rejected."""
         return str(self.client("sts", key_id, secret).get_caller_identity()["Arn"])
+
+
+@contextmanager
+def authenticated(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Authed]:
+    """Authentication enforced while the block runs; the environment holds the admin's key."""
+    iam = aws.client("iam")
+    iam.create_user(UserName=ADMIN)
+    iam.put_user_policy(UserName=ADMIN, PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL))
+    key = iam.create_access_key(UserName=ADMIN)["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    aws.enforce_auth()
+    try:
+        yield Authed(aws, key["AccessKeyId"], key["SecretAccessKey"])
+    finally:
+        aws.enforce_auth(enforced=False)

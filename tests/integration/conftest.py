@@ -10,26 +10,16 @@ secret's resource policy, so the rotated user gets an identity policy to read se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 
 from keyturn.emulator import EmbeddedAws
-from tests.integration.authed_aws import ADMIN, ALLOW_ALL, Authed
+from tests.integration.authed_aws import Authed, authenticated
 
 
 @pytest.fixture
 def authed(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Authed]:
     """Authentication enforced for this test; the environment holds the admin's key."""
-    iam = aws.client("iam")
-    iam.create_user(UserName=ADMIN)
-    iam.put_user_policy(UserName=ADMIN, PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL))
-    key = iam.create_access_key(UserName=ADMIN)["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    aws.enforce_auth()
-    try:
-        yield Authed(aws, key["AccessKeyId"], key["SecretAccessKey"])
-    finally:
-        aws.enforce_auth(enforced=False)
+    with authenticated(aws, monkeypatch) as enforced:
+        yield enforced

@@ -66,10 +66,18 @@ def step(authed: Authed) -> Steps:
     return Steps(authed)
 
 
-def _rotated_once(authed: Authed, days: float = 0) -> tuple[dict[str, str], dict[str, Any]]:
+GRACE_OVER = -7.5
+"""Rotated this many days from now: the previous key's 7-day grace is over (and it is not yet
+90 days old), so a rotation Secrets Manager asks for may retire it; never inside the grace
+(issue 9)."""
+
+
+def _rotated_once(
+    authed: Authed, days: float = GRACE_OVER
+) -> tuple[dict[str, str], dict[str, Any]]:
     """An app user rotated once by keyturn, ``days`` from now: old key previous, unused."""
     old = authed.add_consumer("app")
-    authed.aws.backdate_key("app", old["AccessKeyId"], 85)
+    authed.aws.backdate_key("app", old["AccessKeyId"], 80.5 - days)
     authed.rotator(days=days).run_user()
     return old, authed.secret_doc(SECRET)
 
@@ -156,7 +164,7 @@ def test_a_rotation_abandoned_after_create_is_cleaned_up_by_the_next_run(
 
 
 def test_create_refuses_when_the_previous_key_is_still_in_use(authed: Authed, step: Steps) -> None:
-    old, current = _rotated_once(authed, days=-1)
+    old, current = _rotated_once(authed)
     authed.who_am_i(old["AccessKeyId"], old["SecretAccessKey"])  # a consumer still uses it
     with pytest.raises(RefusedError, match="in use"):
         step("createSecret", str(uuid.uuid4()))

@@ -25,7 +25,7 @@ from keyturn.core.delivery import Delivery, SecretRef
 from keyturn.core.models import AccessKey, KeyStatus
 from keyturn.core.policy import TAG_EXEMPT, TAG_MANAGED, Policy
 from keyturn.rotation.rotator import Rotator
-from keyturn.settings import Settings
+from keyturn.settings import Scope, Settings
 from keyturn.testing import InMemoryIam, InMemorySecrets, ManualClock, RecordingNotifier
 
 START = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
@@ -65,6 +65,9 @@ class Schedule:
     grace: int
     delete: int
     cap: int = Policy().max_active_days
+    enforce: bool = True
+    """Deactivate an in-use key at the cap; off for the comparison schedules, which model
+    tools that keep the full grace whatever the key's age."""
 
     def __str__(self) -> str:
         ages = f"{self.rotate}/{self.rotate + self.grace}/{self.rotate + self.grace + self.delete}"
@@ -77,6 +80,7 @@ class Schedule:
             delete_after_days=self.delete,
             delete_foreign_keys=True,
             max_active_days=self.cap,
+            enforce_max_age=self.enforce,
         )
 
 
@@ -134,7 +138,8 @@ class FleetYear:
         self.iam = InMemoryIam(self.clock)
         self.secrets = FlakySecrets(rng=self.rng, failure_rate=DELIVERY_FAULT_RATE)
         self.notifier = RecordingNotifier()
-        settings = Settings(policy=self.schedule.policy())
+        # Users opt in with keyturn:managed=true, as with the template's ManageTaggedUsers=true.
+        settings = Settings(policy=self.schedule.policy(), scope=Scope(manage_tagged=True))
         self.rotator = Rotator(
             self.iam, self.iam, self.secrets, self.notifier, self.clock, settings, "sim"
         )

@@ -15,7 +15,7 @@ import botocore.session
 
 from keyturn.errors import KeyturnError, RefusedError
 from keyturn.rotation.results import RunResult
-from keyturn.settings import Settings
+from keyturn.settings import Scope, Settings
 from keyturn.wiring import build_rotator
 from tests.integration.authed_aws import FAST_PROOF
 
@@ -41,7 +41,11 @@ def race(url: str, topic_arn: str, user: str, command: str, barrier: Any = None)
         botocore_session=core,
     )
     settings = Settings(
-        topic_arn=topic_arn, region="us-east-1", endpoint_url=url, verification=FAST_PROOF
+        topic_arn=topic_arn,
+        region="us-east-1",
+        endpoint_url=url,
+        verification=FAST_PROOF,
+        scope=Scope(manage_tagged=True),  # the world tags its users keyturn:managed
     )
     rotator = build_rotator(
         settings, session=session, run_id=f"{os.getpid()}-{threading.get_ident()}"

@@ -26,7 +26,7 @@ from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, Embedd
 from keyturn.handler import handle
 from keyturn.rotation.ports import OffsetClock
 from keyturn.rotation.rotator import Rotator
-from keyturn.settings import Settings
+from keyturn.settings import Scope, Settings
 from keyturn.wiring import build_rotator
 from tests.integration.authed_aws import FAST_PROOF
 
@@ -129,6 +129,7 @@ class World:
     def settings(self) -> Settings:
         policy = Policy(delete_foreign_keys=self.delete_foreign_keys)
         return Settings(
+            scope=Scope(manage_tagged=True),  # the world tags its users keyturn:managed
             policy=policy,
             topic_arn=self.topic_arn,
             region=self.aws.region,
@@ -333,8 +334,9 @@ SCENARIOS = (
     Scenario("after deactivation: restore", after_deactivation, timedelta(days=10), restore),
     Scenario(
         "Secrets Manager rotation steps",
-        in_grace,
-        timedelta(days=1),
+        # Past the grace: a requested rotation never retires a key inside it (issue 9, T6).
+        after_deactivation,
+        timedelta(days=10),
         secrets_manager_rotation,
         recovery=(secrets_manager_rotation, run),
     ),

@@ -44,8 +44,9 @@ def topic(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def victim(aws: EmbeddedAws) -> list[str]:
-    """The victim: an IAM user with one key due for rotation."""
+def victim(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The victim: an IAM user in keyturn's scope with one key due for rotation."""
+    monkeypatch.setenv("KEYTURN_USERS", "victim")
     return make_user(aws, "victim", key_ages=(85,))
 
 

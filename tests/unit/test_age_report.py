@@ -6,8 +6,11 @@ import csv
 import io
 import re
 
+import pytest
+
 from keyturn.core.models import KeyStatus
 from keyturn.report import build_report, render_html, write_csv
+from keyturn.report.table import safe_cell
 from keyturn.settings import Scope, Settings
 from keyturn.testing import FakeAws
 
@@ -28,6 +31,8 @@ def test_rows_overdue_keys_and_coming_actions() -> None:
     assert [(k.user, k.age_days) for k in report.overdue] == [("old", 120), ("outsider", 100)]
     assert [(u.user, u.action, (u.when - report.at).days) for u in report.upcoming] == [
         ("old", "rotate", 0),
+        # 120 days old: past the cap, so the floor (1 day) retires it tomorrow, and says so
+        ("old", "warn", 0),
         ("soon", "rotate", 10),
     ]
     outsider = next(k for k in report.keys if k.user == "outsider")
@@ -68,3 +73,34 @@ def test_names_are_escaped() -> None:
     assert "<acct>" not in page
     assert "&lt;acct&gt;" in page
     assert "a&amp;b" in page
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1+1", "'-1+1"),
+        ("@SUM", "'@SUM"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("app=1", "app=1"),
+        ("", ""),
+        (-3, -3),
+        ("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00"),
+    ],
+)
+def test_a_cell_a_spreadsheet_would_evaluate_is_quoted(value: object, written: object) -> None:
+    assert safe_cell(value) == written
+
+
+def test_csv_cells_are_escaped_against_formula_injection() -> None:
+    world = FakeAws()
+    for name in ("=1+1", "@SUM", "plain"):
+        world.iam.add_user(name)
+        world.iam.add_key(name, age_days=10)
+    out = io.StringIO()
+    write_csv(build_report([("+acct", world.rotator().plan_all())], world.clock.now()), out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert sorted(r["user"] for r in rows) == ["'=1+1", "'@SUM", "plain"]
+    assert {r["account"] for r in rows} == {"'+acct"}

@@ -39,7 +39,10 @@ def test_document_round_trips_into_state() -> None:
 def test_a_secret_with_nothing_stored_has_no_state() -> None:
     assert state_codec.state_from(None, {}) is None
     pending, _ = state_codec.mark_tags(Marks(pending_since=NOW))
-    assert state_codec.state_from(None, pending) == StoredState(pending_since=NOW)
+    # The mark records the keys before the creation (none here).
+    assert state_codec.state_from(None, pending) == StoredState(
+        pending_since=NOW, keys_before=frozenset()
+    )
 
 
 def test_the_delivery_token_is_one_per_generation() -> None:

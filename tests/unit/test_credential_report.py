@@ -82,7 +82,11 @@ def row(*keys: tuple[bool, float | None]) -> ReportRow:
     ("report_row", "in_flight", "expected"),
     [
         (row((True, 10)), False, None),
-        (row((True, 79.9)), False, None),
+        # a rotation is kept by the last daily run before 80 days, so a key is looked at from
+        # one run (and the 5-minute tolerance) before the horizon: issue 10
+        (row((True, 78.99)), False, None),
+        (row((True, 79)), False, LookReason.AGE),
+        (row((True, 79.9)), False, LookReason.AGE),
         (row((True, 80)), False, LookReason.AGE),
         (row((True, 10)), True, LookReason.IN_FLIGHT),
         (row(), False, LookReason.NO_KEY),
@@ -135,11 +139,12 @@ def test_a_user_left_out_has_nothing_due(
     delete_after: int,
 ) -> None:
     # The selection's safety: whatever the stored state, skipping a user never skips an action,
-    # as long as the horizon is at most the user's rotate_after_days.
-    horizon = min(horizon, rotate_after)
+    # as long as the horizon is at most the user's rotation age (rotate_after_days, or sooner
+    # for the max-age cap: issue 10).
     policy = Policy(
         rotate_after_days=rotate_after, grace_days=grace, delete_after_days=delete_after
     )
+    horizon = min(horizon, policy.rotation_days)
     in_flight = state is not None and state.pending_since is not None
     reason = look_reason(report_row_for(keys), NOW, timedelta(days=horizon), in_flight=in_flight)
     if reason is None:

@@ -13,6 +13,9 @@ from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
 from keyturn.testing import FakeAws
 
+TAGGED = Settings(scope=Scope(manage_tagged=True))
+"""Tag opt-in on, as a deployment with ManageTaggedUsers=true has it."""
+
 
 def test_rotate_creates_and_stores_before_touching_the_old_key(world: FakeAws) -> None:
     world.iam.add_user("app")
@@ -101,7 +104,9 @@ def test_a_bad_tag_refuses_that_user_only(world: FakeAws) -> None:
 
 
 def test_run_touches_only_managed_users(world: FakeAws) -> None:
-    settings = Settings(scope=Scope(user_path="/svc/", user_names=frozenset({"listed"})))
+    settings = Settings(
+        scope=Scope(user_path="/svc/", user_names=frozenset({"listed"}), manage_tagged=True)
+    )
     for name, path, tags in [
         ("tagged", "/", {"keyturn:managed": "true"}),
         ("pathed", "/svc/", {}),
@@ -119,6 +124,29 @@ def test_run_touches_only_managed_users(world: FakeAws) -> None:
         "other": Status.UNMANAGED,
     }
     assert len(world.iam.keys["other"]) == 1
+
+
+def test_the_managed_tag_counts_only_when_the_operator_turned_tag_opt_in_on(
+    world: FakeAws,
+) -> None:
+    """Issue 9, T1: whoever may tag a user must not be able to hand its keys to keyturn."""
+    world.iam.add_user("admin", tags={"keyturn:managed": "true"})
+    world.iam.add_key("admin", age_days=85)
+    settings = Settings(scope=Scope(user_path="/svc/"))
+    run = world.rotator(settings).run()
+    assert [(u.user_name, u.status) for u in run.users] == [("admin", Status.UNMANAGED)]
+    assert len(world.iam.keys["admin"]) == 1
+    with pytest.raises(RefusedError, match="counts only with KEYTURN_MANAGE_TAGGED=true"):
+        world.rotator(settings).rotate("admin")
+    assert len(world.iam.keys["admin"]) == 1
+    assert world.secrets.secrets == {}
+
+
+def test_a_run_with_no_scope_says_how_to_configure_one(world: FakeAws) -> None:
+    world.iam.add_user("app")
+    run = world.rotator(Settings()).run()
+    assert run.users[0].status is Status.UNMANAGED
+    assert any("KEYTURN_USER_PATH" in note and "KEYTURN_USERS" in note for note in run.notes)
 
 
 def test_the_full_lifecycle_with_the_default_policy(world: FakeAws) -> None:
@@ -202,7 +230,7 @@ def test_a_run_never_reads_the_keys_of_unmanaged_users(world: FakeAws) -> None:
     world.iam.add_user("ours", tags={"keyturn:managed": "true"})
     world.iam.add_user("theirs")
     iam = DeniedIam(world, denied="theirs")
-    rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
+    rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock, TAGGED)  # type: ignore[arg-type]
     # WHEN the scheduled run goes over every user
     run = rotator.run()
     # THEN the outsider is reported without a single read of its keys
@@ -222,12 +250,17 @@ def test_a_scan_reports_an_unreadable_unmanaged_user_as_not_inspected(world: Fak
     assert "not inspected: AccessDenied" in user.message
 
 
-def test_a_scan_still_fails_loudly_when_a_managed_user_is_unreadable(world: FakeAws) -> None:
+def test_an_unreadable_managed_user_fails_alone_and_the_scan_goes_on(world: FakeAws) -> None:
+    """Issue 9.4: a user the role may not read is that user's failure, said loudly in its
+    result; every other user is still scanned."""
     world.iam.add_user("ours", tags={"keyturn:managed": "true"})
+    world.iam.add_user("also-ours", tags={"keyturn:managed": "true"})
     iam = DeniedIam(world, denied="ours")
-    rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock)  # type: ignore[arg-type]
-    with pytest.raises(AwsError, match="AccessDenied"):
-        rotator.plan_all()
+    rotator = Rotator(iam, iam, world.secrets, world.notifier, world.clock, TAGGED)  # type: ignore[arg-type]
+    by_user = {u.user_name: u for u in rotator.plan_all().users}
+    assert by_user["ours"].status is Status.FAILED
+    assert "AccessDenied" in by_user["ours"].message
+    assert by_user["also-ours"].status is Status.PLANNED
 
 
 def test_a_run_defers_users_it_has_no_time_to_finish(world: FakeAws) -> None:

@@ -35,7 +35,25 @@ ROWS: list[Row] = [
         False,
         [(ActionKind.CREATE, C)],
     ),
-    ("79 days: not yet", [key(C, 79.9)], stored(C, stored_days_ago=79.9), Policy(), False, []),
+    # On the run clock the rotation age is a limit, kept by the last daily run before it: at
+    # 79 days the next run (at 80) is in time; at 79.9 it would come at 80.9, too late.
+    ("79 days: not yet", [key(C, 79)], stored(C, stored_days_ago=79), Policy(), False, []),
+    (
+        "79.9 days: the last run before 80 rotates",
+        [key(C, 79.9)],
+        stored(C, stored_days_ago=79.9),
+        Policy(),
+        False,
+        [(ActionKind.CREATE, C)],
+    ),
+    (
+        "80 days less a few seconds: rotates",
+        [key(C, 80 - 5 / 86400)],
+        stored(C, stored_days_ago=80),
+        Policy(),
+        False,
+        [(ActionKind.CREATE, C)],
+    ),
     (
         "forced rotation of a young key",
         [key(C, 3)],
@@ -45,12 +63,13 @@ ROWS: list[Row] = [
         [(ActionKind.CREATE, C)],
     ),
     (
-        "forced again within the cooldown: nothing new",
+        # no second rotation; the 90-day previous key goes after the 1-day floor, so tomorrow
+        "forced again within the cooldown: no new key, the capped previous key warned",
         [key(C, 0.01), key(P, 90)],
         stored(C, stored_days_ago=0.01, previous=P),
         Policy(),
         True,
-        [],
+        [(ActionKind.WARN, P)],
     ),
     (
         "undelivered key adopted when due",
@@ -256,7 +275,9 @@ def test_a_creation_in_flight_elsewhere_is_left_alone() -> None:
 
 def test_a_key_whose_secret_was_lost_is_removed_and_the_rotation_redone() -> None:
     # GIVEN a run that died between CreateAccessKey and storing the secret, 20 minutes ago
-    state = stored(C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=20))
+    state = stored(
+        C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=20), keys_before=frozenset({C})
+    )
     lost = AccessKey("AKIALOST000000000000", key(C, 0).status, NOW - timedelta(minutes=19))
     # WHEN the next run plans
     result = plan(USER, [key(C, 85), lost], state, Policy(), NOW)
@@ -267,6 +288,20 @@ def test_a_key_whose_secret_was_lost_is_removed_and_the_rotation_redone() -> Non
         (ActionKind.CLEAR_PENDING, Reason.STALE_MARK),
         (ActionKind.CREATE, Reason.ROTATION_DUE),
     ]
+
+
+@pytest.mark.parametrize("keys_before", [None, frozenset({C, "AKIALOST000000000000"})])
+def test_a_mark_that_does_not_prove_the_key_new_never_gets_it_deleted(
+    keys_before: frozenset[str] | None,
+) -> None:
+    """Issue 9, T3: a mark without the record of the keys before it (an older keyturn's, or
+    forged), or one that lists the key, proves nothing: the key is foreign and stays."""
+    state = stored(
+        C, stored_days_ago=85, pending_since=NOW - timedelta(minutes=20), keys_before=keys_before
+    )
+    lost = AccessKey("AKIALOST000000000000", key(C, 0).status, NOW - timedelta(minutes=19))
+    result = plan(USER, [key(C, 85), lost], state, Policy(), NOW)
+    assert lost.key_id not in [a.key_id for a in result.actions]
 
 
 def test_a_foreign_key_created_long_after_a_stale_mark_is_not_mistaken_for_ours() -> None:

@@ -15,7 +15,8 @@ from keyturn.rotation.secrets_manager import RotationEvent, Step
 from keyturn.settings import Settings
 from keyturn.testing import FakeAws
 
-pytestmark = pytest.mark.world(users={"app": 85}, rotate=["app"], advance_days=2)
+# Eight days on: the previous key's grace is over, so a requested rotation may retire it.
+pytestmark = pytest.mark.world(users={"app": 85}, rotate=["app"], advance_days=8)
 
 SECRET = "keyturn/app"
 TOKEN = "6f7a2c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"

@@ -133,7 +133,9 @@ def test_keyturns_own_creation_stopped_before_its_policy_is_finished(world: Fake
 def test_a_bare_creation_with_anything_in_it_is_refused(world: FakeAws) -> None:
     world.iam.add_user("app")
     old = world.iam.add_key("app", age_days=85)
-    tags = {"keyturn:managed-by": "keyturn", "keyturn:user": "app", "keyturn:pending-since": "x"}
+    # A well-formed mark, so that the claim (not the strict parsing of marks) is what refuses it.
+    mark = "2025-12-31T00:00:00+00:00@"
+    tags = {"keyturn:managed-by": "keyturn", "keyturn:user": "app", "keyturn:pending-since": mark}
     world.secrets.plant("app", tags=tags)
     with pytest.raises(RefusedError, match="it has no resource policy"):
         world.rotator().rotate("app")

@@ -79,9 +79,11 @@ def test_a_postponement_tells_the_owner_once_a_day_until_the_cap() -> None:
     keys, state = _world(stored_days=8, old_age=85, old_used=0.1)
     first = plan(USER, keys, state, Policy(), NOW)
     (postpone,) = first.actions
-    # the cap is enforced on the last daily run before the key turns 90 days old
-    cap = keys[0].created + timedelta(days=90) - Policy().run_interval
+    # the cap is kept by the last daily run before the key is more than 90 days old: NOW is a
+    # run and the key was created on the schedule, so that is the run at exactly 90 days
+    cap = keys[0].created + timedelta(days=90)
     assert postpone.due == cap
+    assert f"until {cap.isoformat(timespec='seconds')}" in postpone.detail
     told = replace(state, postponed_key_id=OLD, postponed_at=NOW - timedelta(hours=3))
     assert plan(USER, keys, told, Policy(), NOW).actions == ()
     yesterday = replace(told, postponed_at=NOW - timedelta(hours=21))
@@ -107,10 +109,26 @@ def test_at_the_cap_an_in_use_key_goes_only_if_enforced(
     assert _steps(plan(USER, keys, state, policy, NOW).actions) == expected
 
 
-def test_the_grace_period_is_granted_even_to_a_key_past_the_cap() -> None:
-    # a key made outside keyturn, 120 days old when first rotated: grace still applies
+@pytest.mark.parametrize(
+    ("stored_days", "expected"),
+    [
+        (0.5, [(ActionKind.WARN, Reason.DEACTIVATION_SOON)]),
+        (1, [(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED)]),
+        (2, [(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED)]),
+    ],
+)
+def test_a_key_past_the_cap_when_first_rotated_keeps_only_the_floor(
+    stored_days: float, expected: list[tuple[ActionKind, Reason]]
+) -> None:
+    # a key made outside keyturn, 120 days old when first rotated, still in use: with the cap
+    # enforced it gets the 1-day floor, not the 7-day grace (issue 10: the headline holds)
+    keys, state = _world(stored_days=stored_days, old_age=120 + stored_days, old_used=0.1)
+    assert _steps(plan(USER, keys, state, Policy(), NOW).actions) == expected
+
+
+def test_without_the_cap_a_key_past_it_keeps_the_full_grace_period() -> None:
     keys, state = _world(stored_days=2, old_age=122, old_used=0.1)
-    assert plan(USER, keys, state, Policy(), NOW).actions == ()
+    assert plan(USER, keys, state, Policy(enforce_max_age=False), NOW).actions == ()
 
 
 @pytest.mark.parametrize(
@@ -143,29 +161,50 @@ def test_without_a_proof_of_the_new_key_there_is_no_early_retirement() -> None:
 
 
 def test_a_secrets_manager_rotation_retires_an_unused_previous_key_for_its_slot() -> None:
-    keys, state = _world(stored_days=2, old_used=None)
+    # GIVEN a previous key whose grace period is over and that nobody uses
+    keys, state = _world(stored_days=8, old_used=None)
     found = plan(USER, keys, state, Policy(early_retire=False), NOW, make_room=True)
     assert _steps(found.actions) == [
-        (ActionKind.DEACTIVATE, Reason.MAKE_ROOM),
+        (ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED),
         (ActionKind.DELETE, Reason.MAKE_ROOM),
         (ActionKind.CREATE, Reason.FORCED),
     ]
     assert found.refusal is None
 
 
-def test_a_secrets_manager_rotation_never_takes_the_slot_of_a_key_in_use() -> None:
-    keys, state = _world(stored_days=2, old_used=0.5)
-    found = plan(USER, keys, state, Policy(), NOW, make_room=True)
+@pytest.mark.parametrize("old_used", [None, 0.5])
+def test_a_secrets_manager_rotation_never_retires_a_key_inside_its_grace(
+    old_used: float | None,
+) -> None:
+    """Issue 9, T6: evidence that a consumer switched cannot exist yet two days in, used or
+    not; a requested rotation must not cut the promised grace short."""
+    keys, state = _world(stored_days=2, old_used=old_used)
+    found = plan(USER, keys, state, Policy(early_retire=False), NOW, make_room=True)
     assert found.actions == ()
+    assert found.refusal is not None
+    assert "inside its grace period" in found.refusal
+
+
+def test_a_secrets_manager_rotation_never_takes_the_slot_of_a_key_in_use() -> None:
+    keys, state = _world(stored_days=8, old_used=0.5)
+    found = plan(USER, keys, state, Policy(), NOW, make_room=True)
+    assert [a.kind for a in found.actions] == [ActionKind.POSTPONE]
     assert found.refusal is not None
     assert "in use" in found.refusal
 
 
-def test_a_secrets_manager_rotation_ignores_the_cooldown_but_creates_once() -> None:
+def test_a_second_secrets_manager_rotation_in_a_row_is_refused() -> None:
+    """Issue 9, T6: the same cooldown as an on-demand rotation, said as a refusal."""
     keys, state = [key(NEW, 0.001)], stored(NEW, stored_days_ago=0.001)
     found = plan(USER, keys, state, Policy(), NOW, make_room=True)
-    assert [a.kind for a in found.actions] == [ActionKind.CREATE]
+    assert found.actions == ()
+    assert found.refusal is not None
+    assert "second requested rotation in a row is refused" in found.refusal
     assert plan(USER, keys, state, Policy(), NOW, force=True).actions == ()
+    later = NOW + Policy().force_cooldown
+    assert [a.kind for a in plan(USER, keys, state, Policy(), later, make_room=True).actions] == [
+        ActionKind.CREATE
+    ]
 
 
 def test_two_keys_days_counts_from_storing_the_successor() -> None:

@@ -11,7 +11,7 @@ import boto3
 from keyturn.aws.errors import aws_call
 from keyturn.aws.session import RETRY_CONFIG, quiet_sdk_logs
 from keyturn.core import codec
-from keyturn.core.delivery import StoredKey
+from keyturn.core.delivery import CurrentKey, StoredKey
 from keyturn.errors import AwsError
 
 if TYPE_CHECKING:
@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 
 def current_key_reader(
     secret_id: str, *, profile: str | None, region: str | None, endpoint_url: str | None
-) -> Callable[[StoredKey | None], StoredKey]:
+) -> Callable[[StoredKey | None], CurrentKey]:
     """A reader for :func:`keyturn.consumer.pull_current_key`: with a key, it signs with that
-    key only; without, it uses ``profile`` or the SDK's default credential chain."""
+    key only; without, it uses ``profile`` or the SDK's default credential chain. It returns
+    the key with the ARN of the secret that answered, whose account the caller checks."""
     quiet_sdk_logs()
     region = region or _arn_region(secret_id)
 
-    def read(key: StoredKey | None) -> StoredKey:
+    def read(key: StoredKey | None) -> CurrentKey:
         if key is None:
             session = boto3.Session(profile_name=profile, region_name=region)
         else:
@@ -43,7 +44,7 @@ def current_key_reader(
         doc = json.loads(raw.get("SecretString") or "{}")
         if not isinstance(doc, dict) or "AccessKeyId" not in doc or "SecretAccessKey" not in doc:
             raise AwsError("GetSecretValue", "NotAnAccessKey", f"{secret_id} holds no access key")
-        return codec.stored_key(doc)
+        return CurrentKey(codec.stored_key(doc), str(raw.get("ARN") or ""))
 
     return read
 

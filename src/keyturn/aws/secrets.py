@@ -290,5 +290,7 @@ class SecretsManagerStore:
         policy = self._resolved_trust().policy_for(owner_arn)
         with aws_call("PutResourcePolicy"):
             self._sm.put_resource_policy(
-                SecretId=self._name(user_name), ResourcePolicy=json.dumps(policy)
+                SecretId=self._name(user_name),
+                ResourcePolicy=json.dumps(policy),
+                BlockPublicPolicy=True,
             )

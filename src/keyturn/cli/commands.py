@@ -7,8 +7,11 @@ or bad input, 3 refused by a safety rule.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +24,7 @@ from keyturn.aws.consumer import current_key_reader
 from keyturn.cli.errors import EXIT_OK, KeyturnClickError, run_exit_code
 from keyturn.cli.tables import run_table, scan_table
 from keyturn.consumer import credential_process as consumer
+from keyturn.core.delivery import arn_account
 from keyturn.core.inputs import parse_at, parse_user_name
 from keyturn.errors import BadRequestError, KeyturnError
 from keyturn.fleet.settings import FleetSettings
@@ -175,7 +179,8 @@ def restore(obj: CliContext, user: str) -> None:
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where the last key read is remembered (default: ~/.cache/keyturn).",
+    help="Where the last key read is remembered (default: ~/.cache/keyturn); it must be yours "
+    "and writable by no one else.",
 )
 @click.option("--no-cache", is_flag=True, help="Always read with the bootstrap credentials.")
 @click.option(
@@ -214,9 +219,24 @@ def credential_process(
     cache = (
         None if no_cache else consumer.KeyCache.for_secret(directory, secret_id, obj.endpoint_url)
     )
-    key = consumer.pull_current_key(read, cache)
+    with _warnings_on_stderr(consumer.log):
+        key = consumer.pull_current_key(read, cache, secret_account=arn_account(secret_id))
     expires = consumer.refresh_at(datetime.now(UTC), refresh_minutes)
     click.echo(json.dumps(consumer.credential_process_document(key, expires)))
+
+
+@contextmanager
+def _warnings_on_stderr(logger: logging.Logger) -> Iterator[None]:
+    """Show ``logger``'s warnings on stderr while the block runs (the SDK that runs
+    credential-process shows stderr only when the command fails; a person running it sees it)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @cli.command()

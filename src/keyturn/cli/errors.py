@@ -27,7 +27,10 @@ class KeyturnClickError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         del file  # always stderr, through rich
-        Console(stderr=True).print(f"[red]error:[/red] {self.format_message()}", highlight=False)
+        # One line, as documented: wrapped at the console's width, a long path in the message
+        # would break where the reader (or the SDK running credential-process) copies it.
+        console = Console(stderr=True, soft_wrap=True)
+        console.print(f"[red]error:[/red] {self.format_message()}", highlight=False)
 
 
 def run_exit_code(result: RunResult) -> int:

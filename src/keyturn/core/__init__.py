@@ -1,6 +1,8 @@
 """The pure core: models, policy and planner. Imports only the standard library."""
 
 from keyturn.core.actions import PLANNED_KEY_ID, Action, ActionKind, Reason, Snapshot, apply
+from keyturn.core.deadlines import RunClock
+from keyturn.core.forecast import OnboardingForecast, forecast
 from keyturn.core.models import (
     AccessKey,
     KeyStatus,
@@ -22,9 +24,11 @@ __all__ = [
     "ActionKind",
     "KeyStatus",
     "NewKey",
+    "OnboardingForecast",
     "Plan",
     "Policy",
     "Reason",
+    "RunClock",
     "SecretValue",
     "Snapshot",
     "StoredState",
@@ -32,6 +36,7 @@ __all__ = [
     "User",
     "apply",
     "classify",
+    "forecast",
     "mask_key_id",
     "plan",
     "schedule",

@@ -50,7 +50,10 @@ class Action:
 
     ``key_id`` is the key acted on; for CREATE it is the key being replaced (None if none), and
     ``grace_days``/``delete_after_days`` are the schedule recorded for that replaced key. ``due``
-    is the date a WARN announces, or for POSTPONE the hard cap (None when not enforced).
+    is the date a WARN announces, for POSTPONE the run of the hard cap (None when not
+    enforced), and for CREATE the run on which the replaced active key will be deactivated if
+    nobody still uses it (``grace_days`` on, or sooner at its cap: what the rotation notice can
+    promise). Dates are runs on the policy's run clock.
     """
 
     kind: ActionKind

@@ -6,6 +6,7 @@ shapes. Pure: no AWS, no clock.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -13,6 +14,8 @@ from typing import Any
 
 from keyturn.core.delivery import Delivery, Marks, StoredKey
 from keyturn.core.models import SecretValue, StoredState
+from keyturn.core.policy import MAX_DAYS
+from keyturn.errors import ConfigurationError
 
 TAG_MANAGED_BY = "keyturn:managed-by"
 TAG_USER = "keyturn:user"
@@ -22,6 +25,10 @@ TAG_WARNED = "keyturn:warned"
 TAG_VERIFIED = "keyturn:verified"
 TAG_POSTPONED = "keyturn:postponed"
 META = "Keyturn"
+KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
+"""IAM's access key id alphabet (AKIA..., ASIA...)."""
+MAX_KEYS = 2
+EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 _TOKEN_NAMESPACE = uuid.UUID("6f4f2a4e-6b65-7974-7572-6e2d6b657973")
 
 
@@ -57,24 +64,35 @@ def delivery_token(user_name: str, state: StoredState | None, attempt: int = 0) 
 
 
 def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> StoredState | None:
-    """Stored state from the AWSCURRENT document (None if no version) and the secret's tags."""
-    deactivated_key, deactivated_at = _split_stamp(tags.get(TAG_DEACTIVATED))
-    verified_key, verified_at = _split_stamp(tags.get(TAG_VERIFIED))
-    postponed_key, postponed_at = _split_stamp(tags.get(TAG_POSTPONED))
-    pending = _time(tags.get(TAG_PENDING_SINCE))
+    """Stored state from the AWSCURRENT document (None if no version) and the secret's tags.
+
+    Everything is parsed strictly, because whoever may tag the secret could write anything
+    there: ASCII key ids, timezone-aware ISO times, day counts within keyturn's bounds.
+
+    Raises:
+        ConfigurationError: a tag or a field holds a value keyturn cannot use; the message
+            names it (never a secret).
+    """
+    deactivated_key, deactivated_at = _split_stamp(tags, TAG_DEACTIVATED)
+    verified_key, verified_at = _split_stamp(tags, TAG_VERIFIED)
+    postponed_key, postponed_at = _split_stamp(tags, TAG_POSTPONED)
+    pending, keys_before = _pending(tags.get(TAG_PENDING_SINCE))
     if doc is None and pending is None and deactivated_key is None:
         return None
     meta: Mapping[str, Any] = (doc or {}).get(META) or {}
+    if not isinstance(meta, Mapping):
+        raise ConfigurationError(f"the secret's {META} record is not an object")
     return StoredState(
-        current_key_id=(doc or {}).get("AccessKeyId"),
-        stored_at=_time(meta.get("StoredAt")),
-        previous_key_id=meta.get("PreviousAccessKeyId"),
-        grace_days=_int(meta.get("GraceDays")),
-        delete_after_days=_int(meta.get("DeleteAfterDays")),
+        current_key_id=_key_id((doc or {}).get("AccessKeyId"), "AccessKeyId"),
+        stored_at=_time(meta.get("StoredAt"), f"{META}.StoredAt"),
+        previous_key_id=_key_id(meta.get("PreviousAccessKeyId"), f"{META}.PreviousAccessKeyId"),
+        grace_days=_days(meta.get("GraceDays"), f"{META}.GraceDays"),
+        delete_after_days=_days(meta.get("DeleteAfterDays"), f"{META}.DeleteAfterDays"),
         pending_since=pending,
+        keys_before=keys_before,
         deactivated_key_id=deactivated_key,
         deactivated_at=deactivated_at,
-        warned_key_id=tags.get(TAG_WARNED) or None,
+        warned_key_id=_key_id(tags.get(TAG_WARNED) or None, f"tag {TAG_WARNED}"),
         verified_key_id=verified_key,
         verified_at=verified_at,
         postponed_key_id=postponed_key,
@@ -87,7 +105,7 @@ def stored_key(doc: Mapping[str, Any]) -> StoredKey:
     return StoredKey(
         key_id=str(doc["AccessKeyId"]),
         secret=SecretValue(str(doc["SecretAccessKey"])),
-        created=_time(doc.get("CreateDate")) or datetime.fromisoformat("1970-01-01T00:00:00+00:00"),
+        created=_lenient_time(doc.get("CreateDate")) or EPOCH,
     )
 
 
@@ -96,7 +114,8 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
     to_set: dict[str, str] = {}
     to_remove: list[str] = []
     if marks.pending_since is not None:
-        to_set[TAG_PENDING_SINCE] = marks.pending_since.isoformat()
+        before = ",".join(marks.keys_before)
+        to_set[TAG_PENDING_SINCE] = f"{marks.pending_since.isoformat()}@{before}"
     if marks.clear_pending:
         to_remove.append(TAG_PENDING_SINCE)
     stamps = (
@@ -120,15 +139,51 @@ def previous_key_id(doc: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _split_stamp(raw: str | None) -> tuple[str | None, datetime | None]:
-    if not raw or "@" not in raw:
+def _pending(raw: str | None) -> tuple[datetime | None, frozenset[str] | None]:
+    """The in-flight mark: ``TIME@ID,ID`` (the keys before the creation); a bare ``TIME`` (an
+    older keyturn) has no record of them."""
+    if raw is None or raw == "":
         return None, None
-    key_id, _, when = raw.partition("@")
-    return key_id, _time(when)
+    when, sep, ids = raw.partition("@")
+    moment = _time(when, f"tag {TAG_PENDING_SINCE}")
+    if not sep:
+        return moment, None
+    before = [i for i in ids.split(",") if i]
+    if len(before) > MAX_KEYS:
+        raise ConfigurationError(f"tag {TAG_PENDING_SINCE} records more than {MAX_KEYS} keys")
+    return moment, frozenset(_key_id(i, f"tag {TAG_PENDING_SINCE}") or "" for i in before)
 
 
-def _time(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
+def _split_stamp(tags: Mapping[str, str], tag: str) -> tuple[str | None, datetime | None]:
+    raw = tags.get(tag)
+    if raw is None or raw == "":
+        return None, None
+    key_id, sep, when = raw.partition("@")
+    if not sep:
+        raise ConfigurationError(f"tag {tag} must be KEY_ID@TIME, not {_shown(raw)}")
+    return _key_id(key_id, f"tag {tag}"), _time(when, f"tag {tag}")
+
+
+def _key_id(raw: object, where: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not KEY_ID.fullmatch(raw):
+        raise ConfigurationError(f"{where} is not an access key id: {_shown(raw)}")
+    return raw
+
+
+def _time(raw: object, where: str) -> datetime | None:
+    """A timezone-aware ISO 8601 time; a naive or unreadable one is refused."""
+    if raw is None:
+        return None
+    moment = _lenient_time(raw)
+    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
+        raise ConfigurationError(f"{where} is not a timezone-aware ISO time: {_shown(raw)}")
+    return moment
+
+
+def _lenient_time(raw: object) -> datetime | None:
+    if not isinstance(raw, str) or not raw or not raw.isascii() or len(raw) > 40:
         return None
     try:
         return datetime.fromisoformat(raw)
@@ -136,5 +191,14 @@ def _time(raw: object) -> datetime | None:
         return None
 
 
-def _int(raw: object) -> int | None:
-    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+def _days(raw: object, where: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_DAYS:
+        raise ConfigurationError(f"{where} must be a whole number from 0 to {MAX_DAYS}")
+    return raw
+
+
+def _shown(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from keyturn.core.deadlines import RunClock
 from keyturn.errors import BadRequestError
 
 ROOT_ROW = "<root_account>"
 EMPTY_VALUES = frozenset({"", "N/A", "no_information", "not_supported"})
 KEY_SLOTS = (1, 2)
+DAILY = RunClock()
+"""keyturn's default schedule: one run a day, within five minutes."""
 REQUIRED_COLUMNS = frozenset(
     {"user", "arn", *(f"access_key_{n}_{f}" for n in KEY_SLOTS for f in ("active", "last_rotated"))}
 )
@@ -115,13 +118,20 @@ def _time(raw: str | None) -> datetime | None:
 
 
 def look_reason(
-    row: ReportRow, now: datetime, horizon: timedelta, *, in_flight: bool
+    row: ReportRow,
+    now: datetime,
+    horizon: timedelta,
+    *,
+    in_flight: bool,
+    clock: RunClock = DAILY,
 ) -> LookReason | None:
     """Why ``row`` needs a per-user look at ``now``, or None if nothing can be due.
 
     With one active key younger than the horizon and no creation in flight, no planner rule
     fires: there is no previous key to retire, nothing undelivered, and no rotation due as long
-    as the horizon is at most the user's ``rotate_after_days``.
+    as the horizon is at most the user's ``Policy.rotation_days``. On the run clock a rotation
+    is a limit, kept by the last run before it, so a key within one run interval (plus the
+    tolerance) of the horizon is looked at too.
     """
     if in_flight:
         return LookReason.IN_FLIGHT
@@ -134,7 +144,11 @@ def look_reason(
         return LookReason.INACTIVE_KEY
     if key.created is None:
         return LookReason.UNKNOWN_DATE
-    return LookReason.AGE if now - key.created >= horizon else None
+    return LookReason.AGE if now - key.created >= horizon - _look_ahead(clock) else None
+
+
+def _look_ahead(clock: RunClock) -> timedelta:
+    return clock.interval + clock.tolerance if clock.interval else timedelta(0)
 
 
 def select_candidates(
@@ -142,19 +156,21 @@ def select_candidates(
     now: datetime,
     horizon_days: int,
     in_flight: Sequence[str] | frozenset[str] = frozenset(),
+    clock: RunClock = DAILY,
 ) -> list[Candidate]:
     """The users that need a per-user look, in report order.
 
     Parameters:
-        horizon_days: the lowest ``rotate_after_days`` that may apply to any user (a tag can
-            lower it); keys younger than this are not looked at.
+        horizon_days: the lowest ``Policy.rotation_days`` that may apply to any user (a tag
+            can lower it); keys younger than this, by more than one run, are not looked at.
         in_flight: users whose secret carries an in-flight mark.
+        clock: the run clock of the policies (daily by default).
     """
     marked = frozenset(in_flight)
     horizon = timedelta(days=horizon_days)
     found = []
     for row in rows:
-        reason = look_reason(row, now, horizon, in_flight=row.user_name in marked)
+        reason = look_reason(row, now, horizon, in_flight=row.user_name in marked, clock=clock)
         if reason is not None:
             found.append(Candidate(row, reason))
     return found

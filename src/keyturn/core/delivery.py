@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from keyturn.core.inputs import is_account_id
 from keyturn.core.models import NewKey, SecretValue
 
 
@@ -44,10 +45,34 @@ class StoredKey:
 
 
 @dataclass(frozen=True)
+class CurrentKey:
+    """A secret's AWSCURRENT key as a consumer read it, and the ARN of the secret it came from
+    (empty where unknown: a key remembered before keyturn recorded it)."""
+
+    key: StoredKey
+    secret_arn: str = ""
+
+    @property
+    def account(self) -> str | None:
+        return arn_account(self.secret_arn)
+
+
+def arn_account(arn: str) -> str | None:
+    """The account id in an ARN (``arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME``); None
+    for anything else, such as a secret's name (names cannot hold a colon)."""
+    parts = arn.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and is_account_id(parts[4]):
+        return parts[4]
+    return None
+
+
+@dataclass(frozen=True)
 class Marks:
     """Changes to the state marks that live beside the secret versions."""
 
     pending_since: datetime | None = None
+    keys_before: tuple[str, ...] = ()
+    """With ``pending_since``: the ids of the user's keys before the creation."""
     clear_pending: bool = False
     deactivated: tuple[str, datetime] | None = None
     warned_key_id: str | None = None

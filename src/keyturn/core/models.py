@@ -97,7 +97,10 @@ class StoredState:
         previous_key_id: the key the current one replaced, if any.
         grace_days / delete_after_days: the schedule fixed for the previous key at rotation.
         pending_since: set while a creation is in flight (before CreateAccessKey, cleared after
-            the secret is stored); a key created after it and unknown to the state is ours.
+            the secret is stored).
+        keys_before: the ids of the user's keys when that mark was set; only a key absent from
+            them and created after the mark can be keyturn's undelivered key. None for a mark
+            without the record (then no key counts as undelivered).
         deactivated_key_id / deactivated_at: when keyturn saw that key become inactive.
         warned_key_id: key for which "deactivation coming" was already sent.
         verified_key_id / verified_at: the key keyturn last proved with ``GetCallerIdentity``,
@@ -112,6 +115,7 @@ class StoredState:
     grace_days: int | None = None
     delete_after_days: int | None = None
     pending_since: datetime | None = None
+    keys_before: frozenset[str] | None = None
     deactivated_key_id: str | None = None
     deactivated_at: datetime | None = None
     warned_key_id: str | None = None

@@ -9,51 +9,64 @@ Rules, in order of precedence:
 1. An exempt user is only reported.
 2. A creation another run started less than ``max_run`` ago is left alone.
 3. A key created after an in-flight mark but never delivered is deactivated, then deleted.
-4. The previous key is deactivated ``grace_days`` after its successor was stored, and deleted
-   ``delete_after_days`` after deactivation (only while the current key is active). Usage-aware
-   (see :mod:`keyturn.core.usage`): a previous key still in use is not deactivated but postponed
-   (the owner told), until ``max_active_days`` when enforced; once the consumer switched it is
-   deactivated early.
-5. A rotation (due, forced, no key, no active key, current key inactive) creates a new key,
+4. The previous key is deactivated ``grace_days`` after its successor was stored, or at its
+   ``max_active_days`` cap if that comes first and is enforced, but not before the floor
+   (``min_grace_days``); it is deleted ``delete_after_days`` after deactivation (only while the
+   current key is active). Usage-aware (see :mod:`keyturn.core.usage`): a previous key still
+   in use is not deactivated but postponed (the owner told), until the cap when enforced; once
+   the consumer switched it is deactivated early.
+5. A rotation (due at ``rotate_after_days``, forced, no key, no active key, current key
+   inactive) creates a new key,
    making room first by deleting an inactive key only where allowed; never an active one. A
    rotation Secrets Manager asked for (``make_room``) may also retire the previous key, if that
    cannot cut off a consumer.
+
+Every deadline is kept on the run clock (:mod:`keyturn.core.deadlines`): waits (grace, floor,
+restore window) end on the first run at or after them, limits (rotation age, cap) are kept by
+the last run before them, both to within ``Policy.run_tolerance``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from keyturn.core import usage
 from keyturn.core.actions import Action, ActionKind, Reason, Snapshot, apply
-from keyturn.core.models import AccessKey, StoredState, User, mask_key_id
+from keyturn.core.models import AccessKey, StoredState, User
 from keyturn.core.policy import Policy
 from keyturn.core.roles import (
     KeyRoles,
     Refusal,
+    Retirement,
     classify,
-    deactivation_due,
     delete_after_days,
     incumbent_key,
+    retirement,
+    rotation_due,
 )
-from keyturn.core.schedule import Upcoming, schedule
+from keyturn.core.room import free_slot, free_slot_by_retiring, only_previous_blocks
+from keyturn.core.schedule import Upcoming, retirement_notes, schedule
 
 __all__ = [
     "KeyRoles",
     "Plan",
     "Refusal",
+    "Retirement",
     "Upcoming",
     "Wait",
     "classify",
-    "deactivation_due",
+    "future_mark",
     "next_step",
     "plan",
+    "retirement",
     "schedule",
 ]
 
 MAX_STEPS = 12
+FUTURE_SKEW = timedelta(minutes=5)
+"""How far a stored time may be ahead of this run's clock (clocks of two runs differ)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,15 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
     snapshot = Snapshot(tuple(keys), stored_state or StoredState())
     if policy.exempt:
         return Plan(user.name, notes=("exempt: reported only",), upcoming=())
+    implausible = future_mark(snapshot.state, now)
+    if implausible is not None:
+        return Plan(user.name, refusal=implausible)
+    if requested_room and _rotated_just_now(snapshot, policy, now):
+        # A second requested rotation in a row is refused; what is due anyway still happens.
+        regular = plan(user, snapshot.keys, stored_state, policy, now)
+        if ActionKind.CREATE in {a.kind for a in regular.actions}:
+            return regular
+        return replace(regular, refusal=regular.refusal or _second_rotation(snapshot.state, policy))
     actions: list[Action] = []
     refusal: str | None = None
     notes: list[str] = []
@@ -119,6 +141,7 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
         break
     cooldown = force and not requested_room
     notes.extend(_cooldown_note(snapshot, policy, now, force=cooldown, acted=bool(actions)))
+    notes.extend(retirement_notes(snapshot, policy, now))
     upcoming = schedule(snapshot, policy, now=now)
     return Plan(user.name, tuple(actions), refusal, tuple(notes), upcoming)
 
@@ -153,13 +176,14 @@ def _previous_step(roles: KeyRoles, state: StoredState, policy: Policy, now: dat
 def _grace_step(
     previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy, now: datetime
 ) -> Decision:
-    due = deactivation_due(state, previous, policy)
-    if now >= due:
+    dates, clock = retirement(state, previous, policy), policy.clock
+    if dates.due(clock, now):
         return usage.retire_at_grace_end(previous, current, state, policy, now)
     early = usage.early_retirement(previous, current, state, policy)
     if early is not None:
         return early
-    if now >= due - policy.warn_before and state.warned_key_id != previous.key_id:
+    due = dates.when(clock, now)
+    if clock.waited(due - policy.warn_before, now) and state.warned_key_id != previous.key_id:
         detail = f"deactivation on {_iso(due)}"
         return Action(ActionKind.WARN, Reason.DEACTIVATION_SOON, previous.key_id, detail, due=due)
     return None
@@ -171,7 +195,7 @@ def _restore_window_step(
     deactivated = state.deactivated_time(previous.key_id)
     if deactivated is None:
         return Action(ActionKind.RECORD_DEACTIVATION, Reason.DEACTIVATED_OUTSIDE, previous.key_id)
-    if now >= deactivated + _days(delete_after_days(state, policy)):
+    if policy.clock.waited(deactivated + _days(delete_after_days(state, policy)), now):
         return Action(ActionKind.DELETE, Reason.RESTORE_WINDOW_ELAPSED, previous.key_id)
     return None
 
@@ -191,10 +215,10 @@ def _rotation_step(
     reason = _rotation_reason(incumbent, snapshot, policy, now, force=force, make_room=make_room)
     if reason is None:
         return None
-    room = _make_room(snapshot, roles, incumbent, policy, now)
+    room = free_slot(snapshot, roles, incumbent, policy, now)
     if isinstance(room, Refusal) and make_room and roles.current is not None:
-        room = _room_by_retiring(roles, snapshot.state, policy, now, room)
-    if isinstance(room, Refusal) and not force and _only_previous_blocks(snapshot, roles):
+        room = free_slot_by_retiring(roles, snapshot.state, policy, now, room)
+    if isinstance(room, Refusal) and not force and only_previous_blocks(snapshot, roles):
         return Wait(f"rotation is due ({reason.value}) but waits: {room.reason}")
     if room is not None:
         return room
@@ -204,26 +228,18 @@ def _rotation_step(
         incumbent.key_id if incumbent else None,
         grace_days=policy.grace_days,
         delete_after_days=policy.delete_after_days,
+        due=_replaced_key_retires(incumbent, policy, now),
     )
 
 
-def _room_by_retiring(
-    roles: KeyRoles, state: StoredState, policy: Policy, now: datetime, refusal: Refusal
-) -> Action | Refusal:
-    """For a Secrets Manager rotation: retire the previous key if no consumer needs it."""
-    retire = usage.retire_for_room(roles.previous, state, policy, now, roles.current)
-    if retire is not None:
-        return retire
-    previous = roles.previous
-    if previous is not None and usage.in_use(previous, state, policy, roles.current):
-        return Refusal(f"{refusal.reason}, and it is still in use (a consumer would be cut off)")
-    return refusal
-
-
-def _only_previous_blocks(snapshot: Snapshot, roles: KeyRoles) -> bool:
-    """True when keyturn's own previous key, still in its lifecycle, is what fills the slot."""
-    previous = roles.previous
-    return previous is not None and roles.current is not None and len(snapshot.keys) == 2
+def _replaced_key_retires(
+    incumbent: AccessKey | None, policy: Policy, now: datetime
+) -> datetime | None:
+    """The run on which the key a CREATE replaces is deactivated, if it is active and unused."""
+    if incumbent is None or not incumbent.active:
+        return None
+    stored = StoredState(stored_at=now, grace_days=policy.grace_days)
+    return retirement(stored, incumbent, policy).when(policy.clock, now)
 
 
 def _rotation_reason(
@@ -241,46 +257,43 @@ def _rotation_reason(
         return Reason.CURRENT_INACTIVE
     if make_room or (force and not _fresh(snapshot.state, policy, now)):
         return Reason.FORCED
-    if now - incumbent.created >= _days(policy.rotate_after_days):
+    # a key made in this plan is never due again in it, however long the run interval
+    if incumbent.created < now and policy.clock.last_call(rotation_due(incumbent, policy), now):
         return Reason.ROTATION_DUE
     return None
 
 
-def _make_room(
-    snapshot: Snapshot,
-    roles: KeyRoles,
-    incumbent: AccessKey | None,
-    policy: Policy,
-    now: datetime,
-) -> Action | Refusal | None:
-    """Nothing if a key can be created; else a deletion that frees a slot, or a refusal."""
-    if len(snapshot.keys) < 2:
-        return None
-    others = [k for k in snapshot.keys if incumbent is None or k.key_id != incumbent.key_id]
-    deletable = [k for k in others if not k.active and k in roles.foreign]
-    if deletable and policy.delete_foreign_keys:
-        oldest = min(deletable, key=lambda k: k.created)
-        return Action(ActionKind.DELETE, Reason.MAKE_ROOM, oldest.key_id, "inactive foreign key")
-    return Refusal(_no_room_reason(others, roles, snapshot.state, policy, now))
+def future_mark(state: StoredState, now: datetime) -> str | None:
+    """Why the stored state cannot be keyturn's: a time later than now (plus clock skew).
+
+    keyturn stamps its marks with the time it acts, so a future stamp was written by someone
+    else; acting on it could stop rotation for good (a mark "in flight" until 9999).
+    """
+    stamps = {
+        "keyturn:pending-since": state.pending_since,
+        "the stored version's StoredAt": state.stored_at,
+        "keyturn:deactivated": state.deactivated_at,
+        "keyturn:verified": state.verified_at,
+        "keyturn:postponed": state.postponed_at,
+    }
+    for where, moment in stamps.items():
+        if moment is not None and moment > now + FUTURE_SKEW:
+            return f"{where} is in the future ({_iso(moment)}); keyturn did not write it"
+    return None
 
 
-def _no_room_reason(
-    others: list[AccessKey], roles: KeyRoles, state: StoredState, policy: Policy, now: datetime
-) -> str:
-    other = others[0]
-    shown = mask_key_id(other.key_id)
-    if other.active:
-        if roles.previous is not None and other.key_id == roles.previous.key_id:
-            due = deactivation_due(state, other, policy)
-            return f"previous key {shown} is still active until {_iso(due)}; two keys are the limit"
-        return f"two active keys; keyturn never deletes an active key ({shown}) to make room"
-    if roles.previous is not None and other.key_id == roles.previous.key_id:
-        deactivated = state.deactivated_time(other.key_id) or now
-        until = deactivated + _days(delete_after_days(state, policy))
-        return f"previous key {shown} can still be restored until {_iso(until)}"
+def _rotated_just_now(snapshot: Snapshot, policy: Policy, now: datetime) -> bool:
+    """True when the active current key was stored within the cooldown."""
+    current = snapshot.key(snapshot.state.current_key_id)
+    return current is not None and current.active and _fresh(snapshot.state, policy, now)
+
+
+def _second_rotation(state: StoredState, policy: Policy) -> str:
+    stored = state.stored_at
+    again = stored + policy.force_cooldown if stored else None
     return (
-        f"inactive key {shown} was not created by keyturn; delete it or set "
-        "KEYTURN_DELETE_FOREIGN_KEYS=true"
+        f"the current key was stored at {_iso(stored)}; a second requested rotation in a row "
+        f"is refused until {_iso(again)}"
     )
 
 

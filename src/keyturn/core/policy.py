@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from keyturn.core.deadlines import RunClock
 from keyturn.errors import ConfigurationError
 
 TAG_MANAGED = "keyturn:managed"
@@ -21,12 +22,30 @@ COMPLIANCE_MAX_AGE_DAYS = 90
 
 
 @dataclass(frozen=True)
+class Floors:
+    """The shortest schedule a user's ``keyturn:*`` tags may ask for.
+
+    Whoever may tag a user could otherwise rotate its keys every day or retire the old key at
+    once; tags can lengthen the operator's schedule but never shorten it below these. The grace
+    floor is :attr:`Policy.min_grace_days`, which also bounds a grace the cap shortens.
+    """
+
+    rotate_after_days: int = 30
+    delete_after_days: int = 1
+
+    def __post_init__(self) -> None:
+        _check_days("the rotation floor", self.rotate_after_days, minimum=1)
+        _check_days("the deletion floor", self.delete_after_days, minimum=0)
+
+
+@dataclass(frozen=True)
 class Policy:
     """When keys are rotated, deactivated and deleted.
 
-    The defaults keep every active key younger than 90 days (Security Hub IAM.3, CIS) with a
+    The defaults keep every active key at most 90 days old (Security Hub IAM.3, CIS) with a
     daily run: rotate at 80 days, deactivate the replaced key 7 days later (87), delete it 7
-    days after that.
+    days after that. Every deadline is kept on the run clock (:mod:`keyturn.core.deadlines`):
+    with daily runs at the same time of day, each lands on the run exactly that many days on.
 
     Attributes:
         rotate_after_days: age of the current key that triggers a rotation.
@@ -37,17 +56,34 @@ class Policy:
         max_run: longest possible run; a creation in flight for longer has crashed.
         force_cooldown: an on-demand rotation within this time of the last one creates nothing.
         warn_before: how long before deactivation the "deactivation coming" notice goes out.
-        max_active_days: hard cap on postponing: a previous key still in use when its grace
-            period ends stays active until this age (counted from its creation), no longer.
-        enforce_max_age: deactivate an in-use previous key at ``max_active_days`` anyway; when
-            off, keep postponing and telling the owner.
+        max_active_days: the cap on a previous key's age (counted from its creation). When
+            enforced, its deactivation never comes later than the last run before it: a key in
+            use is postponed no further, and a grace period that would outlast it (a key first
+            seen near the cap) ends at the cap instead, though never sooner than
+            ``min_grace_days`` after the new key was stored.
+        enforce_max_age: keep the cap; when off, a key in use is postponed (the owner told) for
+            as long as it is in use, and the grace period always runs in full.
+        min_grace_days: the operator's floor on a grace period the cap shortens: a key first
+            seen near or past the cap keeps working this long after its successor was stored
+            (never longer than ``grace_days``), so a consumer has at least one run to switch.
+            A key already past the cap is retired on this shortest schedule, and the plan
+            says so, with the date.
         early_retire: deactivate the previous key before the grace period ends once the
             consumer demonstrably switched (two active keys fail CIS "one active key").
         usage_granularity: how coarsely IAM records a key's last use; every comparison with
             ``last_used`` allows this much.
         renotify_after: how often the owner hears again that a deactivation is postponed.
-        run_interval: how often keyturn runs (daily); the cap is enforced on the last run
-            before ``max_active_days``, not the first run after it.
+        run_interval: how often keyturn runs (daily). A deadline falling between two runs is
+            a wait (grace, restore window) kept by the first run at or after it, or a limit
+            (rotation age, cap) kept by the last run before it. None or zero: no schedule, and
+            deadlines are exact timestamps (rotation and cap included).
+        run_tolerance: how far a run may stray from its place in the schedule; a deadline
+            within this of a run counts as that run's. A wait may end this much early in
+            wall-clock time (never a run early); a limit may be overrun by this much. Under
+            half of ``run_interval``.
+        floors: the shortest rotation and deletion schedule user tags may set
+            (``max_active_days`` may only be lengthened by a tag; the grace floor for tags is
+            ``min_grace_days``).
     """
 
     rotate_after_days: int = 80
@@ -63,13 +99,23 @@ class Policy:
     early_retire: bool = True
     usage_granularity: timedelta = timedelta(minutes=15)
     renotify_after: timedelta = timedelta(hours=20)
-    run_interval: timedelta = timedelta(days=1)
+    run_interval: timedelta | None = timedelta(days=1)
+    run_tolerance: timedelta = timedelta(minutes=5)
+    min_grace_days: int = 1
+    floors: Floors = field(default_factory=Floors)
 
     def __post_init__(self) -> None:
         _check_days("rotate_after_days", self.rotate_after_days, minimum=1)
         _check_days("max_active_days", self.max_active_days, minimum=1)
         _check_days("grace_days", self.grace_days, minimum=0)
         _check_days("delete_after_days", self.delete_after_days, minimum=0)
+        _check_days("min_grace_days", self.min_grace_days, minimum=0)
+        self.clock  # noqa: B018 - validates the interval and tolerance
+
+    @property
+    def clock(self) -> RunClock:
+        """The run clock every deadline of this policy is kept on."""
+        return RunClock(self.run_interval, self.run_tolerance)
 
     def with_overrides(
         self, *, grace_days: int | None = None, delete_after_days: int | None = None
@@ -89,22 +135,49 @@ class Policy:
         Raises:
             ConfigurationError: a tag holds a value keyturn cannot use.
         """
+        floors = self.floors
         try:
             return replace(
                 self,
-                rotate_after_days=_tag_days(tags, TAG_ROTATE_AFTER_DAYS, self.rotate_after_days),
-                grace_days=_tag_days(tags, TAG_GRACE_DAYS, self.grace_days),
-                delete_after_days=_tag_days(tags, TAG_DELETE_AFTER_DAYS, self.delete_after_days),
+                rotate_after_days=_tag_days(
+                    tags, TAG_ROTATE_AFTER_DAYS, self.rotate_after_days, floors.rotate_after_days
+                ),
+                grace_days=_tag_days(tags, TAG_GRACE_DAYS, self.grace_days, self.min_grace_days),
+                delete_after_days=_tag_days(
+                    tags, TAG_DELETE_AFTER_DAYS, self.delete_after_days, floors.delete_after_days
+                ),
                 exempt=_tag_flag(tags, TAG_EXEMPT, default=self.exempt),
-                max_active_days=_tag_days(tags, TAG_MAX_ACTIVE_DAYS, self.max_active_days),
+                max_active_days=_tag_days(
+                    tags, TAG_MAX_ACTIVE_DAYS, self.max_active_days, self.max_active_days
+                ),
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"user {user_name}: {exc}") from None
 
     @property
+    def rotation_days(self) -> int:
+        """The age at which a key is rotated: ``rotate_after_days``, or with the cap enforced
+        no later than ``max_active_days`` less the floor, so that a key rotated on time is
+        deactivated by its cap even if its consumer never lets go."""
+        if not self.enforce_max_age:
+            return self.rotate_after_days
+        floor = min(self.min_grace_days, self.grace_days)
+        return max(1, min(self.rotate_after_days, self.max_active_days - floor))
+
+    @property
     def longest_active_days(self) -> int:
-        """The oldest an active key gets under this policy with daily runs."""
-        return self.rotate_after_days + self.grace_days + 1
+        """The oldest a key keyturn rotated on schedule gets, to within the run tolerance, when
+        its consumer switches within the grace period (or the cap is enforced).
+
+        On the run clock a rotation lands on the run at ``rotate_after_days`` and the grace
+        ends on the run ``grace_days`` later; without a schedule each may slip up to one run
+        (counted as a day here).
+        """
+        days = self.rotate_after_days + self.grace_days
+        if self.enforce_max_age:
+            floor = self.rotate_after_days + min(self.min_grace_days, self.grace_days)
+            days = min(days, max(self.max_active_days, floor))
+        return days if self.clock.scheduled else days + 2
 
 
 def parse_flag(name: str, raw: str) -> bool:
@@ -116,9 +189,10 @@ def parse_flag(name: str, raw: str) -> bool:
 
 
 def parse_days(name: str, raw: str, *, minimum: int = 0) -> int:
-    """Read a whole number of days within keyturn's bounds."""
+    """Read a whole number of days within keyturn's bounds: ASCII digits only (``"²"`` and
+    ``"٣"`` pass ``str.isdigit`` and are refused here), at most four of them."""
     text = raw.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 4):
         raise ConfigurationError(f"{name} must be a whole number of days, not {raw!r}")
     days = int(text)
     _check_days(name, days, minimum=minimum)
@@ -132,11 +206,17 @@ def _check_days(name: str, days: int, *, minimum: int) -> None:
         raise ConfigurationError(f"{name} must be between {minimum} and {MAX_DAYS}, not {days}")
 
 
-def _tag_days(tags: Mapping[str, str], tag: str, default: int) -> int:
+def _tag_days(tags: Mapping[str, str], tag: str, default: int, floor: int) -> int:
+    """A tag's days, refused below ``floor``: tags lengthen the schedule, never shorten it."""
     if tag not in tags:
         return default
-    minimum = 1 if tag in {TAG_ROTATE_AFTER_DAYS, TAG_MAX_ACTIVE_DAYS} else 0
-    return parse_days(f"tag {tag}", tags[tag], minimum=minimum)
+    days = parse_days(f"tag {tag}", tags[tag], minimum=0)
+    if days < floor:
+        raise ConfigurationError(
+            f"tag {tag}={days} is below the operator's floor of {floor} days; "
+            "tags may lengthen keyturn's schedule, never shorten it"
+        )
+    return days
 
 
 def _tag_flag(tags: Mapping[str, str], tag: str, *, default: bool) -> bool:

@@ -12,8 +12,9 @@ happened before it.
   switched a day later on two active keys until the cap.)
 * The consumer **switched** if the new key was used after verification and the previous key is
   not in use.
-* The **cap** is the last run before the previous key turns ``max_active_days`` old: with runs
-  every ``run_interval``, waiting for the run after would let it reach ``max_active_days + 1``.
+* The **cap** is the moment the previous key turns ``max_active_days`` old, a limit on the run
+  clock (:mod:`keyturn.core.deadlines`): when enforced, the last run before it deactivates the
+  key even in use, once the floor (``min_grace_days`` after its successor was stored) passed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from keyturn.core.actions import Action, ActionKind, Reason
 from keyturn.core.models import AccessKey, StoredState
 from keyturn.core.policy import Policy
+from keyturn.core.roles import retirement
 
 
 def in_use(
@@ -62,13 +64,18 @@ def _left_behind(
 
 
 def cap(previous: AccessKey, policy: Policy) -> datetime:
-    """The last run before the previous key turns ``max_active_days`` old."""
-    return previous.created + timedelta(days=policy.max_active_days) - policy.run_interval
+    """When the previous key turns ``max_active_days`` old."""
+    return previous.created + timedelta(days=policy.max_active_days)
 
 
 def past_cap(previous: AccessKey, policy: Policy, now: datetime) -> bool:
-    """True if the cap is enforced and reached."""
-    return policy.enforce_max_age and now >= cap(previous, policy)
+    """True if the cap is enforced and this is the last run before it (or later)."""
+    return policy.enforce_max_age and policy.clock.last_call(cap(previous, policy), now)
+
+
+def capped(previous: AccessKey, state: StoredState, policy: Policy, now: datetime) -> bool:
+    """True if the cap deactivates ``previous`` on this run: past it, and past the floor."""
+    return retirement(state, previous, policy).capped(policy.clock, now)
 
 
 def retirable(
@@ -82,7 +89,7 @@ def retirable(
     return (
         not previous.active
         or not in_use(previous, state, policy, current)
-        or past_cap(previous, policy, now)
+        or capped(previous, state, policy, now)
     )
 
 
@@ -100,17 +107,17 @@ def retire_at_grace_end(
     telling the owner at most once per ``renotify_after``, up to the cap)."""
     if not in_use(previous, state, policy, current):
         return Action(ActionKind.DEACTIVATE, Reason.GRACE_ELAPSED, previous.key_id)
-    limit = cap(previous, policy)
+    dates = retirement(state, previous, policy)
     used = _iso(previous.last_used)
-    if past_cap(previous, policy, now):
+    if dates.capped(policy.clock, now):
         detail = f"still in use ({used}) but {policy.max_active_days} days old"
         return Action(ActionKind.DEACTIVATE, Reason.MAX_AGE_ENFORCED, previous.key_id, detail)
     told = state.postponed_time(previous.key_id)
     if told is not None and now - told < policy.renotify_after:
         return None
-    until = f"until {_iso(limit)}" if policy.enforce_max_age else "with no limit"
+    due = dates.capped_when(policy.clock, now)
+    until = f"until {_iso(due)}" if due is not None else "with no limit"
     detail = f"last used {used}, after its successor was stored; postponed {until}"
-    due = limit if policy.enforce_max_age else None
     return Action(ActionKind.POSTPONE, Reason.PREVIOUS_IN_USE, previous.key_id, detail, due=due)
 
 

@@ -51,7 +51,8 @@ def run_demo(console: Console) -> None:
         console.rule("keyturn demo: an embedded AWS emulator at " + aws.url)
         topic_arn = _build_world(aws, console)
         settings = Settings(
-            scope=Scope(user_path="/integrations/"),
+            # The path, and the keyturn:managed tag (as with ManageTaggedUsers=true).
+            scope=Scope(user_path="/integrations/", manage_tagged=True),
             verification=EMULATOR_PROOF,
             topic_arn=topic_arn,
             region=aws.region,

@@ -1,4 +1,9 @@
-"""The fan-out message: one (account, user) to look at in a run. No secret is ever in it."""
+"""The fan-out message: one (account, user) to look at in a run. No secret is ever in it.
+
+A message is a claim, not an order: anyone who may send to the queue can write one. Its ids are
+checked here with whole-string ASCII patterns; whether its account is one the fleet covers is
+the worker's check (:mod:`keyturn.fleet.worker`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ import json
 import re
 from dataclasses import dataclass
 
+from keyturn.core.inputs import is_account_id, is_user_name
 from keyturn.errors import BadRequestError
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+RUN_ID = re.compile(r"[A-Za-z0-9._:-]{0,64}")
+"""A run id (the dispatcher's Lambda request id): ASCII, no spaces, at most 64 characters."""
 
 
 @dataclass(frozen=True)
@@ -19,10 +25,12 @@ class WorkItem:
     run_id: str
 
     def __post_init__(self) -> None:
-        if not ACCOUNT_ID.match(self.account_id):
+        if not is_account_id(self.account_id):
             raise BadRequestError(f"not an AWS account id: {self.account_id[:20]!r}")
-        if not USER_NAME.match(self.user_name):
+        if not is_user_name(self.user_name):
             raise BadRequestError(f"not an IAM user name: {self.user_name[:70]!r}")
+        if not RUN_ID.fullmatch(self.run_id):
+            raise BadRequestError(f"not a run id: {self.run_id[:70]!r}")
 
     def to_body(self) -> str:
         return json.dumps(

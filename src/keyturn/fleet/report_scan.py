@@ -72,7 +72,8 @@ class ReportDirectory:
 def in_scope(
     selection: ReportSelection, scope: Scope, tags_of: Callable[[str], dict[str, str]]
 ) -> list[str]:
-    """The selected users keyturn manages, reading tags only where path and name do not tell.
+    """The selected users keyturn manages, reading tags only where path and name do not tell
+    and only when tag opt-in is on.
 
     Users with an in-flight mark but no report row are kept: a creation of keyturn's own is
     under way there.
@@ -81,7 +82,9 @@ def in_scope(
     for candidate in selection.candidates:
         row = candidate.row
         user = User(row.user_name, row.arn, row.path)
-        if scope.manages(user) or scope.manages(replace(user, tags=tags_of(row.user_name))):
+        if scope.manages(user) or (
+            scope.manage_tagged and scope.manages(replace(user, tags=tags_of(row.user_name)))
+        ):
             kept.append(row.user_name)
     return kept + selection.in_flight_only
 

@@ -5,14 +5,24 @@ ones (``ReportBatchItemFailures``) so only those are redelivered, and after the 
 ``maxReceiveCount`` a message moves to the dead-letter queue. A malformed (poison) message
 fails the same way and ends there. A duplicated message is harmless: the engine is
 idempotent, so the second delivery finds nothing due.
+
+A message is a claim, not an order: whoever may send to the queue can write one. Its account
+must be one this fleet covers (the organization's accounts the include/exclude rules select,
+or the own account), listed once per invocation. A message for any other account is refused:
+nothing is done there, and it is acknowledged rather than failed, since no retry could make
+it valid. Each refusal is an audit event, and every invocation counts its refusals in the
+``FleetMessagesRefused`` metric, for an alarm.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -28,17 +38,46 @@ from keyturn.settings import Settings
 from keyturn.wiring.fleet import AwsFleet
 
 logger = Logger(service="keyturn-worker")
+metrics = Metrics(namespace="keyturn", service="keyturn-worker")
+audit_log = logging.getLogger("keyturn.audit")
 _fleet: Fleet | None = None
+REFUSED = "refused"
 
 
-def work(fleet: Fleet, record: SQSRecord) -> str:
+@dataclass
+class CoveredAccounts:
+    """The accounts one invocation may work in: the fleet's selection, listed on first use.
+
+    Listed again on every invocation, so a changed rule or organization applies at once; a
+    listing that fails is not remembered, so the record fails and is retried.
+    """
+
+    fleet: Fleet
+    refused: int = 0
+    _ids: frozenset[str] | None = field(default=None, repr=False)
+
+    def covers(self, account_id: str) -> bool:
+        if self._ids is None:
+            self._ids = frozenset(self.fleet.account_ids())
+        return account_id in self._ids
+
+
+def work(fleet: Fleet, record: SQSRecord, covered: CoveredAccounts | None = None) -> str:
     """Run the engine for one message; raise to have it redelivered.
+
+    Returns ``"refused"`` for a message whose account the fleet does not cover.
 
     Raises:
         BadRequestError: the message is not a work item (poison).
-        KeyturnError: the user's run failed (AWS error, partial rotation).
+        KeyturnError: the user's run failed (AWS error, partial rotation), or the fleet's
+            accounts could not be listed.
     """
     item = WorkItem.from_body(record.body)
+    covered = covered or CoveredAccounts(fleet)
+    if not covered.covers(item.account_id):
+        covered.refused += 1
+        _audit_refusal(item, record.message_id)
+        return REFUSED
     run = fleet.user_rotator(item.account_id, [item.user_name], item.run_id).run()
     for user in run.users:
         logger.info(
@@ -53,15 +92,35 @@ def work(fleet: Fleet, record: SQSRecord) -> str:
 def handle(event: dict[str, Any], context: Any, fleet: Fleet) -> dict[str, Any]:
     """Process one SQS batch; the testable seam."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    covered = CoveredAccounts(fleet)
     response = process_partial_response(
         event=event,
-        record_handler=lambda record: work(fleet, record),
+        record_handler=lambda record: work(fleet, record, covered),
         processor=processor,
         context=context,
     )
+    metrics.add_metric(name="FleetMessagesRefused", unit=MetricUnit.Count, value=covered.refused)
     return dict(response)
 
 
+def _audit_refusal(item: WorkItem, message_id: str) -> None:
+    """One audit event for a message naming an account outside the fleet."""
+    event: dict[str, object] = {
+        "run_id": item.run_id,
+        "account": item.account_id,
+        "user": item.user_name,
+        "key_id": None,
+        "action": "refuse",
+        "reason": "message for an account the fleet does not cover",
+        "outcome": REFUSED,
+        "message_id": message_id,
+    }
+    audit_log.warning(
+        "keyturn refuse %s in %s: account not covered", item.user_name, item.account_id, extra=event
+    )
+
+
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (SQS event source with ReportBatchItemFailures)."""

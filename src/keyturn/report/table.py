@@ -1,4 +1,10 @@
-"""The report's rows as CSV (the same rows the page lists), with the standard csv module."""
+"""The report's rows as CSV (the same rows the page lists), with the standard csv module.
+
+Cells are escaped against formula injection: IAM user names may start with ``=``, ``+``, ``-``
+or ``@``, which a spreadsheet opening the file would evaluate (``=1+1``). As OWASP advises, a
+text cell starting with one of those, a tab or a carriage return gets a leading ``'``, which
+spreadsheets read as "text follows" and do not show.
+"""
 
 from __future__ import annotations
 
@@ -22,22 +28,31 @@ COLUMNS = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """``value``, with a leading ``'`` if it is text a spreadsheet would take for a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(report: AgeReport, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for k in report.keys:
-        writer.writerow(
-            [
-                k.account,
-                k.user,
-                k.key,
-                k.status,
-                k.age_days,
-                "yes" if k.overdue else "no",
-                k.created.isoformat(timespec="seconds"),
-                k.last_used.isoformat(timespec="seconds") if k.last_used else "",
-                k.keyturn_status,
-                k.next_action,
-                k.next_when.isoformat(timespec="seconds") if k.next_when else "",
-            ]
-        )
+        row = [
+            k.account,
+            k.user,
+            k.key,
+            k.status,
+            k.age_days,
+            "yes" if k.overdue else "no",
+            k.created.isoformat(timespec="seconds"),
+            k.last_used.isoformat(timespec="seconds") if k.last_used else "",
+            k.keyturn_status,
+            k.next_action,
+            k.next_when.isoformat(timespec="seconds") if k.next_when else "",
+        ]
+        writer.writerow([safe_cell(v) for v in row])

@@ -48,7 +48,12 @@ class Reporter:
     def refuse(self, user_name: str, reason: str) -> RefusedError:
         """Audit and announce a refusal; returns the error for the caller to raise."""
         self.audit(user_name, "refuse", None, reason, None)
-        self.notifier.publish(notices.refused(user_name, reason, self.secrets.locate(user_name)))
+        try:
+            self.notifier.publish(
+                notices.refused(user_name, reason, self.secrets.locate(user_name))
+            )
+        except KeyturnError:
+            log.exception("could not send the refusal notice for %s", user_name)
         return RefusedError(user_name, reason)
 
     def failed(self, user_name: str, exc: KeyturnError) -> None:

@@ -49,6 +49,8 @@ class Context:
     policy: Policy
     state: StoredState | None
     secret: SecretRef
+    key_ids: tuple[str, ...] = ()
+    """The user's keys as the plan has them before this action."""
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Executor:
 
     def _create(self, ctx: Context, action: Action, staging_token: str | None) -> str:
         name = ctx.user.name
-        self.secrets.set_marks(name, Marks(pending_since=ctx.now))
+        self.secrets.set_marks(name, Marks(pending_since=ctx.now, keys_before=ctx.key_ids))
         try:
             new_key = self.keys.create_key(name)
         except AwsError as exc:

@@ -52,6 +52,8 @@ class RunResult:
     run_id: str
     at: datetime
     users: tuple[UserResult, ...]
+    notes: tuple[str, ...] = ()
+    """What the operator should know about the run as a whole (e.g. no scope configured)."""
 
     @property
     def failures(self) -> tuple[UserResult, ...]:

@@ -14,16 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from keyturn.core.actions import ActionKind, Snapshot, apply
+from keyturn.core.actions import PLANNED_KEY_ID, ActionKind, Snapshot, apply
+from keyturn.core.delivery import SecretRef
 from keyturn.core.models import StoredState, User
 from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
+from keyturn.core.scope import HOW_TO_CONFIGURE
 from keyturn.errors import (
     AwsError,
     ConfigurationError,
     KeyturnError,
     PartialRotationError,
     RefusedError,
+    UnexpectedError,
 )
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.executor import Context, Executor
@@ -88,6 +91,7 @@ class Rotator:
             self.clock,
             self.stage_requested,
             self._claim_named,
+            self.admit,
             include_secret,
         )
 
@@ -114,18 +118,23 @@ class Rotator:
         """What a run would do to every user; changes nothing."""
         now = at or self.clock.now()
         results = [self._planned(user, now) for user in self.directory.list_users()]
-        return RunResult(self.run_id, now, tuple(results))
+        return RunResult(self.run_id, now, tuple(results), self._run_notes())
 
     def _planned(self, user: User, now: datetime) -> UserResult:
+        """One user's plan; whatever goes wrong with this user is this user's result."""
         managed = self.settings.scope.manages(user)
         try:
             found = self.inspect(user, at=now)
         except ConfigurationError as exc:
-            return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
+            return _refused(user, str(exc))
         except AwsError as exc:
-            if managed or exc.code not in ACCESS_DENIED:
-                raise
-            return _not_inspected(user, exc.code)
+            if not managed and exc.code in ACCESS_DENIED:
+                return _not_inspected(user, exc.code)
+            return _failed(user, exc)
+        except KeyturnError as exc:
+            return _failed(user, exc)
+        except Exception as exc:
+            return _failed(user, self._unexpected(user, exc))
         status = _planned_status(found, managed=managed)
         return UserResult(user.name, status, found.plan, found.snapshot.keys)
 
@@ -149,26 +158,53 @@ class Rotator:
                 results.append(_deferred(user))
             else:
                 results.append(self._run_user(user, now))
-        return RunResult(self.run_id, now, tuple(results))
+        return RunResult(self.run_id, now, tuple(results), self._run_notes())
 
     def worst_case_seconds(self) -> float:
         """An upper bound for one user's run: the verification budget plus the AWS calls."""
         return self.settings.verification.budget.total_seconds() + AWS_CALLS_ALLOWANCE_SECONDS
 
     def _run_user(self, user: User, now: datetime) -> UserResult:
+        """Apply the policy to one user. Whatever goes wrong with this user (a tag or mark
+        keyturn cannot use, a call the role may not make, a surprise) is this user's refused
+        or failed result, told to the owner; the run goes on with the others."""
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
-        except ConfigurationError as exc:
-            self.reporter.refuse(user.name, str(exc))
-            return UserResult(user.name, Status.REFUSED, Plan(user.name), message=str(exc))
-        try:
             return self.apply_plan(self.inspect(user, at=now, policy=policy), now)
-        except RefusedError as exc:
-            return UserResult(user.name, Status.REFUSED, Plan(user.name), message=exc.reason)
         except KeyturnError as exc:
-            return UserResult(
-                user.name, Status.FAILED, Plan(user.name), message=str(exc), error=exc
-            )
+            return self._answer(user, exc)
+        except Exception as exc:
+            error = self._unexpected(user, exc)
+            self.reporter.failed(user.name, error)
+            return _failed(user, error)
+
+    def _answer(self, user: User, exc: KeyturnError) -> UserResult:
+        """One user's error as that user's result, told to the owner once."""
+        if isinstance(exc, RefusedError):  # apply_plan told the owner
+            return _refused(user, exc.reason)
+        if isinstance(exc, ConfigurationError):
+            self.reporter.refuse(user.name, str(exc))
+            return _refused(user, str(exc))
+        if isinstance(exc, AwsError) and exc.code in ACCESS_DENIED:
+            reason = f"keyturn's role may not do {exc.operation} on this user ({exc.code})"
+            self.reporter.refuse(user.name, reason)
+            return _refused(user, reason)
+        if not isinstance(exc, PartialRotationError):  # apply_plan told the owner
+            self.reporter.failed(user.name, exc)
+        return _failed(user, exc)
+
+    def _unexpected(self, user: User, exc: Exception) -> UnexpectedError:
+        log.exception("unexpected error for user %s", user.name)
+        self.reporter.audit(
+            user.name, "inspect", None, "unexpected", UnexpectedError(user.name, exc)
+        )
+        return UnexpectedError(user.name, exc)
+
+    def _run_notes(self) -> tuple[str, ...]:
+        if not self.settings.scope.empty:
+            return ()
+        log.warning(HOW_TO_CONFIGURE)
+        return (HOW_TO_CONFIGURE,)
 
     def rotate(
         self,
@@ -191,7 +227,8 @@ class Rotator:
             delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
         now = self.clock.now()
-        return self.apply_plan(self.inspect(user, at=now, force=True, policy=policy), now)
+        found = self._inspect_or_refuse(user, at=now, force=True, policy=policy)
+        return self.apply_plan(found, now)
 
     def restore(self, user_name: str) -> UserResult:
         """Make the previous key current again while it still exists (the undo button).
@@ -200,11 +237,12 @@ class Rotator:
             UserNotFoundError, RefusedError (nothing to restore), AwsError.
         """
         user = self.directory.get_user(user_name)
+        self._admit(user)
         now = self.clock.now()
-        found = self.inspect(user, at=now, policy=self.settings.policy)
+        found = self._inspect_or_refuse(user, at=now, policy=self.settings.policy)
         if found.snapshot.state.current_key_id is not None:  # else there is nothing to restore
             self.claim_secret(user)
-        ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
+        ctx = _context(found, now, self.secrets.locate(user.name))
         try:
             step = self.restorer.restore(ctx, found.snapshot)
         except RefusedError as exc:
@@ -246,7 +284,7 @@ class Rotator:
         user = self.directory.get_user(user_name)
         policy = self._changeable_policy(user)
         now = self.clock.now()
-        found = self.inspect(user, at=now, policy=policy, make_room=True)
+        found = self._inspect_or_refuse(user, at=now, policy=policy, make_room=True)
         kinds = [a.kind for a in found.plan.actions]
         if found.plan.refusal is None and ActionKind.CREATE not in kinds:
             raise self.reporter.refuse(
@@ -276,7 +314,7 @@ class Rotator:
             raise self.reporter.refuse(user.name, current_plan.refusal)
         if current_plan.actions:
             self.claim_secret(user)  # before the first action, IAM ones included
-        ctx = Context(user, now, found.policy, found.snapshot.state, self.secrets.locate(user.name))
+        ctx = _context(found, now, self.secrets.locate(user.name))
         snapshot, done, audit = found.snapshot, list[StepDone](), self.reporter.audit
         for action in current_plan.actions:
             try:
@@ -291,7 +329,7 @@ class Rotator:
             extra = _step_facts(step)
             audit(user.name, action.kind.value, step.key_id, action.reason.value, None, extra)
             snapshot = apply(snapshot, action, now, step.key_id or "")
-            ctx = Context(user, now, found.policy, snapshot.state, ctx.secret)
+            ctx = _context(replace(found, snapshot=snapshot), now, ctx.secret)
         keys = tuple(self.keys.list_keys(user.name)) if done else found.snapshot.keys
         status = Status.CHANGED if done else Status.UNCHANGED
         if found.policy.exempt:
@@ -299,9 +337,38 @@ class Rotator:
         message = "; ".join(current_plan.notes)
         return UserResult(user.name, status, current_plan, keys, tuple(done), message)
 
+    def admit(self, user_name: str) -> None:
+        """Refuse ``user_name`` unless it is in keyturn's scope (every door asks this).
+
+        Raises:
+            UserNotFoundError, RefusedError.
+        """
+        self._admit(self.directory.get_user(user_name))
+
+    def _admit(self, user: User) -> None:
+        if not self.settings.scope.manages(user):
+            raise self.reporter.refuse(user.name, self.settings.scope.why_not(user))
+
+    def _inspect_or_refuse(
+        self,
+        user: User,
+        *,
+        at: datetime,
+        policy: Policy,
+        force: bool = False,
+        make_room: bool = False,
+    ) -> Inspection:
+        """:meth:`inspect` for a change someone asked for: stored state keyturn cannot use (a
+        tag or field of the user's secret) refuses the user, with a notification."""
+        try:
+            return self.inspect(user, at=at, policy=policy, force=force, make_room=make_room)
+        except ConfigurationError as exc:
+            raise self.reporter.refuse(user.name, str(exc)) from None
+
     def _changeable_policy(self, user: User) -> Policy:
-        """The user's policy for a change someone asked for; refuses exempt users and users
-        whose tags keyturn cannot use."""
+        """The user's policy for a change someone asked for; refuses users outside the scope,
+        exempt users and users whose tags keyturn cannot use."""
+        self._admit(user)
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
         except ConfigurationError as exc:
@@ -311,9 +378,22 @@ class Rotator:
         return policy
 
 
+def _context(found: Inspection, now: datetime, secret: SecretRef) -> Context:
+    keys = tuple(k.key_id for k in found.snapshot.keys if k.key_id != PLANNED_KEY_ID)
+    return Context(found.user, now, found.policy, found.snapshot.state, secret, keys)
+
+
 def _step_facts(step: StepDone) -> dict[str, object]:
     days = step.two_keys_active_days
     return {} if days is None else {"two_keys_active_days": days}
+
+
+def _refused(user: User, reason: str) -> UserResult:
+    return UserResult(user.name, Status.REFUSED, Plan(user.name), message=reason)
+
+
+def _failed(user: User, exc: KeyturnError) -> UserResult:
+    return UserResult(user.name, Status.FAILED, Plan(user.name), message=str(exc), error=exc)
 
 
 def _deferred(user: User) -> UserResult:

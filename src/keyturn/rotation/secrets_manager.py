@@ -77,6 +77,8 @@ class SecretsManagerRotation:
     clock: Clock
     stage_rotation: StageRotation
     claim: ClaimSecret
+    admit: Callable[[str], None]
+    """Refuses a user outside keyturn's scope (the same rule as every other door)."""
     include_secret: bool = False
 
     def run_step(self, event: RotationEvent) -> StepOutcome:
@@ -88,6 +90,8 @@ class SecretsManagerRotation:
                 removed); PartialRotationError / AwsError: a call failed.
         """
         user_name = self.secrets.find_user(event.secret_id)
+        if event.step is not Step.CREATE:  # createSecret's staging admits the user itself
+            self.admit(user_name)
         if event.step in {Step.TEST, Step.FINISH}:  # createSecret claims as any rotation does
             self.claim(user_name)
         match event.step:

@@ -60,5 +60,6 @@ def run_json(run: RunResult) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "at": run.at.isoformat(timespec="seconds"),
+        "notes": list(run.notes),
         "users": [user_json(u) for u in run.users],
     }
