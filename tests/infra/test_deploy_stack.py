@@ -103,6 +103,8 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
         "KEYTURN_USERS": "bob,carol,keyturn-sqs-integration",
         "KEYTURN_MANAGE_TAGGED": "true",
         "KEYTURN_DELETE_FOREIGN_KEYS": "false",
+        # The only principal besides the user its secrets' resource policies let in (issue 9).
+        "KEYTURN_TRUSTED_PRINCIPAL_ARNS": role_arn,
         "POWERTOOLS_SERVICE_NAME": "keyturn",
         "POWERTOOLS_METRICS_NAMESPACE": "keyturn",
         "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -90,6 +90,7 @@ class Rotator:
             self.notifier,
             self.clock,
             self.stage_requested,
+            self._claim_named,
             self.admit,
             include_secret,
         )
@@ -226,7 +227,8 @@ class Rotator:
             delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
         now = self.clock.now()
-        return self.apply_plan(self.inspect(user, at=now, force=True, policy=policy), now)
+        found = self._inspect_or_refuse(user, at=now, force=True, policy=policy)
+        return self.apply_plan(found, now)
 
     def restore(self, user_name: str) -> UserResult:
         """Make the previous key current again while it still exists (the undo button).
@@ -237,7 +239,9 @@ class Rotator:
         user = self.directory.get_user(user_name)
         self._admit(user)
         now = self.clock.now()
-        found = self.inspect(user, at=now, policy=self.settings.policy)
+        found = self._inspect_or_refuse(user, at=now, policy=self.settings.policy)
+        if found.snapshot.state.current_key_id is not None:  # else there is nothing to restore
+            self.claim_secret(user)
         ctx = _context(found, now, self.secrets.locate(user.name))
         try:
             step = self.restorer.restore(ctx, found.snapshot)
@@ -255,6 +259,20 @@ class Rotator:
         """Serve one step of Secrets Manager's rotation of a keyturn secret."""
         return self.secrets_manager.run_step(event)
 
+    def claim_secret(self, user: User) -> None:
+        """Make sure ``user``'s secret is keyturn's before anything of the user's is changed.
+
+        Raises:
+            RefusedError: someone else's secret is at keyturn's name (refusal notified).
+        """
+        try:
+            self.secrets.claim(user.name, user.arn)
+        except RefusedError as exc:
+            raise self.reporter.refuse(user.name, exc.reason) from None
+
+    def _claim_named(self, user_name: str) -> None:
+        self.claim_secret(self.directory.get_user(user_name))
+
     def stage_requested(self, user_name: str, token: str) -> str:
         """Stage a rotation Secrets Manager asked for (createSecret): plan it as an on-demand
         rotation that may retire a previous key nobody needs, stop at the creation, and store
@@ -266,7 +284,7 @@ class Rotator:
         user = self.directory.get_user(user_name)
         policy = self._changeable_policy(user)
         now = self.clock.now()
-        found = self.inspect(user, at=now, policy=policy, make_room=True)
+        found = self._inspect_or_refuse(user, at=now, policy=policy, make_room=True)
         kinds = [a.kind for a in found.plan.actions]
         if found.plan.refusal is None and ActionKind.CREATE not in kinds:
             raise self.reporter.refuse(
@@ -294,6 +312,8 @@ class Rotator:
         user, current_plan = found.user, found.plan
         if current_plan.refusal is not None:
             raise self.reporter.refuse(user.name, current_plan.refusal)
+        if current_plan.actions:
+            self.claim_secret(user)  # before the first action, IAM ones included
         ctx = _context(found, now, self.secrets.locate(user.name))
         snapshot, done, audit = found.snapshot, list[StepDone](), self.reporter.audit
         for action in current_plan.actions:
@@ -328,6 +348,22 @@ class Rotator:
     def _admit(self, user: User) -> None:
         if not self.settings.scope.manages(user):
             raise self.reporter.refuse(user.name, self.settings.scope.why_not(user))
+
+    def _inspect_or_refuse(
+        self,
+        user: User,
+        *,
+        at: datetime,
+        policy: Policy,
+        force: bool = False,
+        make_room: bool = False,
+    ) -> Inspection:
+        """:meth:`inspect` for a change someone asked for: stored state keyturn cannot use (a
+        tag or field of the user's secret) refuses the user, with a notification."""
+        try:
+            return self.inspect(user, at=at, policy=policy, force=force, make_room=make_room)
+        except ConfigurationError as exc:
+            raise self.reporter.refuse(user.name, str(exc)) from None
 
     def _changeable_policy(self, user: User) -> Policy:
         """The user's policy for a change someone asked for; refuses users outside the scope,

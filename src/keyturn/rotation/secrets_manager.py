@@ -34,6 +34,9 @@ from keyturn.rotation.promotion import Promoter
 StageRotation = Callable[[str, str], str]
 """Plans and stages a requested rotation of a user under a token; returns the new key's id.
 Raises RefusedError when a safety rule forbids it (the service's own rules, as for any run)."""
+ClaimSecret = Callable[[str], None]
+"""Makes sure a user's secret is keyturn's before a step writes to it. Raises RefusedError
+(notified) for someone else's secret."""
 
 
 class Step(StrEnum):
@@ -73,6 +76,7 @@ class SecretsManagerRotation:
     notifier: Notifier
     clock: Clock
     stage_rotation: StageRotation
+    claim: ClaimSecret
     admit: Callable[[str], None]
     """Refuses a user outside keyturn's scope (the same rule as every other door)."""
     include_secret: bool = False
@@ -88,6 +92,8 @@ class SecretsManagerRotation:
         user_name = self.secrets.find_user(event.secret_id)
         if event.step is not Step.CREATE:  # createSecret's staging admits the user itself
             self.admit(user_name)
+        if event.step in {Step.TEST, Step.FINISH}:  # createSecret claims as any rotation does
+            self.claim(user_name)
         match event.step:
             case Step.CREATE:
                 return self._create(user_name, event.token)
