@@ -28,6 +28,7 @@ from keyturn.errors import (
     RefusedError,
     UnexpectedError,
 )
+from keyturn.rotation import notices
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.executor import Context, Executor
 from keyturn.rotation.ports import Clock, KeyStore, KeyVerifier, Notifier, Secrets, UserDirectory
@@ -91,6 +92,7 @@ class Rotator:
             self.clock,
             self.stage_requested,
             self.admit,
+            self.retirement_of,
             include_secret,
         )
 
@@ -316,6 +318,20 @@ class Rotator:
             status = Status.EXEMPT
         message = "; ".join(current_plan.notes)
         return UserResult(user.name, status, current_plan, keys, tuple(done), message)
+
+    def retirement_of(
+        self, user_name: str, previous_key_id: str | None, now: datetime
+    ) -> notices.Schedule:
+        """When ``user_name``'s replaced key goes, as the planner dates it from the stored state
+        (what the rotation notice promises)."""
+        if previous_key_id is None:
+            return None, None
+        user = self.directory.get_user(user_name)
+        policy = self.settings.policy.for_user(user.name, user.tags)
+        state = self.secrets.read_state(user_name) or StoredState()
+        keys = self.keys.list_keys(user_name)
+        previous = next((k for k in keys if k.key_id == previous_key_id), None)
+        return notices.previous_key_schedule(previous, state, policy, now)
 
     def admit(self, user_name: str) -> None:
         """Refuse ``user_name`` unless it is in keyturn's scope (every door asks this).
