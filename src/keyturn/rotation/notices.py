@@ -130,6 +130,20 @@ def restored(user_name: str, key_id: str, replaced_key_id: str, secret: SecretRe
     return _message(NotificationKind.RESTORED, user_name, subject, secret, body)
 
 
+def reinstated(
+    user_name: str, key_id: str, current_key_id: str, until: datetime, secret: SecretRef
+) -> Notification:
+    """A key keyturn never held the secret of is active again; the secret is unchanged."""
+    subject = f"keyturn: {user_name}'s old key {mask_key_id(key_id)} is active again"
+    body: dict[str, object] = {
+        "AccessKeyId": key_id,
+        "CurrentAccessKeyId": current_key_id,
+        "DeactivateNotBefore": _iso(until),
+        "Note": "keyturn never held this key's secret; the secret still names the current key",
+    }
+    return _message(NotificationKind.RESTORED, user_name, subject, secret, body)
+
+
 def refused(user_name: str, reason: str, secret: SecretRef) -> Notification:
     subject = f"keyturn: refused to rotate {user_name}'s key"
     return _message(NotificationKind.REFUSED, user_name, subject, secret, {"Reason": reason})

@@ -270,7 +270,8 @@ class Rotator:
             raise
         self.reporter.audit(user.name, "restore", step.key_id, "requested", None)
         keys = tuple(self.keys.list_keys(user.name))
-        return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,))
+        message = step.action.detail
+        return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,), message)
 
     def rotation_step(self, event: RotationEvent) -> StepOutcome:
         """Serve one step of Secrets Manager's rotation of a keyturn secret."""
