@@ -32,6 +32,8 @@ ENV_EARLY_RETIRE = "KEYTURN_EARLY_RETIRE"
 ENV_MIN_ROTATE_AFTER_DAYS = "KEYTURN_MIN_ROTATE_AFTER_DAYS"
 ENV_MIN_GRACE_DAYS = "KEYTURN_MIN_GRACE_DAYS"
 ENV_MIN_DELETE_AFTER_DAYS = "KEYTURN_MIN_DELETE_AFTER_DAYS"
+ENV_RUN_INTERVAL_HOURS = "KEYTURN_RUN_INTERVAL_HOURS"
+ENV_RUN_TOLERANCE_SECONDS = "KEYTURN_RUN_TOLERANCE_SECONDS"
 ENV_VERIFY_SUCCESSES = "KEYTURN_VERIFY_SUCCESSES"
 ENV_VERIFY_WINDOW_SECONDS = "KEYTURN_VERIFY_WINDOW_SECONDS"
 ENV_VERIFY_BUDGET_SECONDS = "KEYTURN_VERIFY_BUDGET_SECONDS"
@@ -52,6 +54,8 @@ ENV_EXCLUDE_OUS = "KEYTURN_EXCLUDE_OUS"
 ENV_QUEUE_URL = "KEYTURN_QUEUE_URL"
 
 DEFAULT_SECRET_PREFIX = "keyturn/"
+MAX_RUN_INTERVAL_HOURS = 24 * 31
+MAX_RUN_TOLERANCE_SECONDS = 12 * 3600
 __all__ = ["ENV_MANAGE_TAGGED", "ENV_USERS", "ENV_USER_PATH", "Scope", "Settings"]
 
 
@@ -123,8 +127,36 @@ def _policy_from_env(environ: Mapping[str, str]) -> Policy:
         enforce_max_age=_flag(environ, ENV_ENFORCE_MAX_AGE, default=defaults.enforce_max_age),
         early_retire=_flag(environ, ENV_EARLY_RETIRE, default=defaults.early_retire),
         min_grace_days=_days(environ, ENV_MIN_GRACE_DAYS, defaults.min_grace_days, 0),
+        run_interval=_run_interval(environ, defaults.run_interval),
+        run_tolerance=_run_tolerance(environ, defaults.run_tolerance),
         floors=_floors_from_env(environ),
     )
+
+
+def _run_interval(environ: Mapping[str, str], default: timedelta | None) -> timedelta | None:
+    """How often keyturn runs (its schedule), in whole hours; 0 means no schedule: deadlines
+    are then exact timestamps (see :mod:`keyturn.core.deadlines`)."""
+    hours = _whole(environ, ENV_RUN_INTERVAL_HOURS, MAX_RUN_INTERVAL_HOURS, "hours")
+    if hours is None:
+        return default
+    return timedelta(hours=hours) if hours else None
+
+
+def _run_tolerance(environ: Mapping[str, str], default: timedelta) -> timedelta:
+    seconds = _whole(environ, ENV_RUN_TOLERANCE_SECONDS, MAX_RUN_TOLERANCE_SECONDS, "seconds")
+    return default if seconds is None else timedelta(seconds=seconds)
+
+
+def _whole(environ: Mapping[str, str], name: str, maximum: int, unit: str) -> int | None:
+    """A whole number from 0 to ``maximum`` in ASCII digits; None when unset or empty."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or int(raw) > maximum:
+        raise ConfigurationError(
+            f"{name} must be a whole number of {unit} from 0 to {maximum}, not {raw!r}"
+        )
+    return int(raw)
 
 
 def _floors_from_env(environ: Mapping[str, str]) -> Floors:

@@ -24,6 +24,7 @@ TAG_DEACTIVATED = "keyturn:deactivated"
 TAG_WARNED = "keyturn:warned"
 TAG_VERIFIED = "keyturn:verified"
 TAG_POSTPONED = "keyturn:postponed"
+TAG_RESTORED = "keyturn:restored"
 META = "Keyturn"
 KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
 """IAM's access key id alphabet (AKIA..., ASIA...)."""
@@ -76,6 +77,7 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
     deactivated_key, deactivated_at = _split_stamp(tags, TAG_DEACTIVATED)
     verified_key, verified_at = _split_stamp(tags, TAG_VERIFIED)
     postponed_key, postponed_at = _split_stamp(tags, TAG_POSTPONED)
+    restored_key, restored_at = _split_stamp(tags, TAG_RESTORED)
     pending, keys_before = _pending(tags.get(TAG_PENDING_SINCE))
     if doc is None and pending is None and deactivated_key is None:
         return None
@@ -97,6 +99,8 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         verified_at=verified_at,
         postponed_key_id=postponed_key,
         postponed_at=postponed_at,
+        restored_key_id=restored_key,
+        restored_at=restored_at,
     )
 
 
@@ -122,6 +126,7 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
         (TAG_DEACTIVATED, marks.deactivated),
         (TAG_VERIFIED, marks.verified),
         (TAG_POSTPONED, marks.postponed),
+        (TAG_RESTORED, marks.restored),
     )
     for tag, stamp in stamps:
         if stamp is not None:

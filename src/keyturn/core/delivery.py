@@ -78,6 +78,8 @@ class Marks:
     warned_key_id: str | None = None
     verified: tuple[str, datetime] | None = None
     postponed: tuple[str, datetime] | None = None
+    restored: tuple[str, datetime] | None = None
+    """A previous key keyturn never held the secret of, brought back by ``restore``, and when."""
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,9 @@ class StoredState:
             and when the proof ended (its own calls count as use of that key).
         postponed_key_id / postponed_at: the previous key whose deactivation was last postponed
             because it was still in use, and when the owner was told.
+        restored_key_id / restored_at: a previous key whose secret keyturn never held (the key
+            before its first rotation), brought back by ``restore``: its retirement starts over
+            from that moment (a fresh grace period, the cap still kept).
     """
 
     current_key_id: str | None = None
@@ -123,6 +126,12 @@ class StoredState:
     verified_at: datetime | None = None
     postponed_key_id: str | None = None
     postponed_at: datetime | None = None
+    restored_key_id: str | None = None
+    restored_at: datetime | None = None
+
+    def restored_time(self, key_id: str) -> datetime | None:
+        """When ``key_id`` was brought back by a restore that left the secret as it was."""
+        return self.restored_at if self.restored_key_id == key_id else None
 
     def verified_time(self, key_id: str) -> datetime | None:
         """When ``key_id`` was last proved to authenticate, if it was."""

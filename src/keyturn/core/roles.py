@@ -86,12 +86,18 @@ class Retirement:
         grace_end: ``stored`` plus the grace period.
         floor_end: ``stored`` plus the floor.
         cap: when the key turns ``max_active_days`` old; None when the cap is not enforced.
+
+    A key brought back by ``restore`` while the secret kept naming its successor (keyturn never
+    held its secret) counts from the restore instead of ``stored``: a fresh grace period and
+    floor, the same cap.
     """
 
     stored: datetime
     grace_end: datetime
     floor_end: datetime
     cap: datetime | None
+    restored: bool = False
+    """True when ``stored`` is a restore's moment (see :func:`retirement`)."""
 
     def due(self, clock: RunClock, now: datetime) -> bool:
         """True if the grace period (as the cap may shorten it) is over on the run at ``now``."""
@@ -132,6 +138,9 @@ def retirement(state: StoredState, previous: AccessKey, policy: Policy) -> Retir
     """The previous key's grace period, floor and (when enforced) cap."""
     grace = state.grace_days if state.grace_days is not None else policy.grace_days
     stored = state.stored_at or previous.created
+    restored = state.restored_time(previous.key_id)
+    if restored is not None:
+        grace, stored = max(grace, policy.grace_days), max(stored, restored)
     floor = min(policy.min_grace_days, grace)
     cap = previous.created + timedelta(days=policy.max_active_days)
     return Retirement(
@@ -139,6 +148,7 @@ def retirement(state: StoredState, previous: AccessKey, policy: Policy) -> Retir
         stored + timedelta(days=grace),
         stored + timedelta(days=floor),
         cap if policy.enforce_max_age else None,
+        restored is not None,
     )
 
 

@@ -123,7 +123,7 @@ def _serve(
     if isinstance(request, RestoreRequest):
         return _user_response(rotator.restore(request.user_name))
     if isinstance(request, PlanRequest):
-        return {"statusCode": 200, "body": run_json(rotator.plan_all(at=request.at))}
+        return {"statusCode": 200, "body": run_json(rotator.plan_all(at=request.at, forecast=True))}
     run = rotator.run(seconds_left=seconds_left)
     _count(run)
     if run.failures and run.failures[0].error is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from keyturn.core.delivery import CURRENT, PENDING, StagedVersion
@@ -79,6 +80,8 @@ class SecretsManagerRotation:
     claim: ClaimSecret
     admit: Callable[[str], None]
     """Refuses a user outside keyturn's scope (the same rule as every other door)."""
+    retirement_of: Callable[[str, str | None, datetime], notices.Schedule]
+    """When a user's replaced key (by id) is deactivated and deleted, as of a moment."""
     include_secret: bool = False
 
     def run_step(self, event: RotationEvent) -> StepOutcome:
@@ -130,13 +133,7 @@ class SecretsManagerRotation:
         ref = self.promoter.promote(user_name, token)
         key = version.key
         self.reporter.audit(user_name, "create", key.key_id, "secrets-manager-rotation", None)
-        stored = self.secrets.read_state(user_name)
-        schedule = notices.retirement_schedule(
-            version.previous_key_id,
-            self.clock.now(),
-            (stored.grace_days or 0) if stored else 0,
-            (stored.delete_after_days or 0) if stored else 0,
-        )
+        schedule = self.retirement_of(user_name, version.previous_key_id, self.clock.now())
         self.notifier.publish(
             notices.rotated(
                 NewKey(user_name, key.key_id, key.secret, key.created),
