@@ -6,12 +6,13 @@ variable keyturn reads is named here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from keyturn.core.policy import Floors, Policy, parse_days, parse_flag
 from keyturn.core.scope import ENV_MANAGE_TAGGED, ENV_USER_PATH, ENV_USERS, Scope
+from keyturn.core.secret_trust import function_problem, principal_problem
 from keyturn.core.verification import VerificationPolicy
 from keyturn.errors import ConfigurationError
 
@@ -19,6 +20,8 @@ ENV_TOPIC_ARN = "KEYTURN_TOPIC_ARN"
 ENV_NOTIFY_INCLUDE_SECRET = "KEYTURN_NOTIFY_INCLUDE_SECRET"
 ENV_SECRET_PREFIX = "KEYTURN_SECRET_PREFIX"
 ENV_KMS_KEY_ID = "KEYTURN_KMS_KEY_ID"
+ENV_TRUSTED_PRINCIPAL_ARNS = "KEYTURN_TRUSTED_PRINCIPAL_ARNS"
+ENV_ROTATION_FUNCTION_ARNS = "KEYTURN_ROTATION_FUNCTION_ARNS"
 ENV_ROTATE_AFTER_DAYS = "KEYTURN_ROTATE_AFTER_DAYS"
 ENV_GRACE_DAYS = "KEYTURN_GRACE_DAYS"
 ENV_DELETE_AFTER_DAYS = "KEYTURN_DELETE_AFTER_DAYS"
@@ -32,12 +35,16 @@ ENV_LEAD_TIME = "KEYTURN_LEAD_TIME"
 ENV_LEAD_FLOOR_DAYS = "KEYTURN_LEAD_FLOOR_DAYS"
 ENV_LEAD_MARGIN_DAYS = "KEYTURN_LEAD_MARGIN_DAYS"
 ENV_MIN_DELETE_AFTER_DAYS = "KEYTURN_MIN_DELETE_AFTER_DAYS"
+ENV_RUN_INTERVAL_HOURS = "KEYTURN_RUN_INTERVAL_HOURS"
+ENV_RUN_TOLERANCE_SECONDS = "KEYTURN_RUN_TOLERANCE_SECONDS"
 ENV_VERIFY_SUCCESSES = "KEYTURN_VERIFY_SUCCESSES"
 ENV_VERIFY_WINDOW_SECONDS = "KEYTURN_VERIFY_WINDOW_SECONDS"
 ENV_VERIFY_BUDGET_SECONDS = "KEYTURN_VERIFY_BUDGET_SECONDS"
 ENV_VERIFY_INTERVAL_SECONDS = "KEYTURN_VERIFY_INTERVAL_SECONDS"
 ENV_REGION = "AWS_REGION"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+"""Set by Lambda itself: the function keyturn runs in, whose rotation of a secret is keyturn's."""
 # Fleet runs (keyturn.fleet.settings): credential-report scans, Organizations, SQS fan-out.
 ENV_SCAN_HORIZON_DAYS = "KEYTURN_SCAN_HORIZON_DAYS"
 ENV_ORGANIZATION = "KEYTURN_ORGANIZATION"
@@ -50,6 +57,8 @@ ENV_EXCLUDE_OUS = "KEYTURN_EXCLUDE_OUS"
 ENV_QUEUE_URL = "KEYTURN_QUEUE_URL"
 
 DEFAULT_SECRET_PREFIX = "keyturn/"
+MAX_RUN_INTERVAL_HOURS = 24 * 31
+MAX_RUN_TOLERANCE_SECONDS = 12 * 3600
 __all__ = ["ENV_MANAGE_TAGGED", "ENV_USERS", "ENV_USER_PATH", "Scope", "Settings"]
 
 
@@ -62,6 +71,11 @@ class Settings:
     scope: Scope = field(default_factory=Scope)
     secret_prefix: str = DEFAULT_SECRET_PREFIX
     kms_key_id: str | None = None
+    trusted_principal_arns: tuple[str, ...] = ()
+    """The roles keyturn runs as, named in each secret's policy; empty: the caller's own."""
+    rotation_function_arns: tuple[str, ...] = ()
+    """Rotation functions that are keyturn's (besides ``function_name``)."""
+    function_name: str | None = None
     topic_arn: str | None = None
     notify_include_secret: bool = False
     region: str | None = None
@@ -74,6 +88,8 @@ class Settings:
         path = self.scope.user_path
         if path is not None and not (path.startswith("/") and path.endswith("/")):
             raise ConfigurationError(f"{ENV_USER_PATH} must start and end with '/', not {path!r}")
+        _check_arns(ENV_TRUSTED_PRINCIPAL_ARNS, self.trusted_principal_arns, principal_problem)
+        _check_arns(ENV_ROTATION_FUNCTION_ARNS, self.rotation_function_arns, function_problem)
 
     def secret_name(self, user_name: str) -> str:
         return f"{self.secret_prefix}{user_name}"
@@ -91,6 +107,9 @@ class Settings:
             "scope": _scope_from_env(environ),
             "secret_prefix": environ.get(ENV_SECRET_PREFIX) or DEFAULT_SECRET_PREFIX,
             "kms_key_id": environ.get(ENV_KMS_KEY_ID) or None,
+            "trusted_principal_arns": _listed(environ, ENV_TRUSTED_PRINCIPAL_ARNS),
+            "rotation_function_arns": _listed(environ, ENV_ROTATION_FUNCTION_ARNS),
+            "function_name": environ.get(ENV_LAMBDA_FUNCTION_NAME) or None,
             "topic_arn": environ.get(ENV_TOPIC_ARN) or None,
             "notify_include_secret": _flag(environ, ENV_NOTIFY_INCLUDE_SECRET),
             "region": environ.get(ENV_REGION) or environ.get("AWS_DEFAULT_REGION") or None,
@@ -114,8 +133,36 @@ def _policy_from_env(environ: Mapping[str, str]) -> Policy:
         lead_time=_flag(environ, ENV_LEAD_TIME, default=defaults.lead_time),
         lead_floor_days=_days(environ, ENV_LEAD_FLOOR_DAYS, defaults.lead_floor_days, 1),
         lead_margin_days=_days(environ, ENV_LEAD_MARGIN_DAYS, defaults.lead_margin_days, 0),
+        run_interval=_run_interval(environ, defaults.run_interval),
+        run_tolerance=_run_tolerance(environ, defaults.run_tolerance),
         floors=_floors_from_env(environ),
     )
+
+
+def _run_interval(environ: Mapping[str, str], default: timedelta | None) -> timedelta | None:
+    """How often keyturn runs (its schedule), in whole hours; 0 means no schedule: deadlines
+    are then exact timestamps (see :mod:`keyturn.core.deadlines`)."""
+    hours = _whole(environ, ENV_RUN_INTERVAL_HOURS, MAX_RUN_INTERVAL_HOURS, "hours")
+    if hours is None:
+        return default
+    return timedelta(hours=hours) if hours else None
+
+
+def _run_tolerance(environ: Mapping[str, str], default: timedelta) -> timedelta:
+    seconds = _whole(environ, ENV_RUN_TOLERANCE_SECONDS, MAX_RUN_TOLERANCE_SECONDS, "seconds")
+    return default if seconds is None else timedelta(seconds=seconds)
+
+
+def _whole(environ: Mapping[str, str], name: str, maximum: int, unit: str) -> int | None:
+    """A whole number from 0 to ``maximum`` in ASCII digits; None when unset or empty."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or int(raw) > maximum:
+        raise ConfigurationError(
+            f"{name} must be a whole number of {unit} from 0 to {maximum}, not {raw!r}"
+        )
+    return int(raw)
 
 
 def _floors_from_env(environ: Mapping[str, str]) -> Floors:
@@ -157,6 +204,17 @@ def _seconds(environ: Mapping[str, str], name: str, default: timedelta) -> timed
     if not 0 <= seconds <= 900:
         raise ConfigurationError(f"{name} must be between 0 and 900 seconds")
     return timedelta(seconds=seconds)
+
+
+def _listed(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in environ.get(name, "").split(",") if v.strip()))
+
+
+def _check_arns(name: str, arns: tuple[str, ...], problem: Callable[[str], str | None]) -> None:
+    for arn in arns:
+        found = problem(arn)
+        if found:
+            raise ConfigurationError(f"{name}: {found}")
 
 
 def _scope_from_env(environ: Mapping[str, str]) -> Scope:

@@ -20,12 +20,15 @@ from typing import Any
 from keyturn.core import codec
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
+from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
 from keyturn.rotation.ports import Notification, Probe, SystemClock
 from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
 
 MAX_KEYS = 2
+KEYTURN_ROLE_ARN = "arn:aws:iam::123456789012:role/keyturn"
+"""The role the fakes' keyturn runs as (the one principal of their secrets' policies)."""
 
 
 @dataclass
@@ -143,6 +146,10 @@ class InMemoryVerifier:
 class _Secret:
     versions: list[tuple[str, dict[str, Any], set[str]]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    kms_key_id: str | None = None
+    rotation_function_arn: str | None = None
+    replica_regions: tuple[str, ...] = ()
+    policy: dict[str, Any] | None = None
 
     def staged(self, stage: str) -> dict[str, Any] | None:
         return next((doc for _, doc, stages in self.versions if stage in stages), None)
@@ -160,10 +167,20 @@ class _Secret:
 
 @dataclass
 class InMemorySecrets:
-    """A Secrets Manager stand-in with AWSCURRENT/AWSPENDING/AWSPREVIOUS staging and tags."""
+    """A Secrets Manager stand-in with AWSCURRENT/AWSPENDING/AWSPREVIOUS staging and tags.
+
+    Like the adapter, it writes only into secrets keyturn owns: ones it created (with
+    ``trust``'s KMS key and resource policy) or that a claim found to be exactly that.
+    :meth:`plant` puts someone else's secret at keyturn's name, as an insider allowed
+    ``CreateSecret`` could; writes into it are refused until a claim trusts it. A write into a
+    secret nobody claimed yet creates it as keyturn would, for the user at path ``/``.
+    """
 
     prefix: str = "keyturn/"
     secrets: dict[str, _Secret] = field(default_factory=dict)
+    trust: SecretTrust = field(default_factory=lambda: SecretTrust((KEYTURN_ROLE_ARN,)))
+    owned: set[str] = field(default_factory=set)
+    """The users whose secret keyturn created or a claim trusted."""
     fail_deliveries: int = 0
     """How many next deliveries fail with InternalFailure (fault injection for tests)."""
     fail_promotions: int = 0
@@ -174,6 +191,64 @@ class InMemorySecrets:
     def locate(self, user_name: str) -> SecretRef:
         name = f"{self.prefix}{user_name}"
         return SecretRef(name, f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}")
+
+    def claim(self, user_name: str, owner_arn: str) -> None:
+        secret = self.secrets.get(user_name)
+        if secret is None:
+            self.secrets[user_name] = _Secret(
+                tags=creation_tags(user_name),
+                kms_key_id=self.trust.kms_key_id,
+                policy=self.trust.policy_for(owner_arn),
+            )
+            self.owned.add(user_name)
+            return
+        facts = SecretFacts(
+            self.locate(user_name).arn,
+            secret.kms_key_id,
+            secret.rotation_function_arn,
+            secret.replica_regions,
+            secret.policy,
+            secret.tags,
+            tuple(v for v, _, _ in secret.versions),
+        )
+        if self.trust.unfinished(facts, user_name, owner_arn):  # keyturn's, stopped early
+            secret.policy = self.trust.policy_for(owner_arn)
+            facts = replace(facts, policy=secret.policy)
+        why = self.trust.distrust(facts, owner_arn)
+        if why is not None:
+            self.owned.discard(user_name)
+            name = self.locate(user_name).name
+            raise RefusedError(user_name, f"secret {name} was not created by keyturn: {why}")
+        self.owned.add(user_name)
+
+    def plant(
+        self,
+        user_name: str,
+        *,
+        kms_key_id: str | None = None,
+        rotation_function_arn: str | None = None,
+        replica_regions: tuple[str, ...] = (),
+        policy: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Someone else creates the user's secret first, with these properties (no value)."""
+        self.secrets[user_name] = _Secret(
+            tags=dict(tags or {}),
+            kms_key_id=kms_key_id,
+            rotation_function_arn=rotation_function_arn,
+            replica_regions=replica_regions,
+            policy=policy,
+        )
+        self.owned.discard(user_name)
+
+    def _owned(self, user_name: str, owner_arn: str = "") -> _Secret:
+        """The user's secret, if keyturn owns it; created as keyturn would if there is none."""
+        if user_name not in self.secrets:
+            self.claim(user_name, owner_arn or f"arn:aws:iam::123456789012:user/{user_name}")
+        if user_name not in self.owned:
+            name = self.locate(user_name).name
+            raise RefusedError(user_name, f"secret {name} is not keyturn's; nothing written")
+        return self.secrets[user_name]
 
     def read_state(self, user_name: str) -> StoredState | None:
         secret = self.secrets.get(user_name)
@@ -186,7 +261,7 @@ class InMemorySecrets:
             self.fail_deliveries -= 1
             raise AwsError("PutSecretValue", "InternalFailure", "injected fault")
         user = delivery.key.user_name
-        secret = self.secrets.setdefault(user, _Secret())
+        secret = self._owned(user, delivery.owner_arn)
         doc = json.loads(json.dumps(codec.document(delivery)))
         existing = secret.find(delivery.token)
         if existing is not None:
@@ -204,7 +279,7 @@ class InMemorySecrets:
         if self.fail_promotions:
             self.fail_promotions -= 1
             raise AwsError("UpdateSecretVersionStage", "InternalFailure", "injected fault")
-        secret = self.secrets[user_name]
+        secret = self._owned(user_name)
         found = secret.find(version_id)
         if found is None:
             raise AwsError("UpdateSecretVersionStage", "InvalidParameterException", "no version")
@@ -220,7 +295,8 @@ class InMemorySecrets:
     def unstage(self, user_name: str, version_id: str) -> None:
         secret = self.secrets.get(user_name)
         found = secret.find(version_id) if secret else None
-        if found is not None:
+        if found is not None and "AWSPENDING" in found[2]:
+            self._owned(user_name)
             found[2].discard("AWSPENDING")
 
     def version(self, user_name: str, version_id: str) -> StagedVersion | None:
@@ -251,8 +327,10 @@ class InMemorySecrets:
         return [u for u, s in self.secrets.items() if codec.TAG_IN_GRACE in s.tags]
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
-        secret = self.secrets.setdefault(user_name, _Secret())
         to_set, to_remove = codec.mark_tags(marks)
+        if not to_set and not to_remove:
+            return
+        secret = self._owned(user_name)
         secret.tags.update(to_set)
         for key in to_remove:
             secret.tags.pop(key, None)

@@ -164,6 +164,25 @@ def test_every_call_of_a_rotation_is_allowed_by_the_stack_role(
     assert _denied(stack, recording) == []
 
 
+def test_every_call_of_a_rotation_into_its_existing_secret_is_allowed_by_the_stack_role(
+    stack: Deployed, invoke: Callable[[dict[str, Any]], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a first rotation made the secret; its old key is gone and the new one is due
+    (old_key,) = _keys(stack.aws, USER)
+    invoke({"action": "create", "username": USER})
+    stack.aws.client("iam").delete_access_key(UserName=USER, AccessKeyId=old_key)
+    (current,) = _keys(stack.aws, USER)
+    stack.aws.backdate_key(USER, current, 85)
+    # WHEN the next rotation checks the secret is keyturn's (DescribeSecret, GetResourcePolicy)
+    with recorded_calls(monkeypatch) as recording:
+        response = invoke({"action": "create", "username": USER})
+
+    assert response["statusCode"] == 200
+    actions = {call.action for call in recording.calls}
+    assert "secretsmanager:GetResourcePolicy" in actions
+    assert _denied(stack, recording) == []
+
+
 def test_every_call_of_a_scheduled_run_is_allowed_by_the_stack_role(
     stack: Deployed, invoke: Callable[[dict[str, Any]], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,11 +105,17 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
         "KEYTURN_ROTATE_AFTER_DAYS": "80",
         "KEYTURN_GRACE_DAYS": "7",
         "KEYTURN_DELETE_AFTER_DAYS": "7",
+        "KEYTURN_MIN_GRACE_DAYS": "1",
+        # The run clock and the schedule come from one parameter, RunIntervalHours.
+        "KEYTURN_RUN_INTERVAL_HOURS": "24",
+        "KEYTURN_RUN_TOLERANCE_SECONDS": "300",
         "KEYTURN_USER_PATH": "/keyturn/",
         # The recipe schedule's user is in scope by construction (issue 9).
         "KEYTURN_USERS": "bob,carol,keyturn-sqs-integration",
         "KEYTURN_MANAGE_TAGGED": "true",
         "KEYTURN_DELETE_FOREIGN_KEYS": "false",
+        # The only principal besides the user its secrets' resource policies let in (issue 9).
+        "KEYTURN_TRUSTED_PRINCIPAL_ARNS": role_arn,
         "POWERTOOLS_SERVICE_NAME": "keyturn",
         "POWERTOOLS_METRICS_NAMESPACE": "keyturn",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -197,7 +203,7 @@ def test_schedules_send_the_run_and_the_recipe_input(full: Deployed) -> None:
         full.client("lambda").get_policy(FunctionName=full.outputs["FunctionArn"])["Policy"]
     )["Statement"]
 
-    assert daily["ScheduleExpression"] == "rate(1 day)"
+    assert daily["ScheduleExpression"] == "rate(24 hours)"
     assert [(t["Arn"], json.loads(t["Input"])) for t in daily_targets] == [
         (full.outputs["FunctionArn"], {"action": "run"})
     ]
@@ -271,6 +277,7 @@ def test_defaults_leave_every_optional_part_out(minimal: Deployed) -> None:
     assert "KEYTURN_KMS_KEY_ID" not in environment
     assert "KEYTURN_USERS" not in environment
     assert environment["KEYTURN_MANAGE_TAGGED"] == "false"
+
     assert "RotateKeysOfTaggedUsers" not in statements
     assert "RotateKeysOfTheRecipeUser" not in statements
     assert "EncryptSecretsWithTheirKey" not in statements
@@ -301,3 +308,24 @@ def test_integration_user_is_the_recipes_user_made_safe(full: Deployed) -> None:
     assert allows(policy, "sqs:ListQueues", "*")
     assert allows(policy, "secretsmanager:GetSecretValue", secret)
     assert not allows(policy, "secretsmanager:GetSecretValue", secret.replace(USER, USER + "2"))
+
+
+@pytest.mark.parametrize(
+    ("parameters", "schedule", "interval"),
+    [
+        ({"RunIntervalHours": "1"}, "rate(1 hour)", "1"),
+        ({"RunIntervalHours": "6"}, "rate(6 hours)", "6"),
+        # A free-form schedule has no interval keyturn can read: exact timestamps.
+        ({"ScheduleExpression": "cron(0 6 * * ? *)"}, "cron(0 6 * * ? *)", "0"),
+    ],
+)
+def test_the_run_clock_follows_the_schedule(
+    cloud: EmbeddedAws, parameters: dict[str, str], schedule: str, interval: str
+) -> None:
+    deployed = _deploy(cloud, parameters)
+    rule = deployed.client("events").describe_rule(
+        Name=deployed.physical("RotationFunctionDailyRun")
+    )
+
+    assert rule["ScheduleExpression"] == schedule
+    assert deployed.function_environment()["KEYTURN_RUN_INTERVAL_HOURS"] == interval

@@ -24,6 +24,7 @@ from keyturn.fleet.report_scan import NamedUsers
 from keyturn.rotation.ports import SystemClock
 from keyturn.rotation.results import Status
 from keyturn.settings import Settings
+from keyturn.wiring import secret_trust
 from keyturn.wiring.fleet import AccountRun
 
 
@@ -101,10 +102,15 @@ def test_only_due_and_in_flight_users_are_looked_at_and_the_due_one_rotates(
     # GIVEN 30 users with fresh keys, one with an 85-day key, one with an in-flight mark
     add_users(aws, 30)
     aws.backdate_key("u007", key_of(aws, "u007"), 85)
-    store = SecretsManagerStore(aws.client("secretsmanager"))
-    store.set_marks("u012", Marks(pending_since=datetime(2026, 1, 1, tzinfo=UTC)))
     counter = CallCounter()
     run = account_run(aws, counter)
+    # (a crashed run of keyturn left the mark: the same principals, so its secret is trusted)
+    store = SecretsManagerStore(
+        aws.client("secretsmanager"), trust=secret_trust(run.clients, run.settings)
+    )
+    owner = aws.client("iam").get_user(UserName="u012")["User"]["Arn"]
+    store.claim("u012", owner)
+    store.set_marks("u012", Marks(pending_since=datetime(2026, 1, 1, tzinfo=UTC)))
     directory = run.report_directory(80)
     # WHEN a report-driven run goes
     result = run.rotator(directory).run()

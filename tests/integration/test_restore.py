@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from keyturn.errors import RefusedError
 from keyturn.handler import handle
 from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
@@ -115,3 +116,38 @@ def test_a_restore_that_cannot_be_proved_changes_nothing(authed: Authed, was_act
         rotator.restore("app")
     assert (authed.key_status("app"), authed.secret_doc(SECRET)["AccessKeyId"]) == before
     assert all("AWSPENDING" not in s or "AWSCURRENT" in s for s in authed.stages(SECRET).values())
+
+
+def test_the_key_from_before_keyturn_is_restored_after_the_first_rotation(authed: Authed) -> None:
+    # GIVEN keyturn's first rotation of a key made outside it, that key deactivated 8 days on
+    original = authed.add_consumer("app")
+    authed.aws.backdate_key("app", original["AccessKeyId"], 80)
+    authed.rotator().run_user()
+    authed.rotator(days=8).run_user()
+    new = authed.secret_doc(SECRET)
+    assert authed.key_status("app")[original["AccessKeyId"]] == "Inactive"
+    with pytest.raises(RefusedError, match="can still be restored"):
+        authed.rotator(days=9).rotate("app")
+
+    # WHEN the operator restores through the Lambda handler
+    def factory(settings: Settings, run_id: str) -> Rotator:
+        del settings, run_id
+        return authed.rotator(days=9).inner
+
+    answer = handle({"action": "restore", "username": "app"}, "restore-test", factory)
+    # THEN the original key is active and authenticates; the secret still names the new key
+    assert answer["statusCode"] == 200, answer
+    assert "still names" in json.dumps(answer)
+    assert authed.key_status("app") == {
+        original["AccessKeyId"]: "Active",
+        new["AccessKeyId"]: "Active",
+    }
+    assert authed.secret_doc(SECRET)["AccessKeyId"] == new["AccessKeyId"]
+    arn = authed.who_am_i(original["AccessKeyId"], original["SecretAccessKey"])
+    assert arn.endswith(":user/app")
+    # AND a run before its floor leaves it active (its retirement started over); the run at
+    # its 90-day cap retires it, the cap still kept
+    authed.rotator(days=9.5).run_user()
+    assert authed.key_status("app")[original["AccessKeyId"]] == "Active"
+    authed.rotator(days=10).run_user()
+    assert authed.key_status("app")[original["AccessKeyId"]] == "Inactive"

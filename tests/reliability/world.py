@@ -34,6 +34,8 @@ from .faults import FaultInjector
 from .live import authenticates
 
 USER = "alice"
+KEYTURN_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keyturn"
+"""The role keyturn runs as in these worlds (moto does not evaluate the policies naming it)."""
 RECOVERY_DELAY = timedelta(minutes=16)
 """A crashed run's in-flight mark is stale after ``Policy.max_run`` (15 minutes)."""
 STS_POLICY = json.dumps(
@@ -133,6 +135,9 @@ class World:
             region=self.aws.region,
             endpoint_url=self.aws.url,
             verification=FAST_PROOF,
+            # As the template sets it. Left to default, keyturn would look itself up with one
+            # more sts:GetCallerIdentity, which the fault matrix cannot tell from a key's probe.
+            trusted_principal_arns=(KEYTURN_ROLE,),
         )
 
     def rotator(self, injector: FaultInjector | None = None, *, prove: bool = True) -> Rotator:

@@ -166,8 +166,8 @@ def test_a_key_in_use_keeps_its_whole_grace_unless_the_cap_ends_it(
         # no use can be seen after a successor stored in the same run: no grace, no floor
         assert min(policy.grace_days, policy.min_grace_days) == 0
     elif deactivated.run < rotated.run + policy.grace_days:
-        # the cap cut the grace short: the next run would have been more than the tolerance late
-        assert decided + DAY > cap + TOLERANCE
+        # the cap cut the grace short: the next run, up to the tolerance late, could be past it
+        assert decided + DAY + TOLERANCE > cap
     else:
         assert deactivated.run == max(
             rotated.run + policy.grace_days, _cap_run(history, cap, rotated.run)
@@ -175,8 +175,9 @@ def test_a_key_in_use_keeps_its_whole_grace_unless_the_cap_ends_it(
 
 
 def _cap_run(history: History, cap: datetime, after: int) -> int:
-    """The last run before the cap (the first whose next run would be too late)."""
+    """The last run surely before the cap (the first whose next run, up to the tolerance late,
+    could be past it): the cap is a hard limit."""
     for index, start in enumerate(history.starts):
-        if index >= after and start + DAY > cap + TOLERANCE:
+        if index >= after and start + DAY + TOLERANCE > cap:
             return index
     return len(history.starts)

@@ -192,15 +192,6 @@ def test_restore_makes_the_previous_key_current_again(world: FakeAws) -> None:
     assert world.notifier.sent[-1].kind is NotificationKind.RESTORED
 
 
-def test_restore_of_a_key_that_predates_keyturn_is_refused_and_says_why(world: FakeAws) -> None:
-    world.iam.add_user("app")
-    world.iam.add_key("app", age_days=80)
-    rotator = world.rotator()
-    rotator.rotate("app")
-    with pytest.raises(RefusedError, match="predates keyturn"):
-        rotator.restore("app")
-
-
 def test_restore_without_a_previous_key_is_refused(world: FakeAws) -> None:
     world.iam.add_user("app")
     world.iam.add_key("app", age_days=3)

@@ -60,7 +60,7 @@ def test_a_key_keyturn_already_rotated_past_the_cap_goes_on_this_run() -> None:
     user: ManagedUser = (User("late"), [key(C, 2), previous], state, Policy())
     found = forecast([user], NOW)
     # THEN it is past the cap now, and deactivated by this very run
-    assert found.past_cap == (KeyAge("late", P, 92.0),)
+    assert found.past_cap == (KeyAge("late", P, 92.0, retires_at=NOW),)
     assert found.rotations == ()
     assert found.compliant_by == NOW
 

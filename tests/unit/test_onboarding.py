@@ -37,9 +37,9 @@ def first_seen(age_days: float, policy: Policy, *, in_use: bool, runs: int = 100
 # age first seen, in use, (rotation run, deactivation run, reason, age when deactivated), note
 ONBOARDING = [
     (10, False, (70, 77, GRACE, 87.0), None),
-    (10, True, (70, 80, CAPPED, 90.0), None),
+    (10, True, (70, 79, CAPPED, 89.0), None),
     (79, False, (1, 8, GRACE, 87.0), None),
-    (79, True, (1, 11, CAPPED, 90.0), None),
+    (79, True, (1, 10, CAPPED, 89.0), None),
     (85.25, False, (0, 4, GRACE, 89.25), "85.25 days old when replaced: its grace period ends"),
     (85.25, True, (0, 4, CAPPED, 89.25), "at the 90-day cap, on 2026-06-05T12:00:00"),
     (89.9, False, (0, 1, GRACE, 90.9), "the 1-day grace floor keeps it active past the 90"),
@@ -137,11 +137,13 @@ def test_a_plan_past_the_cap_with_no_floor_rotates_and_retires_at_once() -> None
 @pytest.mark.parametrize(
     ("rotate", "in_use", "deactivation_run"),
     [
-        (85, False, 90),  # a grace period that would end at 92 ends at the cap instead
-        (85, True, 90),
-        (80, True, 90),  # postponed up to the cap, which is exactly 90 days
+        # The cap is a hard limit: its last run is the one surely before it, so a key whose
+        # cap falls on a run's slot goes on the run before (never seconds past 90 days).
+        (85, False, 89),  # a grace period that would end at 92 ends before the cap instead
+        (85, True, 89),
+        (80, True, 89),  # postponed up to the last run surely before the cap
         (80, False, 87),
-        (83, False, 90),  # grace ends at 90 exactly: the same run either way
+        (83, False, 89),  # grace would end at 90, on the cap's slot: the run before
     ],
 )
 def test_in_the_normal_case_the_deactivation_never_lands_after_the_cap(

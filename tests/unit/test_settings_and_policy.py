@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from keyturn.core import Policy
@@ -37,6 +39,28 @@ def test_environment_variables() -> None:
     assert settings.scope.user_names == {"a", "b", "c"}
 
 
+@pytest.mark.parametrize(
+    ("env", "interval", "tolerance"),
+    [
+        ({}, timedelta(days=1), timedelta(minutes=5)),
+        ({"KEYTURN_RUN_INTERVAL_HOURS": "1"}, timedelta(hours=1), timedelta(minutes=5)),
+        (
+            {"KEYTURN_RUN_INTERVAL_HOURS": "168", "KEYTURN_RUN_TOLERANCE_SECONDS": "3600"},
+            timedelta(days=7),
+            timedelta(hours=1),
+        ),
+        ({"KEYTURN_RUN_INTERVAL_HOURS": "0"}, None, timedelta(minutes=5)),
+        ({"KEYTURN_RUN_INTERVAL_HOURS": ""}, timedelta(days=1), timedelta(minutes=5)),
+    ],
+)
+def test_the_run_clock_comes_from_the_environment(
+    env: dict[str, str], interval: timedelta | None, tolerance: timedelta
+) -> None:
+    policy = Settings.from_env(env).policy
+    assert (policy.run_interval, policy.run_tolerance) == (interval, tolerance)
+    assert policy.clock.scheduled is (interval is not None)
+
+
 def test_explicit_arguments_beat_the_environment() -> None:
     settings = Settings.from_env({"AWS_REGION": "eu-west-1"}, region="us-east-2", profile=None)
     assert settings.region == "us-east-2"
@@ -50,6 +74,13 @@ def test_explicit_arguments_beat_the_environment() -> None:
         ({"KEYTURN_DELETE_AFTER_DAYS": "-1"}, "whole number"),
         ({"KEYTURN_NOTIFY_INCLUDE_SECRET": "yes"}, "must be true or false"),
         ({"KEYTURN_USER_PATH": "svc"}, "must start and end with '/'"),
+        ({"KEYTURN_RUN_INTERVAL_HOURS": "1.5"}, "KEYTURN_RUN_INTERVAL_HOURS must be a whole"),
+        ({"KEYTURN_RUN_INTERVAL_HOURS": "745"}, "from 0 to 744"),
+        ({"KEYTURN_RUN_TOLERANCE_SECONDS": "-1"}, "KEYTURN_RUN_TOLERANCE_SECONDS must be"),
+        (
+            {"KEYTURN_RUN_INTERVAL_HOURS": "1", "KEYTURN_RUN_TOLERANCE_SECONDS": "1800"},
+            "under half the run interval",
+        ),
     ],
 )
 def test_bad_environment_values_are_explained(env: dict[str, str], message: str) -> None:

@@ -79,9 +79,10 @@ def test_a_postponement_tells_the_owner_once_a_day_until_the_cap() -> None:
     keys, state = _world(stored_days=8, old_age=85, old_used=0.1)
     first = plan(USER, keys, state, Policy(), NOW)
     (postpone,) = first.actions
-    # the cap is kept by the last daily run before the key is more than 90 days old: NOW is a
-    # run and the key was created on the schedule, so that is the run at exactly 90 days
-    cap = keys[0].created + timedelta(days=90)
+    # the cap is a hard limit, kept by the last daily run surely before it: NOW is a run and
+    # the key was created on the schedule, so the cap falls on a run's slot and the run a day
+    # before keeps it
+    cap = keys[0].created + timedelta(days=90) - timedelta(days=1)
     assert postpone.due == cap
     assert f"until {cap.isoformat(timespec='seconds')}" in postpone.detail
     told = replace(state, postponed_key_id=OLD, postponed_at=NOW - timedelta(hours=3))

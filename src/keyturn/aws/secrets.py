@@ -1,17 +1,21 @@
 """The per-user secret in AWS Secrets Manager: key material, rotation record and state marks.
 
-Reads always name ``VersionStage="AWSCURRENT"`` (or AWSPREVIOUS) explicitly.
+Reads always name ``VersionStage="AWSCURRENT"`` (or AWSPREVIOUS) explicitly. Nothing is
+written into a secret before it is claimed (:meth:`SecretsManagerStore.claim`): created by
+keyturn with its resource policy, or found to be exactly what keyturn would have made.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from keyturn.aws.errors import aws_call
 from keyturn.core import codec
 from keyturn.core.delivery import CURRENT, PENDING, Delivery, Marks, SecretRef, StagedVersion
 from keyturn.core.models import StoredState
+from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError
 
 if TYPE_CHECKING:
@@ -24,15 +28,27 @@ EXISTS = "ResourceExistsException"
 
 class SecretsManagerStore:
     """The secret store and its versions (``Secrets``) on Secrets Manager, one secret per user
-    named ``<prefix><user>``."""
+    named ``<prefix><user>``.
+
+    ``trust`` says what a secret keyturn owns looks like (its KMS key, keyturn's principals for
+    the resource policy, keyturn's rotation functions); a callable is resolved on first use, so
+    that finding keyturn's own identity costs a call only when a secret is claimed.
+    """
 
     def __init__(
-        self, client: SecretsManagerClient, prefix: str = "keyturn/", kms_key_id: str | None = None
+        self,
+        client: SecretsManagerClient,
+        prefix: str = "keyturn/",
+        *,
+        trust: SecretTrust | Callable[[], SecretTrust],
     ) -> None:
         self._sm = client
         self._prefix = prefix
-        self._kms_key_id = kms_key_id
+        self._trust_source = trust
+        self._trust: SecretTrust | None = trust if isinstance(trust, SecretTrust) else None
         self._arns: dict[str, str] = {}
+        self._verdicts: dict[str, str | None] = {}
+        """User -> None (keyturn's secret) or why it is not; one check per user per run."""
 
     def locate(self, user_name: str) -> SecretRef:
         return SecretRef(self._name(user_name), self._arns.get(user_name, ""))
@@ -48,7 +64,7 @@ class SecretsManagerStore:
     def stage(self, delivery: Delivery) -> SecretRef:
         user = delivery.key.user_name
         body = json.dumps(codec.document(delivery))
-        self._ensure(user, delivery.owner_arn)
+        self.claim(user, delivery.owner_arn)
         try:
             with aws_call("PutSecretValue"):
                 self._sm.put_secret_value(
@@ -70,7 +86,7 @@ class SecretsManagerStore:
             extra: dict[str, Any] = {"RemoveFromVersionId": current} if current else {}
             with aws_call("UpdateSecretVersionStage"):
                 self._sm.update_secret_version_stage(
-                    SecretId=self._name(user_name),
+                    SecretId=self._owned(user_name),
                     VersionStage=CURRENT,
                     MoveToVersionId=version_id,
                     **extra,
@@ -83,7 +99,9 @@ class SecretsManagerStore:
             return
         with aws_call("UpdateSecretVersionStage"):
             self._sm.update_secret_version_stage(
-                SecretId=self._name(user_name), VersionStage=PENDING, RemoveFromVersionId=version_id
+                SecretId=self._owned(user_name),
+                VersionStage=PENDING,
+                RemoveFromVersionId=version_id,
             )
 
     def version(self, user_name: str, version_id: str) -> StagedVersion | None:
@@ -146,11 +164,21 @@ class SecretsManagerStore:
                 users.append(user)
         return users
 
+    def claim(self, user_name: str, owner_arn: str) -> None:
+        """Create the user's secret with keyturn's policy, or check the one found is keyturn's.
+
+        Raises:
+            RefusedError: the secret at keyturn's name is someone else's; nothing was written.
+        """
+        if user_name not in self._verdicts:
+            self._verdicts[user_name] = self._judge(user_name, owner_arn)
+        self._owned(user_name)
+
     def set_marks(self, user_name: str, marks: Marks) -> None:
         to_set, to_remove = codec.mark_tags(marks)
         if not to_set and not to_remove:
             return
-        name = self._ensure(user_name, "")
+        name = self._owned(user_name)
         if to_set:
             with aws_call("TagResource"):
                 tags: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in to_set.items()]
@@ -188,23 +216,82 @@ class SecretsManagerStore:
         doc = json.loads(raw.get("SecretString") or "{}")
         return doc if isinstance(doc, dict) else None
 
-    def _ensure(self, user_name: str, owner_arn: str) -> str:
-        """Create the secret (no value yet) on first use; let its owner read it."""
+    def _owned(self, user_name: str) -> str:
+        """The secret's name, once it is known to be keyturn's; refuses any other."""
         name = self._name(user_name)
-        if user_name in self._arns and not owner_arn:
-            return name
-        if self._describe(user_name) is None:
-            self._create(user_name)
-        if owner_arn:
-            self._grant_owner(name, owner_arn)
+        if user_name not in self._verdicts:
+            raise RefusedError(user_name, f"secret {name} was not claimed before a write")
+        why = self._verdicts[user_name]
+        if why is not None:
+            raise RefusedError(user_name, f"secret {name} was not created by keyturn: {why}")
         return name
 
-    def _create(self, user_name: str) -> None:
+    def _judge(self, user_name: str, owner_arn: str) -> str | None:
+        """None if the secret is keyturn's (created now, policy first), else why it is not."""
+        if not owner_arn:
+            return "keyturn does not know the user's ARN to write its resource policy"
+        described = self._describe(user_name)
+        if described is None:
+            if self._create(user_name):
+                self._put_policy(user_name, owner_arn)  # before any value or mark goes in
+                return None
+            described = self._describe(user_name)  # someone created one meanwhile
+            if described is None:
+                return "it vanished while keyturn looked at it"
+        trust = self._resolved_trust()
+        facts = self._facts(user_name, described)
+        if trust.unfinished(facts, user_name, owner_arn):
+            # keyturn's own creation, stopped before its policy: finish it, then look again
+            self._put_policy(user_name, owner_arn)
+            return self._recheck(user_name, owner_arn)
+        return trust.distrust(facts, owner_arn)
+
+    def _recheck(self, user_name: str, owner_arn: str) -> str | None:
+        """The verdict on a creation keyturn just finished: nothing may have gone in since."""
+        described = self._describe(user_name)
+        if described is None:
+            return "it vanished while keyturn looked at it"
+        facts = self._facts(user_name, described)
+        if facts.version_ids or dict(facts.tags) != creation_tags(user_name):
+            return "something was written into it before keyturn's policy was on"
+        return self._resolved_trust().distrust(facts, owner_arn)
+
+    def _resolved_trust(self) -> SecretTrust:
+        if self._trust is None:
+            source = self._trust_source
+            self._trust = source if isinstance(source, SecretTrust) else source()
+        return self._trust
+
+    def _facts(self, user_name: str, described: Any) -> SecretFacts:
+        replicas = described.get("ReplicationStatus") or []
+        return SecretFacts(
+            arn=described["ARN"],
+            kms_key_id=described.get("KmsKeyId") or None,
+            rotation_function_arn=described.get("RotationLambdaARN") or None,
+            replica_regions=tuple(str(r.get("Region", "?")) for r in replicas),
+            policy=self._policy(user_name),
+            tags={t["Key"]: t["Value"] for t in described.get("Tags", [])},
+            version_ids=tuple(described.get("VersionIdsToStages") or {}),
+        )
+
+    def _policy(self, user_name: str) -> Any:
+        with aws_call("GetResourcePolicy"):
+            found = self._sm.get_resource_policy(SecretId=self._name(user_name))
+        raw = found.get("ResourcePolicy")
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return {"unreadable": True}
+
+    def _create(self, user_name: str) -> bool:
+        """Create the secret, without a value; False if one appeared at its name meanwhile."""
         tags: list[TagTypeDef] = [
-            {"Key": codec.TAG_MANAGED_BY, "Value": "keyturn"},
-            {"Key": codec.TAG_USER, "Value": user_name},
+            {"Key": k, "Value": v} for k, v in creation_tags(user_name).items()
         ]
-        extra: dict[str, Any] = {"KmsKeyId": self._kms_key_id} if self._kms_key_id else {}
+        kms_key_id = self._resolved_trust().kms_key_id
+        extra: dict[str, Any] = {"KmsKeyId": kms_key_id} if kms_key_id else {}
         try:
             with aws_call("CreateSecret"):
                 created = self._sm.create_secret(
@@ -213,26 +300,18 @@ class SecretsManagerStore:
                     Tags=tags,
                     **extra,
                 )
-            self._arns[user_name] = created["ARN"]
         except AwsError as exc:
             if exc.code != EXISTS:
                 raise
-            self._describe(user_name)
+            return False
+        self._arns[user_name] = created["ARN"]
+        return True
 
-    def _grant_owner(self, name: str, owner_arn: str) -> None:
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "OwnerReadsOwnKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": owner_arn},
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": "*",
-                }
-            ],
-        }
+    def _put_policy(self, user_name: str, owner_arn: str) -> None:
+        policy = self._resolved_trust().policy_for(owner_arn)
         with aws_call("PutResourcePolicy"):
             self._sm.put_resource_policy(
-                SecretId=name, ResourcePolicy=json.dumps(policy), BlockPublicPolicy=True
+                SecretId=self._name(user_name),
+                ResourcePolicy=json.dumps(policy),
+                BlockPublicPolicy=True,
             )

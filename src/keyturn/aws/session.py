@@ -88,6 +88,12 @@ class AwsClients:
         with aws_call("GetCallerIdentity"):
             return self.sts().get_caller_identity()["Account"]
 
+    def caller_arn(self) -> str:
+        """The ARN these clients' credentials authenticate as (an assumed-role session's ARN
+        for a role)."""
+        with aws_call("GetCallerIdentity"):
+            return self.sts().get_caller_identity()["Arn"]
+
     @property
     def region(self) -> str | None:
         return self.session.region_name

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from keyturn.aws.consumer import current_key_reader
 from keyturn.cli.errors import EXIT_OK, KeyturnClickError, run_exit_code
-from keyturn.cli.tables import run_table, scan_table
+from keyturn.cli.tables import forecast_lines, run_table, scan_table
 from keyturn.consumer import credential_process as consumer
 from keyturn.core.delivery import arn_account
 from keyturn.core.inputs import parse_at, parse_user_name
@@ -121,7 +121,7 @@ def scan(obj: CliContext, at_text: str | None) -> None:
 @pass_ctx
 def plan(obj: CliContext, at_text: str | None) -> None:
     """Show what a run would do; changes nothing."""
-    run = obj.rotator().plan_all(at=_at(at_text))
+    run = obj.rotator().plan_all(at=_at(at_text), forecast=True)
     _show_run(obj, run, "keyturn plan (nothing changed)")
 
 
@@ -304,6 +304,9 @@ def _show_run(obj: CliContext, run: RunResult, title: str) -> None:
         obj.emit(run_json(run))
     else:
         obj.console.print(run_table(run, title))
+        if run.forecast is not None:
+            for line in forecast_lines(run.forecast):
+                obj.console.print(line)
 
 
 def _show_user(obj: CliContext, result: UserResult) -> None:

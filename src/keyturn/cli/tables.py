@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyturn.core.actions import Action, ActionKind
+from keyturn.core.forecast import OnboardingForecast
 from keyturn.core.models import AccessKey, mask_key_id
 from keyturn.rotation.results import RunResult, Status, UserResult
 
@@ -93,3 +94,25 @@ def _last_used(key: AccessKey, now: datetime) -> str:
 
 def _mask(key_id: str | None) -> str:
     return mask_key_id(key_id) if key_id else ""
+
+
+def forecast_lines(found: OnboardingForecast) -> list[str]:
+    """The onboarding forecast under the plan's table: what a first run rotates, the keys past
+    their cap with the date each goes, and the date by which every managed key is compliant."""
+    lines = ["", "Onboarding forecast (every consumer assumed to hold on to its old key):"]
+    lines.append(f"  a first run rotates {found.rotation_count} key(s)")
+    for aged in found.past_cap:
+        goes = f", deactivated on {aged.retires_at:%Y-%m-%d}" if aged.retires_at else ""
+        lines.append(
+            f"  past the cap: {escape(aged.user_name)} {mask_key_id(aged.key_id)} "
+            f"({aged.age_days:g} days old{goes})"
+        )
+    if found.compliant_by is not None:
+        lines.append(f"  every managed key compliant by {found.compliant_by:%Y-%m-%d %H:%M} UTC")
+    else:
+        lines.append("  no date by which every managed key is compliant:")
+    for missing in found.no_date:
+        lines.append(f"  no date for {escape(missing.user_name)}: {escape(missing.reason)}")
+    if found.exempt:
+        lines.append(f"  exempt (reported only): {escape(', '.join(found.exempt))}")
+    return lines

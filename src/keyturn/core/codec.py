@@ -32,6 +32,7 @@ TAG_SWITCH_DAYS = "keyturn:switch-days"
 newest measured for KEY_ID."""
 MAX_SWITCH_RECORDS = 3
 SWITCH_DAYS = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?", re.ASCII)
+TAG_RESTORED = "keyturn:restored"
 META = "Keyturn"
 KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
 """IAM's access key id alphabet (AKIA..., ASIA...)."""
@@ -84,6 +85,7 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
     deactivated_key, deactivated_at = _split_stamp(tags, TAG_DEACTIVATED)
     verified_key, verified_at = _split_stamp(tags, TAG_VERIFIED)
     postponed_key, postponed_at = _split_stamp(tags, TAG_POSTPONED)
+    restored_key, restored_at = _split_stamp(tags, TAG_RESTORED)
     pending, keys_before = _pending(tags.get(TAG_PENDING_SINCE))
     switch_key, switch_days = _switch_days(tags.get(TAG_SWITCH_DAYS))
     if doc is None and pending is None and deactivated_key is None:
@@ -109,6 +111,8 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         in_grace_key_id=_key_id(tags.get(TAG_IN_GRACE) or None, f"tag {TAG_IN_GRACE}"),
         switch_key_id=switch_key,
         switch_days=switch_days,
+        restored_key_id=restored_key,
+        restored_at=restored_at,
     )
 
 
@@ -134,6 +138,7 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
         (TAG_DEACTIVATED, marks.deactivated),
         (TAG_VERIFIED, marks.verified),
         (TAG_POSTPONED, marks.postponed),
+        (TAG_RESTORED, marks.restored),
     )
     for tag, stamp in stamps:
         if stamp is not None:

@@ -8,9 +8,13 @@ the schedule instead, with two kinds of deadline:
 
 * a **wait** ("not before": a grace period, a restore window, the grace floor) is over on the
   run that lands no more than ``tolerance`` before its end; never earlier;
-* a **limit** ("no later than": the rotation age, the ``max_active_days`` cap) is kept by the
-  last run before it: a run acts unless the next one, ``interval`` later, still lands no more
-  than ``tolerance`` after the limit.
+* a **limit** ("no later than": the rotation age) is kept by the last run before it: a run
+  acts unless the next one, ``interval`` later, still lands no more than ``tolerance`` after
+  the limit;
+* a **hard limit** (the ``max_active_days`` cap: compliance allows no overrun at all) is kept
+  by the last run that is surely before it: a run acts if the next one, coming up to
+  ``tolerance`` late, could land after it. A key whose cap falls on a run's slot therefore goes
+  one run early rather than seconds late.
 
 ``tolerance`` is how far a run may stray from its place in the schedule, measured against the
 run that stamped a deadline: the seconds between a run's start and its stamp, and the
@@ -68,6 +72,21 @@ class RunClock:
         if not self.interval:
             return now >= limit
         return now + self.interval > limit + self.tolerance
+
+    def last_sure_call(self, limit: datetime, now: datetime) -> bool:
+        """True if the run at ``now`` must act to keep the hard ``limit``: the next run, up to
+        ``tolerance`` late, could land after it."""
+        if not self.interval:
+            return now >= limit
+        return now + self.interval + self.tolerance > limit
+
+    def run_surely_before(self, limit: datetime, now: datetime) -> datetime:
+        """The run (``now``, ``now + interval``, ...) that acts to keep the hard ``limit``."""
+        if not self.interval:
+            return max(now, limit)
+        if self.last_sure_call(limit, now):
+            return now
+        return now + ((limit - self.tolerance - now) // self.interval) * self.interval
 
     def run_after_wait(self, end: datetime, now: datetime) -> datetime:
         """The run (``now``, ``now + interval``, ...) on which the wait ending at ``end`` is over.

@@ -83,6 +83,8 @@ class Marks:
     clear_in_grace: bool = False
     switch: tuple[str, tuple[float, ...]] | None = None
     """The key just measured and the consumer's switch delays, newest last."""
+    restored: tuple[str, datetime] | None = None
+    """A previous key keyturn never held the secret of, brought back by ``restore``, and when."""
 
 
 @dataclass(frozen=True)

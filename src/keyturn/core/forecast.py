@@ -37,6 +37,9 @@ class KeyAge:
     user_name: str
     key_id: str
     age_days: float
+    retires_at: datetime | None = None
+    """The run on which the first run's plan deactivates it (even in use, at the cap or the
+    floor); None when that plan dates no deactivation for it."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def _user_forecast(user: User, snapshot: Snapshot, policy: Policy, now: datetime
     return _UserForecast(
         tuple(_age(user, k, now) for k in snapshot.keys if k.key_id in replaced),
         tuple(
-            _age(user, k, now)
+            replace(_age(user, k, now), retires_at=_retires_at(first, k.key_id, now))
             for k in snapshot.keys
             if _over_cap(k, policy, now, slack=timedelta(0))
         ),
@@ -192,6 +195,22 @@ def _any_over_cap(snapshot: Snapshot, policy: Policy, moment: datetime) -> bool:
 
 def _over_cap(key: AccessKey, policy: Policy, moment: datetime, *, slack: timedelta) -> bool:
     return key.active and moment - key.created > timedelta(days=policy.max_active_days) + slack
+
+
+def _retires_at(first: Plan, key_id: str, now: datetime) -> datetime | None:
+    """When ``first`` deactivates ``key_id``: now, the run its replacement's CREATE names, or
+    the run of a dated deactivation ahead."""
+    for action in first.actions:
+        if action.key_id != key_id:
+            continue
+        if action.kind is ActionKind.DEACTIVATE:
+            return now
+        if action.kind is ActionKind.CREATE and action.due is not None:
+            return action.due
+    return next(
+        (u.when for u in first.upcoming if u.key_id == key_id and u.kind is ActionKind.DEACTIVATE),
+        None,
+    )
 
 
 def _age(user: User, key: AccessKey, now: datetime) -> KeyAge:

@@ -112,6 +112,9 @@ class StoredState:
         switch_key_id / switch_days: the consumer's last switch delays in days, from storing a
             new key to its first use (``keyturn:switch-days``), newest last; the newest was
             measured for ``switch_key_id``.
+        restored_key_id / restored_at: a previous key whose secret keyturn never held (the key
+            before its first rotation), brought back by ``restore``: its retirement starts over
+            from that moment (a fresh grace period, the cap still kept).
     """
 
     current_key_id: str | None = None
@@ -131,6 +134,12 @@ class StoredState:
     in_grace_key_id: str | None = None
     switch_key_id: str | None = None
     switch_days: tuple[float, ...] = ()
+    restored_key_id: str | None = None
+    restored_at: datetime | None = None
+
+    def restored_time(self, key_id: str) -> datetime | None:
+        """When ``key_id`` was brought back by a restore that left the secret as it was."""
+        return self.restored_at if self.restored_key_id == key_id else None
 
     def verified_time(self, key_id: str) -> datetime | None:
         """When ``key_id`` was last proved to authenticate, if it was."""

@@ -183,7 +183,8 @@ def _grace_step(
     dates, clock = retirement(state, previous, policy), policy.clock
     if dates.due(clock, now):
         return usage.retire_at_grace_end(previous, current, state, policy, now)
-    early = usage.early_retirement(previous, current, state, policy)
+    # a restored key was asked back: no early retirement before its fresh grace period ends
+    early = None if dates.restored else usage.early_retirement(previous, current, state, policy)
     if early is not None:
         return early
     due = dates.when(clock, now)
@@ -280,6 +281,7 @@ def future_mark(state: StoredState, now: datetime) -> str | None:
         "keyturn:deactivated": state.deactivated_at,
         "keyturn:verified": state.verified_at,
         "keyturn:postponed": state.postponed_at,
+        "keyturn:restored": state.restored_at,
     }
     for where, moment in stamps.items():
         if moment is not None and moment > now + FUTURE_SKEW:

@@ -88,12 +88,18 @@ class Retirement:
         grace_end: ``stored`` plus the grace period.
         floor_end: ``stored`` plus the floor.
         cap: when the key turns ``max_active_days`` old; None when the cap is not enforced.
+
+    A key brought back by ``restore`` while the secret kept naming its successor (keyturn never
+    held its secret) counts from the restore instead of ``stored``: a fresh grace period and
+    floor, the same cap.
     """
 
     stored: datetime
     grace_end: datetime
     floor_end: datetime
     cap: datetime | None
+    restored: bool = False
+    """True when ``stored`` is a restore's moment (see :func:`retirement`)."""
 
     def due(self, clock: RunClock, now: datetime) -> bool:
         """True if the grace period (as the cap may shorten it) is over on the run at ``now``."""
@@ -103,7 +109,7 @@ class Retirement:
         """True if the cap says the key must go on this run and the floor has passed."""
         return (
             self.cap is not None
-            and clock.last_call(self.cap, now)
+            and clock.last_sure_call(self.cap, now)
             and clock.waited(self.floor_end, now)
         )
 
@@ -117,7 +123,9 @@ class Retirement:
         """The run on which the cap deactivates the key even in use (None: not enforced)."""
         if self.cap is None:
             return None
-        return max(clock.run_before_limit(self.cap, now), clock.run_after_wait(self.floor_end, now))
+        return max(
+            clock.run_surely_before(self.cap, now), clock.run_after_wait(self.floor_end, now)
+        )
 
     def shortened(self, clock: RunClock, now: datetime) -> bool:
         """True if the cap ends the grace period before ``grace_days`` have passed."""
@@ -127,13 +135,16 @@ class Retirement:
         """True if the floor keeps the key active after the last run before its cap."""
         if self.cap is None:
             return False
-        return clock.run_after_wait(self.floor_end, now) > clock.run_before_limit(self.cap, now)
+        return clock.run_after_wait(self.floor_end, now) > clock.run_surely_before(self.cap, now)
 
 
 def retirement(state: StoredState, previous: AccessKey, policy: Policy) -> Retirement:
     """The previous key's grace period, floor and (when enforced) cap."""
     grace = state.grace_days if state.grace_days is not None else policy.grace_days
     stored = state.stored_at or previous.created
+    restored = state.restored_time(previous.key_id)
+    if restored is not None:
+        grace, stored = max(grace, policy.grace_days), max(stored, restored)
     floor = min(policy.min_grace_days, grace)
     cap = previous.created + timedelta(days=policy.max_active_days)
     return Retirement(
@@ -141,6 +152,7 @@ def retirement(state: StoredState, previous: AccessKey, policy: Policy) -> Retir
         stored + timedelta(days=grace),
         stored + timedelta(days=floor),
         cap if policy.enforce_max_age else None,
+        restored is not None,
     )
 
 

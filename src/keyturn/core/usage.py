@@ -116,7 +116,7 @@ def cap(previous: AccessKey, policy: Policy) -> datetime:
 
 def past_cap(previous: AccessKey, policy: Policy, now: datetime) -> bool:
     """True if the cap is enforced and this is the last run before it (or later)."""
-    return policy.enforce_max_age and policy.clock.last_call(cap(previous, policy), now)
+    return policy.enforce_max_age and policy.clock.last_sure_call(cap(previous, policy), now)
 
 
 def capped(previous: AccessKey, state: StoredState, policy: Policy, now: datetime) -> bool:

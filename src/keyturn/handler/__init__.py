@@ -130,7 +130,7 @@ def _serve(
     if isinstance(request, RestoreRequest):
         return _user_response(rotator.restore(request.user_name))
     if isinstance(request, PlanRequest):
-        return {"statusCode": 200, "body": run_json(rotator.plan_all(at=request.at))}
+        return {"statusCode": 200, "body": run_json(rotator.plan_all(at=request.at, forecast=True))}
     if isinstance(request, RetireRequest):
         run = rotator.retire()
     else:

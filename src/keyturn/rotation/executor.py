@@ -122,7 +122,7 @@ class Executor:
         if action.key_id is not None and action.key_id in ctx.active_key_ids:
             # the hourly retirement pass lists the secrets carrying this tag
             self.secrets.set_marks(name, Marks(in_grace=action.key_id))
-        self._announce(ctx, delivery, ref)
+        self._announce(ctx, delivery, ref, action.due)
         return new_key.key_id
 
     def _stage(self, delivery: Delivery, state: StoredState | None, *, fixed: bool) -> Delivery:
@@ -142,10 +142,15 @@ class Executor:
                 raise RefusedError(new_key.user_name, reason) from exc
             raise DeliveryError(exc.operation, exc.code, "new key removed again") from exc
 
-    def _announce(self, ctx: Context, delivery: Delivery, ref: SecretRef) -> None:
-        """Tell the owner a new key is AWSCURRENT (a pointer, not the secret)."""
+    def _announce(
+        self, ctx: Context, delivery: Delivery, ref: SecretRef, due: datetime | None
+    ) -> None:
+        """Tell the owner a new key is AWSCURRENT (a pointer, not the secret), and the exact run
+        on which the replaced key goes: ``due``, the planner's date (grace or cap)."""
         schedule = notices.retirement_schedule(
-            delivery.previous_key_id, ctx.now, delivery.grace_days, delivery.delete_after_days
+            due if delivery.previous_key_id else None,
+            delivery.delete_after_days,
+            ctx.policy.clock,
         )
         if self.include_secret:
             log.warning("KEYTURN_NOTIFY_INCLUDE_SECRET is on: the notification carries the secret")

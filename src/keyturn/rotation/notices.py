@@ -8,22 +8,37 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from keyturn.core.deadlines import RunClock
 from keyturn.core.delivery import SecretRef
-from keyturn.core.models import NewKey, mask_key_id
+from keyturn.core.models import AccessKey, NewKey, StoredState, mask_key_id
+from keyturn.core.policy import Policy
+from keyturn.core.roles import delete_after_days, retirement
 from keyturn.rotation.ports import Notification, NotificationKind
 
 Schedule = tuple[datetime | None, datetime | None]
 
 
 def retirement_schedule(
-    previous_key_id: str | None, stored_at: datetime, grace_days: int, delete_after_days: int
+    deactivate_at: datetime | None, delete_after_days: int, clock: RunClock
 ) -> Schedule:
-    """When the previous key is deactivated and deleted after a new key was stored at
-    ``stored_at``; (None, None) when there is no previous key."""
-    if previous_key_id is None:
+    """When the replaced key is deactivated and deleted: the run ``deactivate_at`` the planner
+    chose (its grace period, or sooner at its cap; :func:`keyturn.core.roles.retirement`), and
+    deletion ``delete_after_days`` later on the same run clock. (None, None) when there is no
+    active replaced key to retire."""
+    if deactivate_at is None:
         return None, None
-    deactivate_at = stored_at + timedelta(days=grace_days)
-    return deactivate_at, deactivate_at + timedelta(days=delete_after_days)
+    end = deactivate_at + timedelta(days=delete_after_days)
+    return deactivate_at, clock.run_after_wait(end, deactivate_at)
+
+
+def previous_key_schedule(
+    previous: AccessKey | None, state: StoredState, policy: Policy, now: datetime
+) -> Schedule:
+    """:func:`retirement_schedule` for a previous key and the state that names its successor."""
+    if previous is None or not previous.active:
+        return None, None
+    due = retirement(state, previous, policy).when(policy.clock, now)
+    return retirement_schedule(due, delete_after_days(state, policy), policy.clock)
 
 
 def rotated(
@@ -112,6 +127,20 @@ def deleted(user_name: str, key_id: str, reason: str, secret: SecretRef) -> Noti
 def restored(user_name: str, key_id: str, replaced_key_id: str, secret: SecretRef) -> Notification:
     subject = f"keyturn: restored {user_name}'s key {mask_key_id(key_id)}"
     body: dict[str, object] = {"AccessKeyId": key_id, "ReplacedAccessKeyId": replaced_key_id}
+    return _message(NotificationKind.RESTORED, user_name, subject, secret, body)
+
+
+def reinstated(
+    user_name: str, key_id: str, current_key_id: str, until: datetime, secret: SecretRef
+) -> Notification:
+    """A key keyturn never held the secret of is active again; the secret is unchanged."""
+    subject = f"keyturn: {user_name}'s old key {mask_key_id(key_id)} is active again"
+    body: dict[str, object] = {
+        "AccessKeyId": key_id,
+        "CurrentAccessKeyId": current_key_id,
+        "DeactivateNotBefore": _iso(until),
+        "Note": "keyturn never held this key's secret; the secret still names the current key",
+    }
     return _message(NotificationKind.RESTORED, user_name, subject, secret, body)
 
 

@@ -82,8 +82,19 @@ class SecretStore(Protocol):
         """The state from the AWSCURRENT version and the marks; None if nothing was stored."""
         ...
 
+    def claim(self, user_name: str, owner_arn: str) -> None:
+        """Make sure the secret at the user's name is keyturn's before anything is written:
+        create it (no value, keyturn's resource policy) if there is none; otherwise check that
+        it is one keyturn made (:mod:`keyturn.core.secret_trust`). The verdict is remembered.
+
+        Raises:
+            RefusedError: someone else's secret is at keyturn's name; nothing was written.
+        """
+        ...
+
     def set_marks(self, user_name: str, marks: Marks) -> None:
-        """Apply mark changes, creating the secret (without a value) if needed."""
+        """Apply mark changes to a claimed secret. Raises RefusedError for a secret keyturn
+        does not own."""
         ...
 
     def find_user(self, secret_id: str) -> str:

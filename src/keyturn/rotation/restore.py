@@ -1,5 +1,10 @@
 """The undo button: make the previous key current again while it still exists.
 
+The key a user had before keyturn's first rotation can be brought back too, within the same
+window: keyturn never held its secret, so the secret keeps naming the new key; the old key is
+re-activated if needed and its retirement starts over (a ``keyturn:restored`` mark): it is
+deactivated no earlier than ``grace_days`` after the restore, never past the cap when enforced.
+
 The previous key is re-activated, its secret (still in the AWSPREVIOUS version) staged as a new
 version, proved to authenticate and promoted; the key it displaces becomes the previous key and
 is retired on the usual schedule. If anything fails, the previous key is put back as it was,
@@ -9,12 +14,13 @@ unless AWSCURRENT already moved to it (only clearing the mark failed): then it s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from keyturn.core.actions import Action, ActionKind, Reason, Snapshot
 from keyturn.core.codec import delivery_token
-from keyturn.core.delivery import PREVIOUS, Delivery, SecretRef, StoredKey
-from keyturn.core.models import AccessKey, KeyStatus, NewKey
+from keyturn.core.delivery import PREVIOUS, Delivery, Marks, SecretRef, StoredKey
+from keyturn.core.models import AccessKey, KeyStatus, NewKey, StoredState, mask_key_id
+from keyturn.core.roles import retirement
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, VerificationError
 from keyturn.rotation import notices
 from keyturn.rotation.executor import Context
@@ -47,6 +53,8 @@ class Restorer:
         if state.current_key_id is None or previous is None:
             raise RefusedError(name, "no previous key to restore (never rotated, or deleted)")
         stored = self._previous_secret(name, previous)
+        if stored is None:
+            return self._reinstate(ctx, previous, state)
         if not previous.active:
             self.keys.set_key_status(name, previous.key_id, KeyStatus.ACTIVE)
         delivery = Delivery(
@@ -64,16 +72,34 @@ class Restorer:
         action = Action(ActionKind.CREATE, Reason.RESTORED, state.current_key_id)
         return StepDone(action, stored.key_id)
 
-    def _previous_secret(self, name: str, previous: AccessKey) -> StoredKey:
+    def _previous_secret(self, name: str, previous: AccessKey) -> StoredKey | None:
+        """The previous key's secret in AWSPREVIOUS; None when keyturn never held it (the key
+        the user had before keyturn's first rotation)."""
         version = self.secrets.labelled(name, PREVIOUS)
         if version is None or version.key.key_id != previous.key_id:
-            reason = (
-                f"keyturn never held the secret of {previous.key_id} (it predates keyturn), so "
-                "it cannot become AWSCURRENT; re-activate it with aws iam update-access-key if "
-                "needed"
-            )
-            raise RefusedError(name, reason)
+            return None
         return version.key
+
+    def _reinstate(self, ctx: Context, previous: AccessKey, state: StoredState) -> StepDone:
+        """Bring back a key whose secret keyturn never held: the secret keeps naming the new
+        key; the old one is active again and its retirement starts over from now (a fresh
+        grace period, the cap still kept when enforced)."""
+        name, current = ctx.user.name, state.current_key_id or ""
+        if not previous.active:
+            self.keys.set_key_status(name, previous.key_id, KeyStatus.ACTIVE)
+        self.secrets.set_marks(name, Marks(restored=(previous.key_id, ctx.now)))
+        marked = replace(state, restored_key_id=previous.key_id, restored_at=ctx.now)
+        active = replace(previous, status=KeyStatus.ACTIVE)
+        due = retirement(marked, active, ctx.policy).when(ctx.policy.clock, ctx.now)
+        detail = (
+            f"{mask_key_id(previous.key_id)} is active again until {due.isoformat('T', 'seconds')} "
+            f"at the earliest; keyturn never held its secret, so {ctx.secret.name} still names "
+            f"{mask_key_id(current)}"
+        )
+        message = notices.reinstated(name, previous.key_id, current, due, ctx.secret)
+        self.notifier.publish(message)
+        action = Action(ActionKind.CREATE, Reason.RESTORED, current, detail, due=due)
+        return StepDone(action, previous.key_id)
 
     def _bring_back(
         self, delivery: Delivery, stored: StoredKey, previous: AccessKey, snapshot: Snapshot

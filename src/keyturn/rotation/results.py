@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from keyturn.core.actions import Action
+from keyturn.core.forecast import OnboardingForecast
 from keyturn.core.models import AccessKey
 from keyturn.core.planner import Plan
 from keyturn.errors import KeyturnError
@@ -54,6 +55,8 @@ class RunResult:
     users: tuple[UserResult, ...]
     notes: tuple[str, ...] = ()
     """What the operator should know about the run as a whole (e.g. no scope configured)."""
+    forecast: OnboardingForecast | None = None
+    """For a plan that asked for it: what a first run would do, and when all is compliant."""
 
     @property
     def failures(self) -> tuple[UserResult, ...]:

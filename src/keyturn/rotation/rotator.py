@@ -16,6 +16,7 @@ from datetime import datetime
 
 from keyturn.core.actions import PLANNED_KEY_ID, ActionKind, Snapshot, apply
 from keyturn.core.delivery import Marks, SecretRef
+from keyturn.core.forecast import ManagedUser, NoDate, OnboardingForecast, forecast
 from keyturn.core.models import StoredState, User
 from keyturn.core.planner import Plan, plan
 from keyturn.core.policy import Policy
@@ -29,6 +30,7 @@ from keyturn.errors import (
     RefusedError,
     UnexpectedError,
 )
+from keyturn.rotation import notices
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.executor import Context, Executor
 from keyturn.rotation.ports import Clock, KeyStore, KeyVerifier, Notifier, Secrets, UserDirectory
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 AWS_CALLS_ALLOWANCE_SECONDS = 30.0
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 EXEMPT = "the user is exempt (tag keyturn:exempt=true)"
+Seen = ManagedUser | NoDate | None
+"""A managed user as the forecast reads it, or why it could not be read; None: not managed."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,9 @@ class Rotator:
             self.notifier,
             self.clock,
             self.stage_requested,
+            self._claim_named,
             self.admit,
+            self.retirement_of,
             include_secret,
         )
 
@@ -114,29 +120,45 @@ class Rotator:
         found = plan(user, keys, snapshot.state, policy, now, force=force, make_room=make_room)
         return Inspection(user, policy, snapshot, found)
 
-    def plan_all(self, *, at: datetime | None = None) -> RunResult:
-        """What a run would do to every user; changes nothing."""
+    def plan_all(self, *, at: datetime | None = None, forecast: bool = False) -> RunResult:
+        """What a run would do to every user; changes nothing. With ``forecast``, the result
+        also carries the onboarding forecast of the managed users (read once, for both)."""
         now = at or self.clock.now()
-        results = [self._planned(user, now) for user in self.directory.list_users()]
-        return RunResult(self.run_id, now, tuple(results), self._run_notes())
+        planned = [self._planned(user, now) for user in self.directory.list_users()]
+        results = tuple(result for result, _ in planned)
+        outlook = _forecast([seen for _, seen in planned], now) if forecast else None
+        return RunResult(self.run_id, now, results, self._run_notes(), outlook)
 
-    def _planned(self, user: User, now: datetime) -> UserResult:
-        """One user's plan; whatever goes wrong with this user is this user's result."""
+    def forecast(self, *, at: datetime | None = None) -> OnboardingForecast:
+        """The onboarding forecast alone: what a first run at ``at`` would rotate, which keys
+        are past their cap, and by when every managed key is compliant; changes nothing."""
+        now = at or self.clock.now()
+        return _forecast([self._planned(user, now)[1] for user in self.directory.list_users()], now)
+
+    def _planned(self, user: User, now: datetime) -> tuple[UserResult, Seen]:
+        """One user's plan, and what the forecast needs of it (the user read, or why it was
+        not: a managed user keyturn cannot plan is listed, never dropped; None for others).
+        Whatever goes wrong with this user is this user's result."""
         managed = self.settings.scope.manages(user)
         try:
             found = self.inspect(user, at=now)
         except ConfigurationError as exc:
-            return _refused(user, str(exc))
+            return _refused(user, str(exc)), _no_date(user, managed, f"refused: {exc}")
         except AwsError as exc:
             if not managed and exc.code in ACCESS_DENIED:
-                return _not_inspected(user, exc.code)
-            return _failed(user, exc)
+                return _not_inspected(user, exc.code), None
+            return _failed(user, exc), _no_date(user, managed, f"could not be read: {exc}")
         except KeyturnError as exc:
-            return _failed(user, exc)
+            return _failed(user, exc), _no_date(user, managed, f"could not be read: {exc}")
         except Exception as exc:
-            return _failed(user, self._unexpected(user, exc))
+            error = self._unexpected(user, exc)
+            return _failed(user, error), _no_date(user, managed, f"could not be read: {error}")
         status = _planned_status(found, managed=managed)
-        return UserResult(user.name, status, found.plan, found.snapshot.keys)
+        result = UserResult(user.name, status, found.plan, found.snapshot.keys)
+        seen: Seen = None
+        if managed:
+            seen = (user, found.snapshot.keys, found.snapshot.state, found.policy)
+        return result, seen
 
     # Changing ------------------------------------------------------------------------------
 
@@ -261,7 +283,8 @@ class Rotator:
             delete_after_days = 0
         policy = policy.with_overrides(grace_days=grace_days, delete_after_days=delete_after_days)
         now = self.clock.now()
-        return self.apply_plan(self.inspect(user, at=now, force=True, policy=policy), now)
+        found = self._inspect_or_refuse(user, at=now, force=True, policy=policy)
+        return self.apply_plan(found, now)
 
     def restore(self, user_name: str) -> UserResult:
         """Make the previous key current again while it still exists (the undo button).
@@ -272,7 +295,9 @@ class Rotator:
         user = self.directory.get_user(user_name)
         self._admit(user)
         now = self.clock.now()
-        found = self.inspect(user, at=now, policy=self.settings.policy)
+        found = self._inspect_or_refuse(user, at=now, policy=self.settings.policy)
+        if found.snapshot.state.current_key_id is not None:  # else there is nothing to restore
+            self.claim_secret(user)
         ctx = _context(found, now, self.secrets.locate(user.name))
         try:
             step = self.restorer.restore(ctx, found.snapshot)
@@ -284,11 +309,26 @@ class Rotator:
             raise
         self.reporter.audit(user.name, "restore", step.key_id, "requested", None)
         keys = tuple(self.keys.list_keys(user.name))
-        return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,))
+        message = step.action.detail
+        return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,), message)
 
     def rotation_step(self, event: RotationEvent) -> StepOutcome:
         """Serve one step of Secrets Manager's rotation of a keyturn secret."""
         return self.secrets_manager.run_step(event)
+
+    def claim_secret(self, user: User) -> None:
+        """Make sure ``user``'s secret is keyturn's before anything of the user's is changed.
+
+        Raises:
+            RefusedError: someone else's secret is at keyturn's name (refusal notified).
+        """
+        try:
+            self.secrets.claim(user.name, user.arn)
+        except RefusedError as exc:
+            raise self.reporter.refuse(user.name, exc.reason) from None
+
+    def _claim_named(self, user_name: str) -> None:
+        self.claim_secret(self.directory.get_user(user_name))
 
     def stage_requested(self, user_name: str, token: str) -> str:
         """Stage a rotation Secrets Manager asked for (createSecret): plan it as an on-demand
@@ -301,7 +341,7 @@ class Rotator:
         user = self.directory.get_user(user_name)
         policy = self._changeable_policy(user)
         now = self.clock.now()
-        found = self.inspect(user, at=now, policy=policy, make_room=True)
+        found = self._inspect_or_refuse(user, at=now, policy=policy, make_room=True)
         kinds = [a.kind for a in found.plan.actions]
         if found.plan.refusal is None and ActionKind.CREATE not in kinds:
             raise self.reporter.refuse(
@@ -329,6 +369,8 @@ class Rotator:
         user, current_plan = found.user, found.plan
         if current_plan.refusal is not None:
             raise self.reporter.refuse(user.name, current_plan.refusal)
+        if current_plan.actions:
+            self.claim_secret(user)  # before the first action, IAM ones included
         ctx = _context(found, now, self.secrets.locate(user.name))
         snapshot, done, audit = found.snapshot, list[StepDone](), self.reporter.audit
         for action in current_plan.actions:
@@ -352,6 +394,20 @@ class Rotator:
         message = "; ".join(current_plan.notes)
         return UserResult(user.name, status, current_plan, keys, tuple(done), message)
 
+    def retirement_of(
+        self, user_name: str, previous_key_id: str | None, now: datetime
+    ) -> notices.Schedule:
+        """When ``user_name``'s replaced key goes, as the planner dates it from the stored state
+        (what the rotation notice promises)."""
+        if previous_key_id is None:
+            return None, None
+        user = self.directory.get_user(user_name)
+        policy = self.settings.policy.for_user(user.name, user.tags)
+        state = self.secrets.read_state(user_name) or StoredState()
+        keys = self.keys.list_keys(user_name)
+        previous = next((k for k in keys if k.key_id == previous_key_id), None)
+        return notices.previous_key_schedule(previous, state, policy, now)
+
     def admit(self, user_name: str) -> None:
         """Refuse ``user_name`` unless it is in keyturn's scope (every door asks this).
 
@@ -363,6 +419,22 @@ class Rotator:
     def _admit(self, user: User) -> None:
         if not self.settings.scope.manages(user):
             raise self.reporter.refuse(user.name, self.settings.scope.why_not(user))
+
+    def _inspect_or_refuse(
+        self,
+        user: User,
+        *,
+        at: datetime,
+        policy: Policy,
+        force: bool = False,
+        make_room: bool = False,
+    ) -> Inspection:
+        """:meth:`inspect` for a change someone asked for: stored state keyturn cannot use (a
+        tag or field of the user's secret) refuses the user, with a notification."""
+        try:
+            return self.inspect(user, at=at, policy=policy, force=force, make_room=make_room)
+        except ConfigurationError as exc:
+            raise self.reporter.refuse(user.name, str(exc)) from None
 
     def _changeable_policy(self, user: User) -> Policy:
         """The user's policy for a change someone asked for; refuses users outside the scope,
@@ -387,6 +459,19 @@ def _context(found: Inspection, now: datetime, secret: SecretRef) -> Context:
 def _step_facts(step: StepDone) -> dict[str, object]:
     days = step.two_keys_active_days
     return {} if days is None else {"two_keys_active_days": days}
+
+
+def _no_date(user: User, managed: bool, reason: str) -> NoDate | None:
+    return NoDate(user.name, reason) if managed else None
+
+
+def _forecast(seen: list[Seen], now: datetime) -> OnboardingForecast:
+    """The forecast of the users read; those that could not be are listed without a date."""
+    unread = tuple(s for s in seen if isinstance(s, NoDate))
+    found = forecast([s for s in seen if isinstance(s, tuple)], now)
+    if not unread:
+        return found
+    return replace(found, compliant_by=None, no_date=(*unread, *found.no_date))
 
 
 def _refused(user: User, reason: str) -> UserResult:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from keyturn.core.delivery import CURRENT, PENDING, StagedVersion
@@ -34,6 +35,9 @@ from keyturn.rotation.promotion import Promoter
 StageRotation = Callable[[str, str], str]
 """Plans and stages a requested rotation of a user under a token; returns the new key's id.
 Raises RefusedError when a safety rule forbids it (the service's own rules, as for any run)."""
+ClaimSecret = Callable[[str], None]
+"""Makes sure a user's secret is keyturn's before a step writes to it. Raises RefusedError
+(notified) for someone else's secret."""
 
 
 class Step(StrEnum):
@@ -73,8 +77,11 @@ class SecretsManagerRotation:
     notifier: Notifier
     clock: Clock
     stage_rotation: StageRotation
+    claim: ClaimSecret
     admit: Callable[[str], None]
     """Refuses a user outside keyturn's scope (the same rule as every other door)."""
+    retirement_of: Callable[[str, str | None, datetime], notices.Schedule]
+    """When a user's replaced key (by id) is deactivated and deleted, as of a moment."""
     include_secret: bool = False
 
     def run_step(self, event: RotationEvent) -> StepOutcome:
@@ -88,6 +95,8 @@ class SecretsManagerRotation:
         user_name = self.secrets.find_user(event.secret_id)
         if event.step is not Step.CREATE:  # createSecret's staging admits the user itself
             self.admit(user_name)
+        if event.step in {Step.TEST, Step.FINISH}:  # createSecret claims as any rotation does
+            self.claim(user_name)
         match event.step:
             case Step.CREATE:
                 return self._create(user_name, event.token)
@@ -124,13 +133,7 @@ class SecretsManagerRotation:
         ref = self.promoter.promote(user_name, token)
         key = version.key
         self.reporter.audit(user_name, "create", key.key_id, "secrets-manager-rotation", None)
-        stored = self.secrets.read_state(user_name)
-        schedule = notices.retirement_schedule(
-            version.previous_key_id,
-            self.clock.now(),
-            (stored.grace_days or 0) if stored else 0,
-            (stored.delete_after_days or 0) if stored else 0,
-        )
+        schedule = self.retirement_of(user_name, version.previous_key_id, self.clock.now())
         self.notifier.publish(
             notices.rotated(
                 NewKey(user_name, key.key_id, key.secret, key.created),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from keyturn.core.forecast import KeyAge, OnboardingForecast
 from keyturn.core.models import AccessKey
 from keyturn.core.planner import Plan
 from keyturn.rotation.results import RunResult, StepDone, UserResult
@@ -56,10 +58,36 @@ def user_json(result: UserResult) -> dict[str, Any]:
     }
 
 
-def run_json(run: RunResult) -> dict[str, Any]:
+def forecast_json(found: OnboardingForecast) -> dict[str, Any]:
+    """The onboarding forecast: keys a first run rotates, keys past the cap, and the run from
+    which every managed key is compliant (null, with ``no_date`` saying why)."""
+    compliant = found.compliant_by
     return {
+        "at": found.at.isoformat(timespec="seconds"),
+        "rotation_count": found.rotation_count,
+        "rotations": [_key_age(k) for k in found.rotations],
+        "past_cap": [{**_key_age(k), "deactivate_at": _iso(k.retires_at)} for k in found.past_cap],
+        "compliant_by": _iso(compliant),
+        "no_date": [{"UserName": n.user_name, "reason": n.reason} for n in found.no_date],
+        "exempt": list(found.exempt),
+    }
+
+
+def run_json(run: RunResult) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "run_id": run.run_id,
         "at": run.at.isoformat(timespec="seconds"),
         "notes": list(run.notes),
         "users": [user_json(u) for u in run.users],
     }
+    if run.forecast is not None:
+        body["forecast"] = forecast_json(run.forecast)
+    return body
+
+
+def _key_age(key: KeyAge) -> dict[str, Any]:
+    return {"UserName": key.user_name, "AccessKeyId": key.key_id, "age_days": key.age_days}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None

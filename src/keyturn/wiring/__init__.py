@@ -9,17 +9,27 @@ from __future__ import annotations
 import functools
 import time
 import uuid
+from collections.abc import Callable
 
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.session import AwsClients, Session, quiet_sdk_logs
 from keyturn.aws.sns import SnsNotifier
 from keyturn.aws.verify import StsKeyVerifier
+from keyturn.core.secret_policy import principal_arn
+from keyturn.core.secret_trust import SecretTrust
 from keyturn.rotation.ports import Clock, Notifier, NullNotifier, SystemClock, UserDirectory
 from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
 
-__all__ = ["build_rotator", "clients_for", "forget_clients", "notifier_for", "rotator_on"]
+__all__ = [
+    "build_rotator",
+    "clients_for",
+    "forget_clients",
+    "notifier_for",
+    "rotator_on",
+    "secret_trust",
+]
 
 
 def build_rotator(
@@ -52,7 +62,7 @@ def rotator_on(
     """A Rotator on ``clients``' account; ``directory`` narrows which users a run sees."""
     iam = IamUsers(clients.iam())
     secrets = SecretsManagerStore(
-        clients.secretsmanager(), settings.secret_prefix, settings.kms_key_id
+        clients.secretsmanager(), settings.secret_prefix, trust=secret_trust(clients, settings)
     )
     return Rotator(
         directory or iam,
@@ -65,6 +75,27 @@ def rotator_on(
         verifier=StsKeyVerifier(clients.region or settings.region, settings.endpoint_url),
         sleep=time.sleep,
     )
+
+
+def secret_trust(clients: AwsClients, settings: Settings) -> Callable[[], SecretTrust]:
+    """What keyturn's secrets look like for these settings, resolved on first use.
+
+    keyturn's principals are ``KEYTURN_TRUSTED_PRINCIPAL_ARNS``, or else whoever ``clients``
+    authenticate as (STS ``GetCallerIdentity``, an assumed role turned into its role ARN): in
+    the fleet that is the member role of each account.
+    """
+
+    @functools.cache
+    def resolve() -> SecretTrust:
+        principals = settings.trusted_principal_arns or (principal_arn(clients.caller_arn()),)
+        return SecretTrust(
+            principals,
+            settings.kms_key_id,
+            settings.rotation_function_arns,
+            settings.function_name,
+        )
+
+    return resolve
 
 
 def clients_for(settings: Settings, session: Session | None = None) -> AwsClients:
