@@ -86,6 +86,20 @@ def rotation_rows(aws: EmbeddedAws, users: int) -> list[str]:
     ]
 
 
+def retire_rows(aws: EmbeddedAws, users: int) -> list[str]:
+    in_grace = max(1, users // 100)
+    measured, looked = scans.retire_pass(aws, users, in_grace)
+    calls = measured.calls
+    return [
+        f"| hourly retirement pass, {users:,} users, {in_grace:,} in grace | one filtered "
+        f"listing, then the listed users | {calls.total():,} AWS calls "
+        f"({calls.total('secretsmanager'):,} Secrets Manager, {calls.total('iam'):,} IAM) for "
+        f"{looked:,} users | {measured.seconds:.2f} s |",
+        f"| hourly retirement pass, {users:,} users | a month of hourly passes | "
+        f"{calls.total() * 24 * 30:,} AWS calls | |",
+    ]
+
+
 def startup_rows() -> list[str]:
     handler = startup.cold_import(startup.HANDLER)
     baseline = startup.cold_import(startup.BASELINE)
@@ -124,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with EmbeddedAws() as aws:
         rows = scan_rows(aws, sizes) + lifecycle_rows(aws) + rotation_rows(aws, rotations)
+        rows += retire_rows(aws, sizes[-1])
     rows += startup_rows()
     header = ["| benchmark | variant | calls | figure |", "| --- | --- | --- | --- |"]
     table = "\n".join(header + rows)

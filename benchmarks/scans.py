@@ -141,3 +141,21 @@ def recipe_rotations(aws: EmbeddedAws, users: int) -> Measured:
         )
         assert answer["statusCode"] == 200
     return Measured(time.perf_counter() - started, counter)
+
+
+def retire_pass(aws: EmbeddedAws, users: int, in_grace: int) -> tuple[Measured, int]:
+    """An hourly retirement pass over ``users`` users of which ``in_grace`` were rotated a day
+    ago (their previous key in its grace period, the consumer not switched yet): the AWS calls
+    of one pass. Returns the measurement and how many users the pass looked at."""
+    aws.reset()
+    populate(users - in_grace)
+    rotated = populate(in_grace, age_days=85, prefix="grace")
+    run, _ = account(aws)
+    result = run.user_rotator(rotated).run()
+    assert all(u.status is Status.CHANGED for u in result.users), "setup rotations failed"
+    run, counter = account(aws, OffsetClock(timedelta(days=1)))
+    started = time.perf_counter()
+    passed = run.rotator().retire()
+    measured = Measured(time.perf_counter() - started, counter)
+    assert {u.user_name for u in passed.users} == set(rotated), "the pass looked at others"
+    return measured, len(passed.users)
