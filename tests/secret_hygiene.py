@@ -1,7 +1,8 @@
 """Issue 6.4: no secret access key in any log record, notification, CLI output or exception.
 
 :class:`SecretScan` records every secret the emulator (moto's IAM backend, in-process or
-behind the server) and the in-memory fakes issue, and every text keyturn could leak one
+behind the server) and the in-memory fakes issue, and every SES SMTP password keyturn derives
+from one (issue 11.7), and every text keyturn could leak one
 through: log records of every logger at DEBUG (botocore's included), SNS messages and
 recorded notifications, ``CliRunner`` outputs, keyturn exception messages, and the test's
 captured stdout/stderr. ``tests/conftest.py`` runs it around every test.
@@ -26,6 +27,8 @@ from click.testing import CliRunner
 from moto.iam.models import IAMBackend
 from moto.sns.models import SNSBackend
 
+from keyturn.core import ses_smtp
+from keyturn.core.models import SecretValue
 from keyturn.errors import KeyturnError
 from keyturn.rotation.ports import Notification, NotificationKind
 from keyturn.testing import InMemoryIam, RecordingNotifier
@@ -166,8 +169,16 @@ def _record_issued(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
         scan.issue(new_key.secret.reveal())
         return new_key
 
+    derive = ses_smtp.smtp_password
+
+    def derived(secret: SecretValue, region: str) -> SecretValue:
+        password = derive(secret, region)
+        scan.issue(password.reveal())
+        return password
+
     monkeypatch.setattr(IAMBackend, "create_access_key", moto_issue)
     monkeypatch.setattr(InMemoryIam, "create_key", fake_issue)
+    monkeypatch.setattr(ses_smtp, "smtp_password", derived)
 
 
 def _record_carriers(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
