@@ -3,8 +3,8 @@
 :class:`SecretScan` records every secret the emulator (moto's IAM backend, in-process or
 behind the server) and the in-memory fakes issue, and every SES SMTP password keyturn derives
 from one (issue 11.7), and every text keyturn could leak one
-through: log records of every logger at DEBUG (botocore's included), SNS messages and
-recorded notifications, ``CliRunner`` outputs, keyturn exception messages, and the test's
+through: log records of every logger at DEBUG (botocore's included), SNS messages, EventBridge
+events and recorded notifications, ``CliRunner`` outputs, keyturn exception messages, and the test's
 captured stdout/stderr. ``tests/conftest.py`` runs it around every test.
 
 The only allowed carrier is the opt-in notification (``KEYTURN_NOTIFY_INCLUDE_SECRET``): a
@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from moto.events.models import EventsBackend
 from moto.iam.models import IAMBackend
 from moto.sns.models import SNSBackend
 
@@ -183,6 +184,7 @@ def _record_issued(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
 
 def _record_carriers(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
     sns_publish = SNSBackend.publish
+    put_events = EventsBackend.put_events
     recorded_publish = RecordingNotifier.publish
     invoke = CliRunner.invoke
     error_init = KeyturnError.__init__
@@ -209,7 +211,12 @@ def _record_carriers(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
         error_init(self, *args)
         scan.seen(f"{type(self).__name__} message", " ".join(map(str, args)))
 
+    def bus(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        scan.seen("EventBridge event", json.dumps(events, default=str))  # never opted in
+        return put_events(self, events)
+
     monkeypatch.setattr(SNSBackend, "publish", sns)
+    monkeypatch.setattr(EventsBackend, "put_events", bus)
     monkeypatch.setattr(RecordingNotifier, "publish", recorded)
     monkeypatch.setattr(CliRunner, "invoke", cli)
     monkeypatch.setattr(KeyturnError, "__init__", error)
