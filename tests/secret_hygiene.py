@@ -1,9 +1,10 @@
 """Issue 6.4: no secret access key in any log record, notification, CLI output or exception.
 
 :class:`SecretScan` records every secret the emulator (moto's IAM backend, in-process or
-behind the server) and the in-memory fakes issue, and every text keyturn could leak one
-through: log records of every logger at DEBUG (botocore's included), SNS messages and
-recorded notifications, ``CliRunner`` outputs, keyturn exception messages, and the test's
+behind the server) and the in-memory fakes issue, and every SES SMTP password keyturn derives
+from one (issue 11.7), and every text keyturn could leak one
+through: log records of every logger at DEBUG (botocore's included), SNS messages, EventBridge
+events and recorded notifications, ``CliRunner`` outputs, keyturn exception messages, and the test's
 captured stdout/stderr. ``tests/conftest.py`` runs it around every test.
 
 The only allowed carrier is the opt-in notification (``KEYTURN_NOTIFY_INCLUDE_SECRET``): a
@@ -23,9 +24,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from moto.events.models import EventsBackend
 from moto.iam.models import IAMBackend
 from moto.sns.models import SNSBackend
 
+from keyturn.core import ses_smtp
+from keyturn.core.models import SecretValue
 from keyturn.errors import KeyturnError
 from keyturn.rotation.ports import Notification, NotificationKind
 from keyturn.testing import InMemoryIam, RecordingNotifier
@@ -166,12 +170,21 @@ def _record_issued(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
         scan.issue(new_key.secret.reveal())
         return new_key
 
+    derive = ses_smtp.smtp_password
+
+    def derived(secret: SecretValue, region: str) -> SecretValue:
+        password = derive(secret, region)
+        scan.issue(password.reveal())
+        return password
+
     monkeypatch.setattr(IAMBackend, "create_access_key", moto_issue)
     monkeypatch.setattr(InMemoryIam, "create_key", fake_issue)
+    monkeypatch.setattr(ses_smtp, "smtp_password", derived)
 
 
 def _record_carriers(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
     sns_publish = SNSBackend.publish
+    put_events = EventsBackend.put_events
     recorded_publish = RecordingNotifier.publish
     invoke = CliRunner.invoke
     error_init = KeyturnError.__init__
@@ -198,7 +211,12 @@ def _record_carriers(monkeypatch: pytest.MonkeyPatch, scan: SecretScan) -> None:
         error_init(self, *args)
         scan.seen(f"{type(self).__name__} message", " ".join(map(str, args)))
 
+    def bus(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        scan.seen("EventBridge event", json.dumps(events, default=str))  # never opted in
+        return put_events(self, events)
+
     monkeypatch.setattr(SNSBackend, "publish", sns)
+    monkeypatch.setattr(EventsBackend, "put_events", bus)
     monkeypatch.setattr(RecordingNotifier, "publish", recorded)
     monkeypatch.setattr(CliRunner, "invoke", cli)
     monkeypatch.setattr(KeyturnError, "__init__", error)

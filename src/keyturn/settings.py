@@ -6,6 +6,7 @@ variable keyturn reads is named here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +18,7 @@ from keyturn.core.verification import VerificationPolicy
 from keyturn.errors import ConfigurationError
 
 ENV_TOPIC_ARN = "KEYTURN_TOPIC_ARN"
+ENV_EVENT_BUS = "KEYTURN_EVENT_BUS"
 ENV_NOTIFY_INCLUDE_SECRET = "KEYTURN_NOTIFY_INCLUDE_SECRET"
 ENV_SECRET_PREFIX = "KEYTURN_SECRET_PREFIX"
 ENV_KMS_KEY_ID = "KEYTURN_KMS_KEY_ID"
@@ -59,6 +61,11 @@ ENV_QUEUE_URL = "KEYTURN_QUEUE_URL"
 DEFAULT_SECRET_PREFIX = "keyturn/"
 MAX_RUN_INTERVAL_HOURS = 24 * 31
 MAX_RUN_TOLERANCE_SECONDS = 12 * 3600
+EVENT_BUS = re.compile(
+    r"(arn:aws[a-z-]*:events:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:event-bus/)?[/.\-_A-Za-z0-9]{1,256}",
+    re.ASCII,
+)
+"""An EventBridge bus name, or a bus ARN (another account's or region's bus)."""
 __all__ = ["ENV_MANAGE_TAGGED", "ENV_USERS", "ENV_USER_PATH", "Scope", "Settings"]
 
 
@@ -77,6 +84,8 @@ class Settings:
     """Rotation functions that are keyturn's (besides ``function_name``)."""
     function_name: str | None = None
     topic_arn: str | None = None
+    event_bus: str | None = None
+    """Also put every lifecycle notification on this EventBridge bus (name or ARN)."""
     notify_include_secret: bool = False
     region: str | None = None
     endpoint_url: str | None = None
@@ -90,6 +99,12 @@ class Settings:
             raise ConfigurationError(f"{ENV_USER_PATH} must start and end with '/', not {path!r}")
         _check_arns(ENV_TRUSTED_PRINCIPAL_ARNS, self.trusted_principal_arns, principal_problem)
         _check_arns(ENV_ROTATION_FUNCTION_ARNS, self.rotation_function_arns, function_problem)
+        if self.event_bus is not None and not (
+            len(self.event_bus) <= 1600 and EVENT_BUS.fullmatch(self.event_bus)
+        ):
+            raise ConfigurationError(
+                f"{ENV_EVENT_BUS} must be an EventBridge bus name or ARN, not {self.event_bus!r}"
+            )
 
     def secret_name(self, user_name: str) -> str:
         return f"{self.secret_prefix}{user_name}"
@@ -111,6 +126,7 @@ class Settings:
             "rotation_function_arns": _listed(environ, ENV_ROTATION_FUNCTION_ARNS),
             "function_name": environ.get(ENV_LAMBDA_FUNCTION_NAME) or None,
             "topic_arn": environ.get(ENV_TOPIC_ARN) or None,
+            "event_bus": environ.get(ENV_EVENT_BUS) or None,
             "notify_include_secret": _flag(environ, ENV_NOTIFY_INCLUDE_SECRET),
             "region": environ.get(ENV_REGION) or environ.get("AWS_DEFAULT_REGION") or None,
             "endpoint_url": environ.get(ENV_ENDPOINT_URL) or None,

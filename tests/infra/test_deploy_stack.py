@@ -30,6 +30,7 @@ FULL = {
     "SecretsKmsKey": "create",
     "ExtraUserNames": "bob,carol",
     "ManageTaggedUsers": "true",
+    "EventBusName": "ops-events",
 }
 UNSCOPABLE_READS = {
     "iam:ListUsers",
@@ -100,6 +101,7 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
     assert full.function_environment() == {
         "KEYTURN_TOPIC_ARN": full.outputs["TopicArn"],
         "KEYTURN_NOTIFY_INCLUDE_SECRET": "false",
+        "KEYTURN_EVENT_BUS": "ops-events",
         "KEYTURN_SECRET_PREFIX": "keyturn/",
         "KEYTURN_KMS_KEY_ID": secrets_key_arn,
         "KEYTURN_ROTATE_AFTER_DAYS": "80",
@@ -276,6 +278,8 @@ def test_defaults_leave_every_optional_part_out(minimal: Deployed) -> None:
     )
     assert "KEYTURN_KMS_KEY_ID" not in environment
     assert "KEYTURN_USERS" not in environment
+    assert "KEYTURN_EVENT_BUS" not in environment
+    assert "PutLifecycleEvents" not in statements
     assert environment["KEYTURN_MANAGE_TAGGED"] == "false"
 
     assert "RotateKeysOfTaggedUsers" not in statements
@@ -329,3 +333,14 @@ def test_the_run_clock_follows_the_schedule(
 
     assert rule["ScheduleExpression"] == schedule
     assert deployed.function_environment()["KEYTURN_RUN_INTERVAL_HOURS"] == interval
+
+
+def test_role_puts_events_on_the_named_bus_only(full: Deployed) -> None:
+    policy = full.role_policy()
+    bus = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus"
+    assert allows(policy, "events:PutEvents", f"{bus}/ops-events")
+    assert not allows(policy, "events:PutEvents", f"{bus}/default")
+    assert not allows(
+        policy, "events:PutEvents", f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/ops-events"
+    )
+    assert not allows(policy, "events:PutRule", f"{bus}/ops-events")

@@ -18,6 +18,7 @@ from keyturn import __version__
 from keyturn.aws.errors import aws_call
 
 if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
@@ -140,6 +141,10 @@ class AwsClients:
 
     def secretsmanager(self) -> SecretsManagerClient:
         client: SecretsManagerClient = self.client("secretsmanager")
+        return client
+
+    def events(self) -> EventBridgeClient:
+        client: EventBridgeClient = self.client("events")
         return client
 
     def sns(self) -> SNSClient:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from keyturn.core import ses_smtp
 from keyturn.core.delivery import Delivery, Marks, StoredKey
 from keyturn.core.models import SecretValue, StoredState
 from keyturn.core.policy import MAX_DAYS
@@ -42,13 +43,23 @@ _TOKEN_NAMESPACE = uuid.UUID("6f4f2a4e-6b65-7974-7572-6e2d6b657973")
 
 
 def document(delivery: Delivery) -> dict[str, Any]:
-    """The SecretString JSON: the standard fields consumers read, plus keyturn's own record."""
+    """The SecretString JSON: the standard fields consumers read, the SES SMTP credentials
+    when the delivery names a region, plus keyturn's own record."""
     key = delivery.key
+    smtp: dict[str, str] = {}
+    if delivery.ses_smtp_region is not None:
+        password = ses_smtp.smtp_password(key.secret, delivery.ses_smtp_region)
+        smtp = {
+            "SmtpUsername": key.key_id,
+            "SmtpPassword": password.reveal(),
+            "SmtpRegion": delivery.ses_smtp_region,
+        }
     return {
         "UserName": key.user_name,
         "AccessKeyId": key.key_id,
         "SecretAccessKey": key.secret.reveal(),
         "CreateDate": key.created.isoformat(),
+        **smtp,
         META: {
             "StoredAt": delivery.stored_at.isoformat(),
             "PreviousAccessKeyId": delivery.previous_key_id,

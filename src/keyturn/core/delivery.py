@@ -33,6 +33,9 @@ class Delivery:
     """Idempotency token of this generation (see :func:`keyturn.core.codec.delivery_token`)."""
     owner_arn: str = ""
     """The IAM user's ARN; the secret's resource policy lets it read its own key."""
+    ses_smtp_region: str | None = None
+    """Also store the key's SES SMTP credentials for this region (``SmtpUsername``,
+    ``SmtpPassword``); None for none."""
 
 
 @dataclass(frozen=True)

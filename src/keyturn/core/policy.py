@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from keyturn.core.deadlines import RunClock
+from keyturn.core.ses_smtp import parse_region
 from keyturn.errors import ConfigurationError
 
 TAG_MANAGED = "keyturn:managed"
@@ -16,6 +17,7 @@ TAG_GRACE_DAYS = "keyturn:grace-days"
 TAG_DELETE_AFTER_DAYS = "keyturn:delete-after-days"
 TAG_OWNER = "keyturn:owner"
 TAG_MAX_ACTIVE_DAYS = "keyturn:max-active-days"
+TAG_SES_SMTP_REGION = "keyturn:ses-smtp-region"
 
 MAX_DAYS = 3650
 COMPLIANCE_MAX_AGE_DAYS = 90
@@ -89,6 +91,9 @@ class Policy:
         floors: the shortest rotation and deletion schedule user tags may set
             (``max_active_days`` may only be lengthened by a tag; the grace floor for tags is
             ``min_grace_days``).
+        ses_smtp_region: from the user's ``keyturn:ses-smtp-region`` tag: every key stored
+            for the user carries its SES SMTP credentials for this region too
+            (:mod:`keyturn.core.ses_smtp`). None: the secret holds the key only.
     """
 
     rotate_after_days: int = 80
@@ -111,6 +116,7 @@ class Policy:
     lead_floor_days: int = 30
     lead_margin_days: int = 2
     floors: Floors = field(default_factory=Floors)
+    ses_smtp_region: str | None = None
 
     def __post_init__(self) -> None:
         _check_days("rotate_after_days", self.rotate_after_days, minimum=1)
@@ -160,6 +166,7 @@ class Policy:
                 max_active_days=_tag_days(
                     tags, TAG_MAX_ACTIVE_DAYS, self.max_active_days, self.max_active_days
                 ),
+                ses_smtp_region=_tag_region(tags, TAG_SES_SMTP_REGION, self.ses_smtp_region),
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"user {user_name}: {exc}") from None
@@ -227,6 +234,10 @@ def _tag_days(tags: Mapping[str, str], tag: str, default: int, floor: int) -> in
             "tags may lengthen keyturn's schedule, never shorten it"
         )
     return days
+
+
+def _tag_region(tags: Mapping[str, str], tag: str, default: str | None) -> str | None:
+    return parse_region(tags[tag], f"tag {tag}") if tag in tags else default
 
 
 def _tag_flag(tags: Mapping[str, str], tag: str, *, default: bool) -> bool:

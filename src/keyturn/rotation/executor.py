@@ -108,6 +108,7 @@ class Executor:
             action.delete_after_days,
             staging_token or delivery_token(name, ctx.state),
             ctx.user.arn,
+            ctx.policy.ses_smtp_region,
         )
         delivery = self._stage(delivery, ctx.state, fixed=staging_token is not None)
         if staging_token is not None:

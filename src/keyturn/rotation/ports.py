@@ -15,6 +15,7 @@ from typing import Protocol
 
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, StoredState, User
+from keyturn.errors import KeyturnError
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class NotificationKind(StrEnum):
     FAILED = "failed"
 
 
+SECRET_FIELDS = frozenset({"SecretAccessKey", "SmtpPassword"})
+"""Body fields that hold a secret: only the opt-in "rotated" message has one (the key)."""
+
+
 @dataclass(frozen=True)
 class Notification:
     """One lifecycle message: an e-mail subject and a JSON body (never a secret unless opted in)."""
@@ -45,6 +50,11 @@ class Notification:
     user_name: str
     subject: str
     body: dict[str, object]
+
+    def public_body(self) -> dict[str, object]:
+        """The body without any secret field, whatever the operator opted in to: what goes
+        where the opt-in does not reach (EventBridge events)."""
+        return {k: v for k, v in self.body.items() if k not in SECRET_FIELDS}
 
 
 class UserDirectory(Protocol):
@@ -179,3 +189,24 @@ class NullNotifier:
 
     def publish(self, notification: Notification) -> None:
         del notification
+
+
+@dataclass(frozen=True)
+class Notifiers:
+    """Publishes each notification to several notifiers (SNS and EventBridge), in order.
+
+    One that fails does not keep the message from the others; the first error is raised once
+    all were tried, so the caller sees the failure as it would with one notifier.
+    """
+
+    notifiers: tuple[Notifier, ...]
+
+    def publish(self, notification: Notification) -> None:
+        first: KeyturnError | None = None
+        for notifier in self.notifiers:
+            try:
+                notifier.publish(notification)
+            except KeyturnError as exc:
+                first = first or exc
+        if first is not None:
+            raise first

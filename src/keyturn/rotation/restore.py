@@ -65,6 +65,7 @@ class Restorer:
             ctx.policy.delete_after_days,
             delivery_token(name, state),
             ctx.user.arn,
+            ctx.policy.ses_smtp_region,
         )
         ref = self._bring_back(delivery, stored, previous, snapshot)
         message = notices.restored(name, previous.key_id, state.current_key_id, ref)

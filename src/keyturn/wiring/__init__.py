@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from keyturn.aws.events import EventBridgeNotifier
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.session import AwsClients, Session, quiet_sdk_logs
@@ -18,7 +19,14 @@ from keyturn.aws.sns import SnsNotifier
 from keyturn.aws.verify import StsKeyVerifier
 from keyturn.core.secret_policy import principal_arn
 from keyturn.core.secret_trust import SecretTrust
-from keyturn.rotation.ports import Clock, Notifier, NullNotifier, SystemClock, UserDirectory
+from keyturn.rotation.ports import (
+    Clock,
+    Notifier,
+    Notifiers,
+    NullNotifier,
+    SystemClock,
+    UserDirectory,
+)
 from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
 
@@ -109,10 +117,16 @@ def clients_for(settings: Settings, session: Session | None = None) -> AwsClient
 
 
 def notifier_for(clients: AwsClients, settings: Settings) -> Notifier:
-    """SNS on the configured topic, or nothing when no topic is configured."""
-    if not settings.topic_arn:
+    """SNS on the configured topic and EventBridge on the configured bus (both, either, or
+    nothing when neither is configured)."""
+    notifiers: list[Notifier] = []
+    if settings.topic_arn:
+        notifiers.append(SnsNotifier(clients.sns(), settings.topic_arn))
+    if settings.event_bus:
+        notifiers.append(EventBridgeNotifier(clients.events(), settings.event_bus))
+    if not notifiers:
         return NullNotifier()
-    return SnsNotifier(clients.sns(), settings.topic_arn)
+    return notifiers[0] if len(notifiers) == 1 else Notifiers(tuple(notifiers))
 
 
 @functools.lru_cache(maxsize=8)
