@@ -74,12 +74,16 @@ class Schedule:
     """Run the retirement pass every hour between the daily runs (issue 10.3)."""
     lead: bool = False
     """Consumer-aware lead time (issue 10.4)."""
+    warm_up_days: int = 0
+    """Days keyturn runs before the year is measured: an established deployment, which has
+    seen its consumers switch before (lead time learns from that)."""
 
     def __str__(self) -> str:
         ages = f"{self.rotate}/{self.rotate + self.grace}/{self.rotate + self.grace + self.delete}"
         extra = "" if self.cap == Policy().max_active_days else f" cap {self.cap}"
         extra += " +hourly" if self.hourly else ""
-        return ages + extra + (" +lead" if self.lead else "")
+        extra += " +lead" if self.lead else ""
+        return ages + extra + (" (2nd year)" if self.warm_up_days else "")
 
     def policy(self) -> Policy:
         return Policy(
@@ -185,10 +189,14 @@ class FleetYear:
         self.consumers: dict[str, Consumer] = {}
         self.figures = YearFigures(self.schedule)
         self._current: dict[str, str | None] = {}
+        self._sent_before = 0
+        self._faults_before = 0
 
     def run(self) -> YearFigures:
         self._populate()
-        for day in range(self.days):
+        for day in range(self.schedule.warm_up_days + self.days):
+            if day == self.schedule.warm_up_days and day:
+                self._start_measuring()
             midnight = START.replace(hour=0) + timedelta(days=day)
             self._keyturn_runs(day)
             self._retire_until(midnight + timedelta(hours=12))
@@ -199,9 +207,18 @@ class FleetYear:
             self._observe()
             self._retire_until(midnight + timedelta(hours=26))
             self.clock.current = START + timedelta(days=day + 1)
-        self.figures.notifications.update(n.kind.value for n in self.notifier.sent)
+        sent = self.notifier.sent[self._sent_before :]
+        self.figures.notifications.update(n.kind.value for n in sent)
         self.figures.deactivated = dict(self.iam.deactivated)
         return self.figures
+
+    def _start_measuring(self) -> None:
+        """Forget the figures of the warm-up: the year is measured from here."""
+        self.figures = YearFigures(
+            self.schedule, users=self.figures.users, exempt=self.figures.exempt
+        )
+        self._sent_before = len(self.notifier.sent)
+        self._faults_before = self.secrets.failures
 
     def _retire_until(self, last: datetime) -> None:
         """The hourly retirement pass, on each whole hour after now up to ``last``."""
@@ -237,7 +254,7 @@ class FleetYear:
     def _keyturn_runs(self, day: int) -> None:
         self._record_ages()
         self.rotator.run()
-        self.figures.delivery_faults = self.secrets.failures
+        self.figures.delivery_faults = self.secrets.failures - self._faults_before
         for name, consumer in self.consumers.items():
             state = self.secrets.read_state(name)
             current = state.current_key_id if state else None

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from keyturn.core.actions import PLANNED_KEY_ID, ActionKind, Snapshot, apply
-from keyturn.core.delivery import Marks, SecretRef
-from keyturn.core.forecast import ManagedUser, NoDate, OnboardingForecast, forecast
+from keyturn.core.actions import ActionKind, Snapshot, apply
+from keyturn.core.delivery import Marks
+from keyturn.core.forecast import OnboardingForecast
 from keyturn.core.models import StoredState, User
-from keyturn.core.planner import Plan, plan
+from keyturn.core.planner import plan
 from keyturn.core.policy import Policy
 from keyturn.core.retire import retire_plan, stale_grace_mark
 from keyturn.core.scope import HOW_TO_CONFIGURE
@@ -30,9 +30,11 @@ from keyturn.errors import (
     RefusedError,
     UnexpectedError,
 )
-from keyturn.rotation import notices
+from keyturn.rotation import notices, outcomes
 from keyturn.rotation.audit import Reporter
-from keyturn.rotation.executor import Context, Executor
+from keyturn.rotation.doors import Doors
+from keyturn.rotation.executor import Executor
+from keyturn.rotation.outcomes import Inspection, Seen
 from keyturn.rotation.ports import Clock, KeyStore, KeyVerifier, Notifier, Secrets, UserDirectory
 from keyturn.rotation.promotion import Promoter
 from keyturn.rotation.proof import Prover
@@ -44,23 +46,10 @@ from keyturn.settings import Settings
 log = logging.getLogger(__name__)
 AWS_CALLS_ALLOWANCE_SECONDS = 30.0
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-EXEMPT = "the user is exempt (tag keyturn:exempt=true)"
-Seen = ManagedUser | NoDate | None
-"""A managed user as the forecast reads it, or why it could not be read; None: not managed."""
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """A user's world as read now, and the plan for it."""
-
-    user: User
-    policy: Policy
-    snapshot: Snapshot
-    plan: Plan
 
 
 @dataclass
-class Rotator:
+class Rotator(Doors):
     """Applies keyturn's policy to IAM users through the ports."""
 
     directory: UserDirectory
@@ -126,14 +115,16 @@ class Rotator:
         now = at or self.clock.now()
         planned = [self._planned(user, now) for user in self.directory.list_users()]
         results = tuple(result for result, _ in planned)
-        outlook = _forecast([seen for _, seen in planned], now) if forecast else None
+        outlook = outcomes.forecast_of([seen for _, seen in planned], now) if forecast else None
         return RunResult(self.run_id, now, results, self._run_notes(), outlook)
 
     def forecast(self, *, at: datetime | None = None) -> OnboardingForecast:
         """The onboarding forecast alone: what a first run at ``at`` would rotate, which keys
         are past their cap, and by when every managed key is compliant; changes nothing."""
         now = at or self.clock.now()
-        return _forecast([self._planned(user, now)[1] for user in self.directory.list_users()], now)
+        return outcomes.forecast_of(
+            [self._planned(user, now)[1] for user in self.directory.list_users()], now
+        )
 
     def _planned(self, user: User, now: datetime) -> tuple[UserResult, Seen]:
         """One user's plan, and what the forecast needs of it (the user read, or why it was
@@ -143,17 +134,25 @@ class Rotator:
         try:
             found = self.inspect(user, at=now)
         except ConfigurationError as exc:
-            return _refused(user, str(exc)), _no_date(user, managed, f"refused: {exc}")
+            return outcomes.refused(user, str(exc)), outcomes.no_date(
+                user, managed, f"refused: {exc}"
+            )
         except AwsError as exc:
             if not managed and exc.code in ACCESS_DENIED:
-                return _not_inspected(user, exc.code), None
-            return _failed(user, exc), _no_date(user, managed, f"could not be read: {exc}")
+                return outcomes.not_inspected(user, exc.code), None
+            return outcomes.failed(user, exc), outcomes.no_date(
+                user, managed, f"could not be read: {exc}"
+            )
         except KeyturnError as exc:
-            return _failed(user, exc), _no_date(user, managed, f"could not be read: {exc}")
+            return outcomes.failed(user, exc), outcomes.no_date(
+                user, managed, f"could not be read: {exc}"
+            )
         except Exception as exc:
             error = self._unexpected(user, exc)
-            return _failed(user, error), _no_date(user, managed, f"could not be read: {error}")
-        status = _planned_status(found, managed=managed)
+            return outcomes.failed(user, error), outcomes.no_date(
+                user, managed, f"could not be read: {error}"
+            )
+        status = outcomes.planned_status(found, managed=managed)
         result = UserResult(user.name, status, found.plan, found.snapshot.keys)
         seen: Seen = None
         if managed:
@@ -175,9 +174,9 @@ class Rotator:
         results = []
         for user in self.directory.list_users():
             if not self.settings.scope.manages(user):
-                results.append(_not_inspected(user, "outside keyturn's scope"))
+                results.append(outcomes.not_inspected(user, "outside keyturn's scope"))
             elif seconds_left is not None and seconds_left() < reserve:
-                results.append(_deferred(user))
+                results.append(outcomes.deferred(user))
             else:
                 results.append(self._run_user(user, now))
         return RunResult(self.run_id, now, tuple(results), self._run_notes())
@@ -197,9 +196,9 @@ class Rotator:
         try:
             user = self.directory.get_user(name)
         except KeyturnError as exc:
-            return _failed(User(name), exc)
+            return outcomes.failed(User(name), exc)
         if not self.settings.scope.manages(user):
-            return _not_inspected(user, "outside keyturn's scope")
+            return outcomes.not_inspected(user, "outside keyturn's scope")
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
             keys = tuple(self.keys.list_keys(user.name))
@@ -214,7 +213,7 @@ class Rotator:
         except Exception as exc:
             error = self._unexpected(user, exc)
             self.reporter.failed(user.name, error)
-            return _failed(user, error)
+            return outcomes.failed(user, error)
 
     def worst_case_seconds(self) -> float:
         """An upper bound for one user's run: the verification budget plus the AWS calls."""
@@ -232,22 +231,22 @@ class Rotator:
         except Exception as exc:
             error = self._unexpected(user, exc)
             self.reporter.failed(user.name, error)
-            return _failed(user, error)
+            return outcomes.failed(user, error)
 
     def _answer(self, user: User, exc: KeyturnError) -> UserResult:
         """One user's error as that user's result, told to the owner once."""
         if isinstance(exc, RefusedError):  # apply_plan told the owner
-            return _refused(user, exc.reason)
+            return outcomes.refused(user, exc.reason)
         if isinstance(exc, ConfigurationError):
             self.reporter.refuse(user.name, str(exc))
-            return _refused(user, str(exc))
+            return outcomes.refused(user, str(exc))
         if isinstance(exc, AwsError) and exc.code in ACCESS_DENIED:
             reason = f"keyturn's role may not do {exc.operation} on this user ({exc.code})"
             self.reporter.refuse(user.name, reason)
-            return _refused(user, reason)
+            return outcomes.refused(user, reason)
         if not isinstance(exc, PartialRotationError):  # apply_plan told the owner
             self.reporter.failed(user.name, exc)
-        return _failed(user, exc)
+        return outcomes.failed(user, exc)
 
     def _unexpected(self, user: User, exc: Exception) -> UnexpectedError:
         log.exception("unexpected error for user %s", user.name)
@@ -298,7 +297,7 @@ class Rotator:
         found = self._inspect_or_refuse(user, at=now, policy=self.settings.policy)
         if found.snapshot.state.current_key_id is not None:  # else there is nothing to restore
             self.claim_secret(user)
-        ctx = _context(found, now, self.secrets.locate(user.name))
+        ctx = outcomes.context(found, now, self.secrets.locate(user.name))
         try:
             step = self.restorer.restore(ctx, found.snapshot)
         except RefusedError as exc:
@@ -371,7 +370,7 @@ class Rotator:
             raise self.reporter.refuse(user.name, current_plan.refusal)
         if current_plan.actions:
             self.claim_secret(user)  # before the first action, IAM ones included
-        ctx = _context(found, now, self.secrets.locate(user.name))
+        ctx = outcomes.context(found, now, self.secrets.locate(user.name))
         snapshot, done, audit = found.snapshot, list[StepDone](), self.reporter.audit
         for action in current_plan.actions:
             try:
@@ -383,10 +382,10 @@ class Rotator:
                 self.reporter.failed(user.name, exc)
                 raise PartialRotationError(user.name, [d.describe() for d in done], exc) from exc
             done.append(step)
-            extra = _step_facts(step)
+            extra = outcomes.step_facts(step)
             audit(user.name, action.kind.value, step.key_id, action.reason.value, None, extra)
             snapshot = apply(snapshot, action, now, step.key_id or "")
-            ctx = _context(replace(found, snapshot=snapshot), now, ctx.secret)
+            ctx = outcomes.context(replace(found, snapshot=snapshot), now, ctx.secret)
         keys = tuple(self.keys.list_keys(user.name)) if done else found.snapshot.keys
         status = Status.CHANGED if done else Status.UNCHANGED
         if found.policy.exempt:
@@ -407,96 +406,3 @@ class Rotator:
         keys = self.keys.list_keys(user_name)
         previous = next((k for k in keys if k.key_id == previous_key_id), None)
         return notices.previous_key_schedule(previous, state, policy, now)
-
-    def admit(self, user_name: str) -> None:
-        """Refuse ``user_name`` unless it is in keyturn's scope (every door asks this).
-
-        Raises:
-            UserNotFoundError, RefusedError.
-        """
-        self._admit(self.directory.get_user(user_name))
-
-    def _admit(self, user: User) -> None:
-        if not self.settings.scope.manages(user):
-            raise self.reporter.refuse(user.name, self.settings.scope.why_not(user))
-
-    def _inspect_or_refuse(
-        self,
-        user: User,
-        *,
-        at: datetime,
-        policy: Policy,
-        force: bool = False,
-        make_room: bool = False,
-    ) -> Inspection:
-        """:meth:`inspect` for a change someone asked for: stored state keyturn cannot use (a
-        tag or field of the user's secret) refuses the user, with a notification."""
-        try:
-            return self.inspect(user, at=at, policy=policy, force=force, make_room=make_room)
-        except ConfigurationError as exc:
-            raise self.reporter.refuse(user.name, str(exc)) from None
-
-    def _changeable_policy(self, user: User) -> Policy:
-        """The user's policy for a change someone asked for; refuses users outside the scope,
-        exempt users and users whose tags keyturn cannot use."""
-        self._admit(user)
-        try:
-            policy = self.settings.policy.for_user(user.name, user.tags)
-        except ConfigurationError as exc:
-            raise self.reporter.refuse(user.name, str(exc)) from None
-        if policy.exempt:
-            raise self.reporter.refuse(user.name, EXEMPT)
-        return policy
-
-
-def _context(found: Inspection, now: datetime, secret: SecretRef) -> Context:
-    keys = [k for k in found.snapshot.keys if k.key_id != PLANNED_KEY_ID]
-    ids = tuple(k.key_id for k in keys)
-    active = tuple(k.key_id for k in keys if k.active)
-    return Context(found.user, now, found.policy, found.snapshot.state, secret, ids, active)
-
-
-def _step_facts(step: StepDone) -> dict[str, object]:
-    days = step.two_keys_active_days
-    return {} if days is None else {"two_keys_active_days": days}
-
-
-def _no_date(user: User, managed: bool, reason: str) -> NoDate | None:
-    return NoDate(user.name, reason) if managed else None
-
-
-def _forecast(seen: list[Seen], now: datetime) -> OnboardingForecast:
-    """The forecast of the users read; those that could not be are listed without a date."""
-    unread = tuple(s for s in seen if isinstance(s, NoDate))
-    found = forecast([s for s in seen if isinstance(s, tuple)], now)
-    if not unread:
-        return found
-    return replace(found, compliant_by=None, no_date=(*unread, *found.no_date))
-
-
-def _refused(user: User, reason: str) -> UserResult:
-    return UserResult(user.name, Status.REFUSED, Plan(user.name), message=reason)
-
-
-def _failed(user: User, exc: KeyturnError) -> UserResult:
-    return UserResult(user.name, Status.FAILED, Plan(user.name), message=str(exc), error=exc)
-
-
-def _deferred(user: User) -> UserResult:
-    message = "deferred to the next run: this invocation's time was nearly up"
-    return UserResult(user.name, Status.DEFERRED, Plan(user.name), message=message)
-
-
-def _not_inspected(user: User, why: str) -> UserResult:
-    """An unmanaged user reported without reading its keys: a scoped role may not."""
-    return UserResult(user.name, Status.UNMANAGED, Plan(user.name), message=f"not inspected: {why}")
-
-
-def _planned_status(found: Inspection, *, managed: bool) -> Status:
-    if not managed:
-        return Status.UNMANAGED
-    if found.policy.exempt:
-        return Status.EXEMPT
-    if found.plan.refusal is not None:
-        return Status.REFUSED
-    return Status.PLANNED if found.plan.actions else Status.UNCHANGED
