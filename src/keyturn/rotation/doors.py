@@ -6,6 +6,7 @@ cannot use is refused (audited and announced) before anything is read or changed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from keyturn.core.models import User
@@ -26,16 +27,8 @@ class Doors:
     settings: Settings
     reporter: Reporter
 
-    def inspect(
-        self,
-        user: User,
-        *,
-        at: datetime | None = None,
-        force: bool = False,
-        policy: Policy | None = None,
-        make_room: bool = False,
-    ) -> Inspection:
-        raise NotImplementedError
+    inspect: Callable[..., Inspection]
+    """The Rotator's :meth:`~keyturn.rotation.rotator.Rotator.inspect`."""
 
     def admit(self, user_name: str) -> None:
         """Refuse ``user_name`` unless it is in keyturn's scope (every door asks this).
