@@ -21,6 +21,7 @@ from moto.iam.models import iam_backends
 
 from keyturn.emulator import EmbeddedAws
 from keyturn.fleet import dispatcher, worker
+from tests.integration.fleet_world import member_session
 
 from .iam_audit import (
     Call,
@@ -75,18 +76,6 @@ class Fleet:
         return [k["AccessKeyId"] for k in listed_keys["AccessKeyMetadata"]]
 
 
-def _assume(aws: EmbeddedAws, account: str) -> boto3.Session:
-    creds = aws.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=REGION,
-    )
-
-
 def _member_role_stack(aws: EmbeddedAws, member: boto3.Session) -> None:
     path = translate_module.Path(__file__).resolve().parents[2] / "infra" / "member-role.yaml"
     template = translate_module.load_template(path)
@@ -110,7 +99,7 @@ def fleet(cloud: EmbeddedAws) -> Fleet:
     org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     status = org.create_account(AccountName="member", Email="member@example.com")
     member_id = status["CreateAccountStatus"]["AccountId"]
-    member = _assume(cloud, member_id)
+    member = member_session(cloud, member_id)
     _member_role_stack(cloud, member)
     iam = member.client("iam", endpoint_url=cloud.url)
     for user, path in ((IN_SCOPE, "/keyturn/"), (OUTSIDER, "/")):

@@ -26,6 +26,7 @@ from tests.infra.stack import (
     role_policy,
     translate_module,
 )
+from tests.integration.fleet_world import member_session
 from tests.security.policy_eval import Document
 
 EXTERNAL_ID = "keyturn-security-test-external-id"
@@ -74,7 +75,7 @@ def deploy_fleet(aws: EmbeddedAws) -> FleetDocuments:
     org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     status = org.create_account(AccountName="member", Email="member@example.com")
     member_id = status["CreateAccountStatus"]["AccountId"]
-    member = _member_session(aws, member_id)
+    member = member_session(aws, member_id)
     _member_roles(aws, member)
     parameters = {
         "FleetMode": "hub",
@@ -105,18 +106,6 @@ def deploy_fleet(aws: EmbeddedAws) -> FleetDocuments:
         invoke_policy=json.loads(
             hub.client("lambda").get_policy(FunctionName=hub.outputs["FunctionArn"])["Policy"]
         ),
-    )
-
-
-def _member_session(aws: EmbeddedAws, account: str) -> boto3.Session:
-    creds = aws.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=REGION,
     )
 
 
