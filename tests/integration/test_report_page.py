@@ -29,15 +29,28 @@ FLAGS = (
     "--hide-scrollbars",
 )
 AGES = {"old-app": 120, "soon-app": 72, "fresh-app": 5, "outsider": 100}
+TWIN_AGES = (20, 30)
+"""twin-app holds two active keys keyturn did not create: refused on every run."""
+TYPO_AGE = 110
+"""typo-app has a malformed ``keyturn:*`` tag: refused, and its overdue key still counted."""
+MANAGED = {"Key": "keyturn:managed", "Value": "true"}
 
 
 def populate(aws: EmbeddedAws) -> None:
     iam = aws.client("iam")
     for user, age in AGES.items():
-        tags = [] if user == "outsider" else [{"Key": "keyturn:managed", "Value": "true"}]
+        tags = [] if user == "outsider" else [MANAGED]
         iam.create_user(UserName=user, Tags=tags)
         key = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
         aws.backdate_key(user, key, age)
+    iam.create_user(UserName="twin-app", Tags=[MANAGED])
+    for age in TWIN_AGES:
+        key = iam.create_access_key(UserName="twin-app")["AccessKey"]["AccessKeyId"]
+        aws.backdate_key("twin-app", key, age)
+    typo = [MANAGED, {"Key": "keyturn:rotate-after-days", "Value": "ninety"}]
+    iam.create_user(UserName="typo-app", Tags=typo)
+    key = iam.create_access_key(UserName="typo-app")["AccessKey"]["AccessKeyId"]
+    aws.backdate_key("typo-app", key, TYPO_AGE)
 
 
 @pytest.fixture
@@ -49,7 +62,9 @@ def report_files(aws: EmbeddedAws, tmp_path: Path) -> tuple[Path, Path]:
     assert done.exit_code == 0, done.output
     # The 120-day key's deactivation notice is an action too: past the cap, it goes on the
     # floor's run (issue 10), and the owner is warned of it.
-    assert "4 keys in 1 account(s), 2 overdue, 3 action(s)" in done.output
+    assert "7 keys in 1 account(s), 3 overdue, 2 user(s) refused or failed, 3 action(s)" in (
+        done.output
+    )
     return page, rows
 
 
@@ -57,9 +72,15 @@ def test_the_csv_has_a_row_per_key(report_files: tuple[Path, Path]) -> None:
     _, rows = report_files
     with rows.open(newline="") as f:
         read = list(csv.DictReader(f))
+    ages = [*AGES.items(), *(("twin-app", a) for a in TWIN_AGES), ("typo-app", TYPO_AGE)]
     assert sorted((r["user"], int(r["age_days"]), r["overdue"]) for r in read) == sorted(
-        (user, age, "yes" if age >= 90 else "no") for user, age in AGES.items()
+        (user, age, "yes" if age >= 90 else "no") for user, age in ages
     )
+    standing = {r["user"]: (r["standing"], r["reason"]) for r in read}
+    assert standing["typo-app"][0] == "unusable"
+    assert "keyturn:rotate-after-days" in standing["typo-app"][1]
+    assert standing["twin-app"][0] == "refused"
+    assert standing["outsider"] == ("unmanaged", "")
     assert {r["account"] for r in read} == {"123456789012"}
 
 
@@ -85,18 +106,28 @@ def test_chromium_draws_the_chart_and_the_overdue_rows(
 ) -> None:
     page, _ = report_files
     dom = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile")
-    assert len(re.findall(r'<rect class="key (?:active|overdue|inactive)"', dom)) == 4
-    assert len(re.findall(r'<rect class="key overdue"', dom)) == 2
+    marks = re.findall(r'<rect class="key (\w+)"', dom)
+    # the unmanaged outsider is overdue, and red wins over hollow
+    assert sorted(marks) == ["active"] * 2 + ["overdue"] * 3 + ["refused"] * 2
     assert '<line class="limit"' in dom
     overdue_rows = re.findall(r'<tr class="overdue">(.*?)</tr>', dom)
-    assert [re.search(r'data-label="User">([^<]+)<', r).group(1) for r in overdue_rows] == [  # type: ignore[union-attr]
-        "old-app",
-        "outsider",
+    users = [re.findall(r'data-label="User">([^<]+)<', r) for r in overdue_rows]
+    # the account's row in the summary table first, then the overdue keys, oldest first
+    assert users == [[], ["old-app"], ["typo-app"], ["outsider"]]
+    refused_rows = re.findall(r'<tr class="refused">(.*?)</tr>', dom)
+    assert [re.search(r'data-label="User">([^<]+)<', r).group(1) for r in refused_rows] == [  # type: ignore[union-attr]
+        "typo-app",
+        "twin-app",
     ]
-    shot = tmp_path / "narrow.png"
-    chromium(
-        f"--screenshot={shot}", "--window-size=390,844", page.as_uri(), profile=tmp_path / "p2"
-    )
-    assert shot.stat().st_size > 5_000
-    width = int.from_bytes(shot.read_bytes()[16:20], "big")
-    assert width == 390
+    for wide, name in ((1280, "wide.png"), (390, "narrow.png")):
+        shot = tmp_path / name
+        chromium(
+            f"--screenshot={shot}",
+            f"--window-size={wide},2400",
+            page.as_uri(),
+            profile=tmp_path / f"p{wide}",
+        )
+        assert shot.stat().st_size > 5_000
+        assert int.from_bytes(shot.read_bytes()[16:20], "big") == wide
+        if os.environ.get("KEYTURN_KEEP_SCREENSHOTS"):
+            shutil.copy(shot, Path(os.environ["KEYTURN_KEEP_SCREENSHOTS"]) / name)

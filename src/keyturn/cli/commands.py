@@ -294,7 +294,8 @@ def report(
             write_csv(built, out)
     obj.console.print(
         f"{len(built.keys)} keys in {len(built.accounts)} account(s), "
-        f"{len(built.overdue)} overdue, {len(built.upcoming)} action(s) in the next "
+        f"{len(built.overdue)} overdue, {len(built.troubled)} user(s) refused or failed, "
+        f"{len(built.upcoming)} action(s) in the next "
         f"{built.horizon_days} days"
     )
 

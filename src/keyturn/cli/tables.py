@@ -43,9 +43,10 @@ def _scan_rows(table: Table, user: UserResult, now: datetime) -> None:
 
 
 def _next(user: UserResult, now: datetime) -> tuple[str, str]:
+    """The next action, or why there is none: a refused or failed user shows its reason."""
     found = user.plan
-    if found.refusal:
-        return "refused (see plan)", "now"
+    if user.status in {Status.REFUSED, Status.FAILED}:
+        return f"{user.status.value}: {escape(found.refusal or user.message)}", ""
     if found.actions:
         return ", ".join(describe(a, a.key_id) for a in found.actions), "now"
     upcoming = found.next_upcoming

@@ -1,5 +1,8 @@
 """The report's rows as CSV (the same rows the page lists), with the standard csv module.
 
+One row per key, then one row (empty key columns) per user without keys, so no user keyturn
+saw is missing; ``standing`` and ``reason`` say why keyturn refuses or leaves a user alone.
+
 Cells are escaped against formula injection: IAM user names may start with ``=``, ``+``, ``-``
 or ``@``, which a spreadsheet opening the file would evaluate (``=1+1``). As OWASP advises, a
 text cell starting with one of those, a tab or a carriage return gets a leading ``'``, which
@@ -25,6 +28,8 @@ COLUMNS = (
     "keyturn_status",
     "next_action",
     "next_when",
+    "standing",
+    "reason",
 )
 
 
@@ -41,6 +46,7 @@ def safe_cell(value: object) -> object:
 def write_csv(report: AgeReport, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
+    reasons = {(u.account, u.user): u.reason for u in report.people}
     for k in report.keys:
         row = [
             k.account,
@@ -54,5 +60,11 @@ def write_csv(report: AgeReport, out: TextIO) -> None:
             k.keyturn_status,
             k.next_action,
             k.next_when.isoformat(timespec="seconds") if k.next_when else "",
+            k.standing.value,
+            reasons.get((k.account, k.user), ""),
         ]
         writer.writerow([safe_cell(v) for v in row])
+    for u in report.people:
+        if not u.keys:
+            row = [u.account, u.user, "", "", "", "no", "", "", u.keyturn_status, "", ""]
+            writer.writerow([safe_cell(v) for v in [*row, u.standing.value, u.reason]])

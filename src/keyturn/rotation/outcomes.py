@@ -8,7 +8,7 @@ from datetime import datetime
 from keyturn.core.actions import PLANNED_KEY_ID, Snapshot
 from keyturn.core.delivery import SecretRef
 from keyturn.core.forecast import ManagedUser, NoDate, OnboardingForecast, forecast
-from keyturn.core.models import User
+from keyturn.core.models import AccessKey, User
 from keyturn.core.planner import Plan
 from keyturn.core.policy import Policy
 from keyturn.errors import KeyturnError
@@ -54,8 +54,9 @@ def forecast_of(seen: list[Seen], now: datetime) -> OnboardingForecast:
     return replace(found, compliant_by=None, no_date=(*unread, *found.no_date))
 
 
-def refused(user: User, reason: str) -> UserResult:
-    return UserResult(user.name, Status.REFUSED, Plan(user.name), message=reason)
+def refused(user: User, reason: str, keys: tuple[AccessKey, ...] = ()) -> UserResult:
+    """A refused user; ``keys``, when read, keep it counted in reports."""
+    return UserResult(user.name, Status.REFUSED, Plan(user.name), keys, message=reason)
 
 
 def failed(user: User, exc: KeyturnError) -> UserResult:

@@ -17,7 +17,7 @@ from datetime import datetime
 from keyturn.core.actions import ActionKind, Snapshot, apply
 from keyturn.core.delivery import Marks
 from keyturn.core.forecast import OnboardingForecast
-from keyturn.core.models import StoredState, User
+from keyturn.core.models import AccessKey, StoredState, User
 from keyturn.core.planner import plan
 from keyturn.core.policy import Policy
 from keyturn.core.retire import retire_plan, stale_grace_mark
@@ -134,9 +134,8 @@ class Rotator(Doors):
         try:
             found = self.inspect(user, at=now)
         except ConfigurationError as exc:
-            return outcomes.refused(user, str(exc)), outcomes.no_date(
-                user, managed, f"refused: {exc}"
-            )
+            refused = outcomes.refused(user, str(exc), self._keys_anyway(user))
+            return refused, outcomes.no_date(user, managed, f"refused: {exc}")
         except AwsError as exc:
             if not managed and exc.code in ACCESS_DENIED:
                 return outcomes.not_inspected(user, exc.code), None
@@ -158,6 +157,15 @@ class Rotator(Doors):
         if managed:
             seen = (user, found.snapshot.keys, found.snapshot.state, found.policy)
         return result, seen
+
+    def _keys_anyway(self, user: User) -> tuple[AccessKey, ...]:
+        """The keys of a user keyturn refuses to plan for (tags or stored state it cannot use),
+        so a report still counts them; none when even they cannot be read."""
+        try:
+            return tuple(self.keys.list_keys(user.name))
+        except Exception:  # the refusal is what this user's result reports
+            log.info("keys of refused user %s not read", user.name, exc_info=True)
+            return ()
 
     # Changing ------------------------------------------------------------------------------
 
