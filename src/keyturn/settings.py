@@ -19,6 +19,7 @@ from keyturn.errors import ConfigurationError
 
 ENV_TOPIC_ARN = "KEYTURN_TOPIC_ARN"
 ENV_EVENT_BUS = "KEYTURN_EVENT_BUS"
+ENV_SECURITY_HUB = "KEYTURN_SECURITY_HUB"
 ENV_NOTIFY_INCLUDE_SECRET = "KEYTURN_NOTIFY_INCLUDE_SECRET"
 ENV_SECRET_PREFIX = "KEYTURN_SECRET_PREFIX"
 ENV_KMS_KEY_ID = "KEYTURN_KMS_KEY_ID"
@@ -90,6 +91,8 @@ class Settings:
     region: str | None = None
     endpoint_url: str | None = None
     profile: str | None = None
+    security_hub: bool = False
+    """Import a Security Hub finding per key past the cap, refused and failed user."""
 
     def __post_init__(self) -> None:
         if not self.secret_prefix or len(self.secret_prefix) > 256:
@@ -130,6 +133,7 @@ class Settings:
             "notify_include_secret": _flag(environ, ENV_NOTIFY_INCLUDE_SECRET),
             "region": environ.get(ENV_REGION) or environ.get("AWS_DEFAULT_REGION") or None,
             "endpoint_url": environ.get(ENV_ENDPOINT_URL) or None,
+            "security_hub": _flag(environ, ENV_SECURITY_HUB),
         }
         values.update({k: v for k, v in explicit.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

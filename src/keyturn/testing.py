@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, Sto
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
 from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
+from keyturn.rotation.findings import Finding
 from keyturn.rotation.ports import Notification, Probe, SystemClock
 from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
@@ -344,6 +345,42 @@ class RecordingNotifier:
 
     def publish(self, notification: Notification) -> None:
         self.sent.append(notification)
+
+
+@dataclass
+class InMemoryFindings:
+    """Security Hub as a dict of findings by ident: what is open, what was resolved."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_with: AwsError | None = None
+
+    def active(self) -> dict[str, dict[str, Any]]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return {i: r for i, r in self.records.items() if r["state"] == "ACTIVE"}
+
+    def upsert(
+        self, findings: Sequence[Finding], at: datetime, known: Mapping[str, Mapping[str, Any]]
+    ) -> int:
+        for found in findings:
+            before = known.get(found.ident, {})
+            self.records[found.ident] = {
+                "created": before.get("created", at),
+                "ident": found.ident,
+                "finding": found,
+                "state": "ACTIVE",
+                "workflow": "NEW",
+                "at": at,
+            }
+        return 0
+
+    def resolve(self, records: Sequence[Mapping[str, Any]], at: datetime) -> int:
+        for record in records:
+            self.records[record["ident"]].update(state="ARCHIVED", workflow="RESOLVED", at=at)
+        return 0
+
+    def open_idents(self) -> set[str]:
+        return {i for i, r in self.records.items() if r["state"] == "ACTIVE"}
 
 
 @dataclass

@@ -140,6 +140,7 @@ def run(obj: CliContext, credential_report: bool) -> None:
         rotator = obj.rotator()
     result = rotator.run()
     _show_run(obj, result, f"keyturn run {result.run_id}")
+    _publish_findings(rotator, result)
     code = run_exit_code(result)
     if code != EXIT_OK:
         raise click.exceptions.Exit(code)
@@ -308,6 +309,16 @@ def _show_run(obj: CliContext, run: RunResult, title: str) -> None:
         if run.forecast is not None:
             for line in forecast_lines(run.forecast):
                 obj.console.print(line)
+
+
+def _publish_findings(rotator: Rotator, result: RunResult) -> None:
+    """Security Hub findings after a run (``KEYTURN_SECURITY_HUB``); never changes the exit."""
+    if rotator.findings is None:
+        return
+    done = rotator.findings.publish(result)
+    line = f"Security Hub: {done.upserted} finding(s) open, {done.resolved} resolved"
+    line += f", {done.failed} failed (see the log)" if done.failed else ""
+    click.echo(line, err=True)
 
 
 def _show_user(obj: CliContext, result: UserResult) -> None:

@@ -12,10 +12,16 @@ Each patch makes moto answer as AWS does; :func:`patched` applies them for a ``w
 3. **An AWSPENDING version can be overwritten.** AWS rejects PutSecretValue with an existing
    ClientRequestToken and a different value (``ResourceExistsException``), except on the
    value-less version RotateSecret creates; moto overwrites any AWSPENDING version.
+4. **Security Hub has no BatchUpdateFindings.** moto (5.2) implements BatchImportFindings and
+   GetFindings only; the patch adds ``PATCH /findings/batchupdate`` setting ``Workflow`` (and
+   ``Note``) on the findings named, answering ``UnprocessedFindings`` for unknown ones as AWS
+   does. Not patched: moto's GetFindings ignores ``Filters``; keyturn's adapter checks every
+   finding it reads again (product, generator, account, Id prefix), so it needs no patch.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,8 +30,12 @@ from moto.iam import access_control
 from moto.iam.models import iam_backends
 from moto.secretsmanager import models as sm_models
 from moto.secretsmanager.exceptions import ResourceExistsException
+from moto.securityhub import urls as securityhub_urls
+from moto.securityhub.models import securityhub_backends
+from moto.securityhub.responses import SecurityHubResponse
 
 CURRENT = "AWSCURRENT"
+BATCH_UPDATE_PATH = "{0}/findings/batchupdate$"
 
 
 def _reject_inactive(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,6 +94,26 @@ def _keep_values(original: Callable[..., Any]) -> Callable[..., Any]:
     return put_secret_value
 
 
+def batch_update_findings(self: Any) -> str:
+    """Security Hub's BatchUpdateFindings on moto's stored findings (Workflow and Note)."""
+    params = json.loads(self.body) if self.body else {}
+    backend = securityhub_backends[self.current_account][self.region]
+    stored = {f.id: f for f in backend.findings}
+    processed, unprocessed = [], []
+    for ident in params.get("FindingIdentifiers", []):
+        finding = stored.get(ident.get("Id"))
+        if finding is None or finding.data.get("ProductArn") != ident.get("ProductArn"):
+            unprocessed.append(
+                {"FindingIdentifier": ident, "ErrorCode": "FindingNotFound", "ErrorMessage": ""}
+            )
+            continue
+        for name in ("Workflow", "Note", "Severity"):
+            if name in params:
+                finding.data[name] = params[name]
+        processed.append(ident)
+    return json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed})
+
+
 @contextmanager
 def patched() -> Iterator[None]:
     """Apply every patch for the block; restore moto afterwards."""
@@ -96,9 +126,13 @@ def patched() -> Iterator[None]:
     access_control.create_access_key = _reject_inactive(saved[0])
     backend.update_secret_version_stage = _move_default(saved[1])  # type: ignore[method-assign]
     backend.put_secret_value = _keep_values(saved[2])  # type: ignore[method-assign]
+    securityhub_urls.url_paths[BATCH_UPDATE_PATH] = SecurityHubResponse.dispatch
+    SecurityHubResponse.batch_update_findings = batch_update_findings  # type: ignore[attr-defined]
     try:
         yield
     finally:
+        securityhub_urls.url_paths.pop(BATCH_UPDATE_PATH, None)
+        del SecurityHubResponse.batch_update_findings  # type: ignore[attr-defined]
         access_control.create_access_key = saved[0]
         backend.update_secret_version_stage = saved[1]  # type: ignore[method-assign]
         backend.put_secret_value = saved[2]  # type: ignore[method-assign]

@@ -135,11 +135,23 @@ def _serve(
         run = rotator.retire()
     else:
         run = rotator.run(seconds_left=seconds_left)
+        _publish_findings(rotator, run)
     _count(run)
     if run.failures and run.failures[0].error is not None:
         logger.error("run finished with failures", extra={"failed": len(run.failures)})
         raise run.failures[0].error
     return {"statusCode": 200, "body": run_json(run)}
+
+
+def _publish_findings(rotator: Rotator, run: RunResult) -> None:
+    """Security Hub findings after a scheduled run; a failure is logged and counted, never
+    raised (the run itself went as its results say)."""
+    if rotator.findings is None:
+        return
+    published = rotator.findings.publish(run)
+    if published.failed:
+        metrics.add_metric(name="FindingsFailed", unit=MetricUnit.Count, value=published.failed)
+        logger.error("Security Hub findings not all published", extra={"failed": published.failed})
 
 
 def _user_response(result: UserResult) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from keyturn.rotation import notices, outcomes
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.doors import Doors
 from keyturn.rotation.executor import Executor
+from keyturn.rotation.findings import FindingsPublisher
 from keyturn.rotation.outcomes import Inspection, Seen
 from keyturn.rotation.ports import Clock, KeyStore, KeyVerifier, Notifier, Secrets, UserDirectory
 from keyturn.rotation.promotion import Promoter
@@ -63,6 +64,8 @@ class Rotator(Doors):
     """Proves new keys before promotion; None (simulations only) records them as verified."""
     sleep: Callable[[float], None] | None = None
     """The pause between verification probes; required with a verifier."""
+    findings: FindingsPublisher | None = None
+    """Security Hub findings after each run (``KEYTURN_SECURITY_HUB``); the faces call it."""
 
     def __post_init__(self) -> None:
         prover = None

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from keyturn.aws.events import EventBridgeNotifier
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.secrets import SecretsManagerStore
+from keyturn.aws.securityhub import SecurityHubFindings
 from keyturn.aws.session import AwsClients, Session, quiet_sdk_logs
 from keyturn.aws.sns import SnsNotifier
 from keyturn.aws.verify import StsKeyVerifier
 from keyturn.core.secret_policy import principal_arn
 from keyturn.core.secret_trust import SecretTrust
+from keyturn.rotation.findings import FindingsPublisher
 from keyturn.rotation.ports import (
     Clock,
     Notifier,
@@ -33,6 +35,7 @@ from keyturn.settings import Settings
 __all__ = [
     "build_rotator",
     "clients_for",
+    "findings_for",
     "forget_clients",
     "notifier_for",
     "rotator_on",
@@ -82,7 +85,20 @@ def rotator_on(
         run_id or uuid.uuid4().hex[:12],
         verifier=StsKeyVerifier(clients.region or settings.region, settings.endpoint_url),
         sleep=time.sleep,
+        findings=findings_for(clients, settings),
     )
+
+
+def findings_for(clients: AwsClients, settings: Settings) -> FindingsPublisher | None:
+    """Security Hub findings in ``clients``' account and region, when ``KEYTURN_SECURITY_HUB``
+    is on; the account is asked of STS only when a run publishes."""
+    if not settings.security_hub:
+        return None
+    region = clients.region or settings.region or "us-east-1"
+    partition = clients.session.get_partition_for_region(region)
+    hub = clients.client("securityhub")
+    store = SecurityHubFindings(hub, clients.account_id, region, partition)
+    return FindingsPublisher(store, settings.policy.max_active_days)
 
 
 def secret_trust(clients: AwsClients, settings: Settings) -> Callable[[], SecretTrust]:
