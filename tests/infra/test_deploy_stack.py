@@ -31,6 +31,7 @@ FULL = {
     "ExtraUserNames": "bob,carol",
     "ManageTaggedUsers": "true",
     "EventBusName": "ops-events",
+    "SecurityHubFindings": "true",
 }
 UNSCOPABLE_READS = {
     "iam:ListUsers",
@@ -102,6 +103,7 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
         "KEYTURN_TOPIC_ARN": full.outputs["TopicArn"],
         "KEYTURN_NOTIFY_INCLUDE_SECRET": "false",
         "KEYTURN_EVENT_BUS": "ops-events",
+        "KEYTURN_SECURITY_HUB": "true",
         "KEYTURN_SECRET_PREFIX": "keyturn/",
         "KEYTURN_KMS_KEY_ID": secrets_key_arn,
         "KEYTURN_ROTATE_AFTER_DAYS": "80",
@@ -280,6 +282,8 @@ def test_defaults_leave_every_optional_part_out(minimal: Deployed) -> None:
     assert "KEYTURN_USERS" not in environment
     assert "KEYTURN_EVENT_BUS" not in environment
     assert "PutLifecycleEvents" not in statements
+    assert "KEYTURN_SECURITY_HUB" not in environment
+    assert not {"ImportFindings", "ReadAndResolveFindings"} & statements
     assert environment["KEYTURN_MANAGE_TAGGED"] == "false"
 
     assert "RotateKeysOfTaggedUsers" not in statements
@@ -344,3 +348,21 @@ def test_role_puts_events_on_the_named_bus_only(full: Deployed) -> None:
         policy, "events:PutEvents", f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/ops-events"
     )
     assert not allows(policy, "events:PutRule", f"{bus}/ops-events")
+
+
+def test_role_imports_findings_under_its_own_product_only(full: Deployed) -> None:
+    policy = full.role_policy()
+    assert full.function_environment()["KEYTURN_SECURITY_HUB"] == "true"
+    hub = f"arn:aws:securityhub:us-east-1:{ACCOUNT}"
+    own = f"{hub}:product/{ACCOUNT}/default"
+    assert allows(policy, "securityhub:BatchImportFindings", own)
+    assert not allows(policy, "securityhub:BatchImportFindings", f"{hub}:product/aws/guardduty")
+    assert not allows(
+        policy,
+        "securityhub:BatchImportFindings",
+        "arn:aws:securityhub:us-east-1:210987654321:product/210987654321/default",
+    )
+    for action in ("securityhub:GetFindings", "securityhub:BatchUpdateFindings"):
+        assert allows(policy, action, f"{hub}:hub/default")
+        assert not allows(policy, action, f"arn:aws:securityhub:eu-west-1:{ACCOUNT}:hub/default")
+    assert not allows(policy, "securityhub:DisableSecurityHub", f"{hub}:hub/default")
