@@ -11,7 +11,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from keyturn.core.models import User
 from keyturn.core.policy import Floors, Policy, parse_days, parse_flag
+from keyturn.core.rollout import (
+    ENV_ACT_PATHS,
+    ENV_ACT_TAG,
+    ENV_ACT_USERS,
+    ENV_MODE,
+    Mode,
+    Rollout,
+    parse_act_tag,
+)
 from keyturn.core.scope import ENV_MANAGE_TAGGED, ENV_USER_PATH, ENV_USERS, Scope
 from keyturn.core.secret_trust import function_problem, principal_problem
 from keyturn.core.verification import VerificationPolicy
@@ -58,6 +68,8 @@ ENV_EXCLUDE_ACCOUNTS = "KEYTURN_EXCLUDE_ACCOUNTS"
 ENV_INCLUDE_OUS = "KEYTURN_INCLUDE_OUS"
 ENV_EXCLUDE_OUS = "KEYTURN_EXCLUDE_OUS"
 ENV_QUEUE_URL = "KEYTURN_QUEUE_URL"
+ENV_ACT_ACCOUNTS = "KEYTURN_ACT_ACCOUNTS"
+ENV_ACT_OUS = "KEYTURN_ACT_OUS"
 
 DEFAULT_SECRET_PREFIX = "keyturn/"
 MAX_RUN_INTERVAL_HOURS = 24 * 31
@@ -67,7 +79,19 @@ EVENT_BUS = re.compile(
     re.ASCII,
 )
 """An EventBridge bus name, or a bus ARN (another account's or region's bus)."""
-__all__ = ["ENV_MANAGE_TAGGED", "ENV_USERS", "ENV_USER_PATH", "Scope", "Settings"]
+__all__ = [
+    "ENV_ACT_PATHS",
+    "ENV_ACT_TAG",
+    "ENV_ACT_USERS",
+    "ENV_MANAGE_TAGGED",
+    "ENV_MODE",
+    "ENV_USERS",
+    "ENV_USER_PATH",
+    "Mode",
+    "Rollout",
+    "Scope",
+    "Settings",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,10 @@ class Settings:
     profile: str | None = None
     security_hub: bool = False
     """Import a Security Hub finding per key past the cap, refused and failed user."""
+    mode: Mode = Mode.ACT
+    """``audit``: plan, report, notify and count as if acting, and change nothing."""
+    rollout: Rollout = field(default_factory=Rollout)
+    """In act mode, the managed users acted on when any rule is set (the rest are audited)."""
 
     def __post_init__(self) -> None:
         if not self.secret_prefix or len(self.secret_prefix) > 256:
@@ -108,6 +136,11 @@ class Settings:
             raise ConfigurationError(
                 f"{ENV_EVENT_BUS} must be an EventBridge bus name or ARN, not {self.event_bus!r}"
             )
+
+    def mode_for(self, user: User) -> Mode:
+        """``user``'s mode: audit in audit mode; in act mode, act unless rollout rules are set
+        and none selects the user (:mod:`keyturn.core.rollout`)."""
+        return self.rollout.mode_for(user, self.mode)
 
     def secret_name(self, user_name: str) -> str:
         return f"{self.secret_prefix}{user_name}"
@@ -134,6 +167,12 @@ class Settings:
             "region": environ.get(ENV_REGION) or environ.get("AWS_DEFAULT_REGION") or None,
             "endpoint_url": environ.get(ENV_ENDPOINT_URL) or None,
             "security_hub": _flag(environ, ENV_SECURITY_HUB),
+            "mode": Mode.parse(ENV_MODE, environ.get(ENV_MODE) or Mode.ACT.value),
+            "rollout": Rollout(
+                user_names=frozenset(_listed(environ, ENV_ACT_USERS)),
+                user_paths=_listed(environ, ENV_ACT_PATHS),
+                tag=parse_act_tag(environ.get(ENV_ACT_TAG, "")),
+            ),
         }
         values.update({k: v for k, v in explicit.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -32,6 +32,10 @@ FULL = {
     "ManageTaggedUsers": "true",
     "EventBusName": "ops-events",
     "SecurityHubFindings": "true",
+    "Mode": "audit",
+    "ActUserNames": "bob",
+    "ActUserPaths": "/pilot/,/keyturn/team/",
+    "ActTag": "rollout=act",
 }
 UNSCOPABLE_READS = {
     "iam:ListUsers",
@@ -118,6 +122,10 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
         "KEYTURN_USERS": "bob,carol,keyturn-sqs-integration",
         "KEYTURN_MANAGE_TAGGED": "true",
         "KEYTURN_DELETE_FOREIGN_KEYS": "false",
+        "KEYTURN_MODE": "audit",
+        "KEYTURN_ACT_USERS": "bob",
+        "KEYTURN_ACT_PATHS": "/pilot/,/keyturn/team/",
+        "KEYTURN_ACT_TAG": "rollout=act",
         # The only principal besides the user its secrets' resource policies let in (issue 9).
         "KEYTURN_TRUSTED_PRINCIPAL_ARNS": role_arn,
         "POWERTOOLS_SERVICE_NAME": "keyturn",
@@ -285,6 +293,9 @@ def test_defaults_leave_every_optional_part_out(minimal: Deployed) -> None:
     assert "KEYTURN_SECURITY_HUB" not in environment
     assert not {"ImportFindings", "ReadAndResolveFindings"} & statements
     assert environment["KEYTURN_MANAGE_TAGGED"] == "false"
+    # act by default (the recipe's deployment keeps working); no rollout rule, no tag rule
+    assert environment["KEYTURN_MODE"] == "act"
+    assert not any(environment.get(f"KEYTURN_ACT_{rule}") for rule in ("USERS", "PATHS", "TAG"))
 
     assert "RotateKeysOfTaggedUsers" not in statements
     assert "RotateKeysOfTheRecipeUser" not in statements

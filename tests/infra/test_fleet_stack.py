@@ -216,8 +216,8 @@ def test_dispatch_and_work_rotate_the_member_user_with_allowed_calls_only(
     # THEN it enqueued the member's user in scope, and only it
     # (Organizations lists accounts in no promised order; the member's id is random.)
     assert sorted(answer["accounts"], key=lambda a: a["account_id"] != ACCOUNT) == [
-        {"account_id": ACCOUNT, "enqueued": 0, "error": None},
-        {"account_id": fleet.member_id, "enqueued": 1, "error": None},
+        {"account_id": ACCOUNT, "enqueued": 0, "mode": "act", "error": None},
+        {"account_id": fleet.member_id, "enqueued": 1, "mode": "act", "error": None},
     ]
     event = _sqs_event(hub)
     assert [json.loads(r["body"])["user_name"] for r in event["Records"]] == [IN_SCOPE]

@@ -12,6 +12,7 @@ import pytest
 from keyturn import wiring
 from keyturn.aws.events import EventBridgeNotifier, event_entry
 from keyturn.core import NewKey, SecretValue
+from keyturn.core.actions import Action, ActionKind, Reason
 from keyturn.core.delivery import SecretRef
 from keyturn.errors import AwsError, ConfigurationError
 from keyturn.rotation import notices
@@ -41,6 +42,7 @@ def every_kind() -> list[Notification]:
         notices.refused("app", "two active keys keyturn did not create", REF),
         notices.failed("app", "VerificationError: never authenticated", REF),
         notices.postponed("app", "AKIAOLDOLDOLDOLDOLD1", "used today", NOW, REF, owner="ops"),
+        notices.audited("app", [Action(ActionKind.CREATE, Reason.ROTATION_DUE, "AKIAOLD1")], REF),
     ]
 
 

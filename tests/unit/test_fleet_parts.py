@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from keyturn.core.credential_report import Candidate, LookReason, ReportRow
+from keyturn.core.rollout import Mode
 from keyturn.errors import AwsError, BadRequestError, ConfigurationError
 from keyturn.fleet import worker
 from keyturn.fleet.accounts import AccountFilter, OrgAccount
@@ -145,7 +146,13 @@ class FakeFleet:
     def queue(self) -> ListQueue:
         return self.queue_
 
-    def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
+    def mode_of(self, account_id: str) -> Mode:
+        del account_id
+        return Mode.ACT
+
+    def user_rotator(
+        self, account_id: str, user_names: Sequence[str], run_id: str, *, mode: Mode = Mode.ACT
+    ) -> Rotator:
         raise NotImplementedError
 
 
@@ -182,8 +189,10 @@ class CoveringFleet(FakeFleet):
             raise self.listing_error
         return [A]
 
-    def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
-        del run_id
+    def user_rotator(
+        self, account_id: str, user_names: Sequence[str], run_id: str, *, mode: Mode = Mode.ACT
+    ) -> Rotator:
+        del run_id, mode
         self.rotated.append(account_id)
         aws = FakeAws()
         for name in user_names:

@@ -26,6 +26,7 @@ from keyturn.cli.tables import forecast_lines, run_table, scan_table
 from keyturn.consumer import credential_process as consumer
 from keyturn.core.delivery import arn_account
 from keyturn.core.inputs import parse_at, parse_user_name
+from keyturn.core.rollout import Mode
 from keyturn.errors import BadRequestError, KeyturnError
 from keyturn.fleet.settings import FleetSettings
 from keyturn.report import build_report, render_html, write_csv
@@ -46,19 +47,19 @@ class CliContext:
     endpoint_url: str | None
     output: str
     console: Console
+    mode: Mode | None = None
+    """``--mode`` (or ``run --audit``); None: ``KEYTURN_MODE``, act by default."""
 
     def rotator(self) -> Rotator:
-        settings = Settings.from_env(
+        return build_rotator(self.settings())
+
+    def settings(self) -> Settings:
+        return Settings.from_env(
             os.environ,
             region=self.region,
             profile=self.profile,
             endpoint_url=self.endpoint_url,
-        )
-        return build_rotator(settings)
-
-    def settings(self) -> Settings:
-        return Settings.from_env(
-            os.environ, region=self.region, profile=self.profile, endpoint_url=self.endpoint_url
+            mode=self.mode,
         )
 
     def emit(self, data: Any) -> None:
@@ -83,6 +84,12 @@ class KeyturnGroup(click.Group):
 @click.option("--profile", envvar="AWS_PROFILE", help="AWS named profile.")
 @click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="Endpoint for every AWS call.")
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    help="audit: plan, report and notify as if acting, change nothing (default: KEYTURN_MODE, "
+    "else act).",
+)
 @click.version_option(package_name="keyturn")
 @click.pass_context
 def cli(
@@ -91,11 +98,13 @@ def cli(
     profile: str | None,
     endpoint_url: str | None,
     output: str,
+    mode: str | None,
 ) -> None:
     """keyturn rotates IAM user access keys safely: new key first, delivered to Secrets Manager,
     the old key retired on a schedule."""
     console = Console(width=None if sys.stdout.isatty() else 120, emoji=False, highlight=False)
-    ctx.obj = CliContext(region, profile, endpoint_url, output, console)
+    chosen = Mode(mode) if mode else None
+    ctx.obj = CliContext(region, profile, endpoint_url, output, console, chosen)
 
 
 def _at(value: str | None) -> datetime | None:
@@ -131,15 +140,19 @@ def plan(obj: CliContext, at_text: str | None) -> None:
     is_flag=True,
     help="Look only at users the IAM credential report shows as possibly due.",
 )
+@click.option("--audit", is_flag=True, help="Audit mode: change nothing (as --mode audit).")
 @pass_ctx
-def run(obj: CliContext, credential_report: bool) -> None:
+def run(obj: CliContext, credential_report: bool, audit: bool) -> None:
     """Apply the policy to every managed user."""
+    if audit:
+        obj.mode = Mode.AUDIT
     if credential_report:
         rotator = build_report_rotator(obj.settings(), FleetSettings.from_env(os.environ))
     else:
         rotator = obj.rotator()
     result = rotator.run()
-    _show_run(obj, result, f"keyturn run {result.run_id}")
+    audited = " (audit mode: nothing changed)" if result.mode is Mode.AUDIT else ""
+    _show_run(obj, result, f"keyturn run {result.run_id}{audited}")
     _publish_findings(rotator, result)
     code = run_exit_code(result)
     if code != EXIT_OK:

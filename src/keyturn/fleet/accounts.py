@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from keyturn.core.rollout import Mode
+
 ACTIVE = "ACTIVE"
 
 
@@ -44,3 +46,24 @@ class AccountFilter:
     def select(self, accounts: Iterable[OrgAccount]) -> list[OrgAccount]:
         """The covered accounts, in account id order."""
         return sorted((a for a in accounts if self.covers(a)), key=lambda a: a.account_id)
+
+
+@dataclass(frozen=True)
+class AccountRollout:
+    """Staged rollout across accounts (``KEYTURN_ACT_ACCOUNTS``, ``KEYTURN_ACT_OUS``): with
+    any rule set, only the accounts it selects (an OU rule: every account below it) are acted
+    on; the other covered accounts run in audit mode. No rule: every covered account acts."""
+
+    accounts: frozenset[str] = frozenset()
+    ous: frozenset[str] = frozenset()
+
+    @property
+    def staged(self) -> bool:
+        return bool(self.accounts or self.ous)
+
+    def mode_for(self, account: OrgAccount, mode: Mode) -> Mode:
+        """``account``'s mode under the operator's ``mode``: audit stays audit."""
+        if mode is Mode.AUDIT or not self.staged:
+            return mode
+        selected = account.account_id in self.accounts or bool(self.ous & set(account.parents))
+        return Mode.ACT if selected else Mode.AUDIT

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from keyturn.core.rollout import Mode
 from keyturn.errors import AwsError, KeyturnError
 from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.ports import Fleet
@@ -28,6 +29,7 @@ class AccountDispatch:
     account_id: str
     enqueued: int = 0
     error: KeyturnError | None = None
+    mode: Mode = Mode.ACT
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,12 @@ class DispatchResult:
             "run_id": self.run_id,
             "enqueued": self.enqueued,
             "accounts": [
-                {"account_id": a.account_id, "enqueued": a.enqueued, "error": _text(a.error)}
+                {
+                    "account_id": a.account_id,
+                    "enqueued": a.enqueued,
+                    "mode": a.mode.value,
+                    "error": _text(a.error),
+                }
                 for a in self.accounts
             ],
         }
@@ -62,7 +69,9 @@ def dispatch(fleet: Fleet, run_id: str) -> DispatchResult:
     outcomes = []
     for account_id in account_ids:
         try:
-            items = [WorkItem(account_id, name, run_id) for name in fleet.candidates(account_id)]
+            mode = fleet.mode_of(account_id)
+            names = fleet.candidates(account_id)
+            items = [WorkItem(account_id, name, run_id, mode) for name in names]
             unsent = queue.send(items)
         except KeyturnError as exc:
             logger.error("account not dispatched", extra={"account": account_id, "error": str(exc)})
@@ -71,8 +80,11 @@ def dispatch(fleet: Fleet, run_id: str) -> DispatchResult:
         error = None
         if unsent:
             error = AwsError("SendMessageBatch", "Failed", f"{len(unsent)} messages not sent")
-        outcomes.append(AccountDispatch(account_id, len(items) - len(unsent), error))
-        logger.info("account dispatched", extra={"account": account_id, "enqueued": len(items)})
+        outcomes.append(AccountDispatch(account_id, len(items) - len(unsent), error, mode))
+        logger.info(
+            "account dispatched",
+            extra={"account": account_id, "enqueued": len(items), "mode": mode.value},
+        )
     return DispatchResult(run_id, tuple(outcomes))
 
 

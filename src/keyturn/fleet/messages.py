@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from keyturn.core.inputs import is_account_id, is_user_name
+from keyturn.core.rollout import Mode
 from keyturn.errors import BadRequestError
 
 RUN_ID = re.compile(r"[A-Za-z0-9._:-]{0,64}")
@@ -23,6 +24,8 @@ class WorkItem:
     account_id: str
     user_name: str
     run_id: str
+    mode: Mode = Mode.ACT
+    """The dispatcher's mode for the account; the worker never acts beyond its own settings."""
 
     def __post_init__(self) -> None:
         if not is_account_id(self.account_id):
@@ -31,10 +34,17 @@ class WorkItem:
             raise BadRequestError(f"not an IAM user name: {self.user_name[:70]!r}")
         if not RUN_ID.fullmatch(self.run_id):
             raise BadRequestError(f"not a run id: {self.run_id[:70]!r}")
+        if not isinstance(self.mode, Mode):
+            raise BadRequestError(f"not a mode: {str(self.mode)[:20]!r}")
 
     def to_body(self) -> str:
         return json.dumps(
-            {"account_id": self.account_id, "user_name": self.user_name, "run_id": self.run_id},
+            {
+                "account_id": self.account_id,
+                "user_name": self.user_name,
+                "run_id": self.run_id,
+                "mode": self.mode.value,
+            },
             sort_keys=True,
         )
 
@@ -55,4 +65,7 @@ class WorkItem:
         if not all(isinstance(f, str) for f in fields):
             raise BadRequestError("message needs string account_id, user_name and run_id")
         account_id, user_name, run_id = (str(f) for f in fields)
-        return cls(account_id, user_name, run_id)
+        mode = raw.get("mode", Mode.ACT.value)  # a message from before modes: act, as it was
+        if not isinstance(mode, str) or mode not in {m.value for m in Mode}:
+            raise BadRequestError(f"message mode must be act or audit, not {str(mode)[:20]!r}")
+        return cls(account_id, user_name, run_id, Mode(mode))

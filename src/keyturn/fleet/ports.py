@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from keyturn.core.credential_report import CredentialReport
+from keyturn.core.rollout import Mode
 from keyturn.fleet.messages import WorkItem
 from keyturn.rotation.rotator import Rotator
 
@@ -43,6 +44,12 @@ class Fleet(Protocol):
 
     def queue(self) -> WorkQueue: ...
 
-    def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
-        """A rotator in ``account_id`` whose run covers only ``user_names``."""
+    def mode_of(self, account_id: str) -> Mode:
+        """The mode the fleet's settings allow in ``account_id`` (audit outside the rollout)."""
+        ...
+
+    def user_rotator(
+        self, account_id: str, user_names: Sequence[str], run_id: str, *, mode: Mode = Mode.ACT
+    ) -> Rotator:
+        """A rotator in ``account_id`` whose run covers only ``user_names``, in ``mode``."""
         ...

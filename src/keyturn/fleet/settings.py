@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from keyturn.core.policy import parse_days, parse_flag
 from keyturn.errors import ConfigurationError
-from keyturn.fleet.accounts import AccountFilter
+from keyturn.fleet.accounts import AccountFilter, AccountRollout
 from keyturn.settings import (
+    ENV_ACT_ACCOUNTS,
+    ENV_ACT_OUS,
     ENV_EXCLUDE_ACCOUNTS,
     ENV_EXCLUDE_OUS,
     ENV_INCLUDE_ACCOUNTS,
@@ -34,6 +36,7 @@ class FleetSettings:
         horizon_days: keys younger than this are not looked at (None: the policy's
             ``rotate_after_days``). Set it to the lowest ``keyturn:rotate-after-days`` tag in use.
         queue_url: the SQS queue the dispatcher fills and the worker drains.
+        act: staged rollout by account and OU; the accounts it does not select are audited.
     """
 
     organization: bool = False
@@ -42,6 +45,7 @@ class FleetSettings:
     external_id: str | None = None
     horizon_days: int | None = None
     queue_url: str | None = None
+    act: AccountRollout = field(default_factory=AccountRollout)
 
     def __post_init__(self) -> None:
         if not self.member_role_name or "/" in self.member_role_name.strip("/"):
@@ -73,6 +77,9 @@ class FleetSettings:
             if horizon
             else None,
             "queue_url": environ.get(ENV_QUEUE_URL) or None,
+            "act": AccountRollout(
+                accounts=_names(environ, ENV_ACT_ACCOUNTS), ous=_names(environ, ENV_ACT_OUS)
+            ),
         }
         values.update({k: v for k, v in explicit.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -12,6 +12,11 @@ or the own account), listed once per invocation. A message for any other account
 nothing is done there, and it is acknowledged rather than failed, since no retry could make
 it valid. Each refusal is an audit event, and every invocation counts its refusals in the
 ``FleetMessagesRefused`` metric, for an alarm.
+
+A message's mode (act or audit) is a claim too: the worker runs the user in the lower of the
+message's mode and the mode its own settings allow in that account (``KEYTURN_MODE``,
+``KEYTURN_ACT_ACCOUNTS``, ``KEYTURN_ACT_OUS``), so a message can ask for audit mode but never
+upgrade an audited account to act; such a message is worked in audit mode and audited.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from keyturn.core.rollout import Mode
 from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.ports import Fleet
 from keyturn.fleet.settings import FleetSettings
@@ -61,6 +67,11 @@ class CoveredAccounts:
             self._ids = frozenset(self.fleet.account_ids())
         return account_id in self._ids
 
+    def mode(self, item: WorkItem) -> Mode:
+        """The message's mode, lowered to what the fleet's settings allow in its account."""
+        allowed = self.fleet.mode_of(item.account_id)
+        return item.mode.at_most(allowed)
+
 
 def work(fleet: Fleet, record: SQSRecord, covered: CoveredAccounts | None = None) -> str:
     """Run the engine for one message; raise to have it redelivered.
@@ -78,11 +89,20 @@ def work(fleet: Fleet, record: SQSRecord, covered: CoveredAccounts | None = None
         covered.refused += 1
         _audit_refusal(item, record.message_id)
         return REFUSED
-    run = fleet.user_rotator(item.account_id, [item.user_name], item.run_id).run()
+    mode = covered.mode(item)
+    if mode is not item.mode:
+        _audit_downgrade(item, record.message_id)
+    rotator = fleet.user_rotator(item.account_id, [item.user_name], item.run_id, mode=mode)
+    run = rotator.run()
     for user in run.users:
         logger.info(
             "user worked",
-            extra={"account": item.account_id, "user": user.user_name, "status": user.status},
+            extra={
+                "account": item.account_id,
+                "user": user.user_name,
+                "status": user.status,
+                "mode": user.mode.value,
+            },
         )
         if user.status is Status.FAILED and user.error is not None:
             raise user.error
@@ -117,6 +137,27 @@ def _audit_refusal(item: WorkItem, message_id: str) -> None:
     }
     audit_log.warning(
         "keyturn refuse %s in %s: account not covered", item.user_name, item.account_id, extra=event
+    )
+
+
+def _audit_downgrade(item: WorkItem, message_id: str) -> None:
+    """One audit event for a message asking to act where the fleet's settings audit."""
+    event: dict[str, object] = {
+        "run_id": item.run_id,
+        "account": item.account_id,
+        "user": item.user_name,
+        "key_id": None,
+        "action": "audit-only",
+        "reason": "message asked to act in an account the fleet's settings audit",
+        "outcome": "worked in audit mode",
+        "mode": Mode.AUDIT.value,
+        "message_id": message_id,
+    }
+    audit_log.warning(
+        "keyturn audits %s in %s: the message's act mode is not allowed there",
+        item.user_name,
+        item.account_id,
+        extra=event,
     )
 
 

@@ -17,7 +17,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from keyturn.core.actions import ActionKind
-from keyturn.errors import ConfigurationError, KeyturnError, RefusedError
+from keyturn.core.rollout import Mode
+from keyturn.errors import ConfigurationError, KeyturnError, RefusedError, UserNotFoundError
 from keyturn.handler.events import (
     PlanRequest,
     Request,
@@ -42,6 +43,12 @@ METRIC_BY_ACTION = {
     ActionKind.DEACTIVATE: "KeysDeactivated",
     ActionKind.DELETE: "KeysDeleted",
 }
+AUDIT_METRIC_BY_ACTION = {
+    ActionKind.CREATE: "KeysWouldRotate",
+    ActionKind.DEACTIVATE: "KeysWouldDeactivate",
+    ActionKind.DELETE: "KeysWouldDelete",
+}
+"""Audit mode counts what it would have done under its own names, never as done."""
 
 
 def _aws_rotator(settings: Settings, run_id: str) -> Rotator:
@@ -94,7 +101,8 @@ def answer_error(request: Request | None, exc: KeyturnError) -> dict[str, Any]:
         metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
         logger.error("rotation step failed", extra={"step": request.step.value, "error": str(exc)})
         raise exc
-    if isinstance(exc, RefusedError):
+    if isinstance(exc, RefusedError | UserNotFoundError):
+        # an unknown user in an explicit event is a refusal too (audited and notified)
         metrics.add_metric(name="RotationsRefused", unit=MetricUnit.Count, value=1)
     elif isinstance(exc, ConfigurationError) or exc.status_code >= 500:
         # Nothing can run until someone fixes it: counted as a failure, so the alarm fires.
@@ -161,6 +169,7 @@ def _user_response(result: UserResult) -> dict[str, Any]:
         "statusCode": 200,
         "body": body,
         "status": result.status.value,
+        "mode": result.mode.value,
         "message": result.message,
     }
 
@@ -177,6 +186,12 @@ def _count(run: RunResult) -> None:
 
 
 def _count_user(result: UserResult) -> None:
+    if result.mode is Mode.AUDIT:
+        for action in result.plan.actions:
+            would = AUDIT_METRIC_BY_ACTION.get(action.kind)
+            if would:
+                metrics.add_metric(name=would, unit=MetricUnit.Count, value=1)
+        return
     for step in result.done:
         name = METRIC_BY_ACTION.get(step.action.kind)
         if name:

@@ -4,11 +4,13 @@ failures. Shared by every part of the service, so each says it the same way."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from keyturn.core.rollout import Mode
 from keyturn.errors import KeyturnError, RefusedError
 from keyturn.rotation import notices
-from keyturn.rotation.ports import Notifier, SecretStore
+from keyturn.rotation.ports import Notification, Notifier, SecretStore
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("keyturn.audit")
@@ -21,6 +23,16 @@ class Reporter:
     notifier: Notifier
     secrets: SecretStore
     run_id: str
+    mode_of: Callable[[str], Mode] | None = None
+    """A user's mode; in audit mode events and notices say so (None: every user acts)."""
+
+    def _audited(self, user_name: str) -> bool:
+        return self.mode_of is not None and self.mode_of(user_name) is Mode.AUDIT
+
+    def _publish(self, user_name: str, notification: Notification) -> None:
+        if self._audited(user_name):
+            notification = notices.in_audit_mode(notification)
+        self.notifier.publish(notification)
 
     def audit(
         self,
@@ -42,6 +54,8 @@ class Reporter:
         }
         if error is not None:
             event["error"] = type(error).__name__
+        if self._audited(user_name):
+            event["mode"] = Mode.AUDIT.value
         event.update(extra or {})
         audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
 
@@ -49,8 +63,8 @@ class Reporter:
         """Audit and announce a refusal; returns the error for the caller to raise."""
         self.audit(user_name, "refuse", None, reason, None)
         try:
-            self.notifier.publish(
-                notices.refused(user_name, reason, self.secrets.locate(user_name))
+            self._publish(
+                user_name, notices.refused(user_name, reason, self.secrets.locate(user_name))
             )
         except KeyturnError:
             log.exception("could not send the refusal notice for %s", user_name)
@@ -60,6 +74,6 @@ class Reporter:
         """Announce a failure; a notice that cannot be sent is logged, never raised."""
         try:
             ref = self.secrets.locate(user_name)
-            self.notifier.publish(notices.failed(user_name, str(exc), ref))
+            self._publish(user_name, notices.failed(user_name, str(exc), ref))
         except KeyturnError:
             log.exception("could not send the failure notice for %s", user_name)

@@ -6,8 +6,11 @@ in with ``KEYTURN_NOTIFY_INCLUDE_SECRET=true`` (the original recipe's behaviour)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from keyturn.core.actions import Action
 from keyturn.core.deadlines import RunClock
 from keyturn.core.delivery import SecretRef
 from keyturn.core.models import AccessKey, NewKey, StoredState, mask_key_id
@@ -152,6 +155,31 @@ def refused(user_name: str, reason: str, secret: SecretRef) -> Notification:
 def failed(user_name: str, error: str, secret: SecretRef) -> Notification:
     subject = f"keyturn: rotation failed for {user_name}"
     return _message(NotificationKind.FAILED, user_name, subject, secret, {"Error": error})
+
+
+AUDIT_MODE_NOTE = "audit mode: keyturn changed nothing in IAM or Secrets Manager"
+
+
+def audited(user_name: str, actions: Sequence[Action], secret: SecretRef) -> Notification:
+    """Audit mode: what acting would have done to ``user_name`` (nothing was changed)."""
+    first = actions[0]
+    key = f" {mask_key_id(first.key_id)}" if first.key_id else ""
+    more = f" (+{len(actions) - 1} more)" if len(actions) > 1 else ""
+    subject = f"keyturn audit mode: would {first.kind.value} {user_name}'s key{key}{more}"
+    would = [
+        {"Action": a.kind.value, "AccessKeyId": a.key_id, "Reason": a.reason.value} for a in actions
+    ]
+    body: dict[str, object] = {"Mode": "audit", "WouldDo": would, "Note": AUDIT_MODE_NOTE}
+    return _message(NotificationKind.AUDITED, user_name, subject, secret, body)
+
+
+def in_audit_mode(notification: Notification) -> Notification:
+    """``notification`` as sent in audit mode: the subject and body say so plainly."""
+    if notification.body.get("Mode") == "audit":
+        return notification
+    subject = f"[audit mode] {notification.subject}"[:99]
+    body = {**notification.body, "Mode": "audit", "ModeNote": AUDIT_MODE_NOTE}
+    return replace(notification, subject=subject, body=body)
 
 
 def _message(

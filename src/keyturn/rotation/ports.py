@@ -36,6 +36,8 @@ class NotificationKind(StrEnum):
     POSTPONED = "deactivation-postponed"
     REFUSED = "refused"
     FAILED = "failed"
+    AUDITED = "audited"
+    """Audit mode: what a run would have done to a user; nothing was changed."""
 
 
 SECRET_FIELDS = frozenset({"SecretAccessKey", "SmtpPassword"})

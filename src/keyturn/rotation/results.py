@@ -10,6 +10,7 @@ from keyturn.core.actions import Action
 from keyturn.core.forecast import OnboardingForecast
 from keyturn.core.models import AccessKey
 from keyturn.core.planner import Plan
+from keyturn.core.rollout import Mode
 from keyturn.errors import KeyturnError
 
 
@@ -46,6 +47,8 @@ class UserResult:
     done: tuple[StepDone, ...] = ()
     message: str = ""
     error: KeyturnError | None = field(default=None, compare=False)
+    mode: Mode = Mode.ACT
+    """``audit``: nothing was changed; ``plan`` is what acting would have done."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class RunResult:
     """What the operator should know about the run as a whole (e.g. no scope configured)."""
     forecast: OnboardingForecast | None = None
     """For a plan that asked for it: what a first run would do, and when all is compliant."""
+    mode: Mode = Mode.ACT
+    """The run's mode (``KEYTURN_MODE``); under staged rollout each user says its own."""
 
     @property
     def failures(self) -> tuple[UserResult, ...]:

@@ -21,6 +21,7 @@ from keyturn.core.models import AccessKey, StoredState, User
 from keyturn.core.planner import plan
 from keyturn.core.policy import Policy
 from keyturn.core.retire import retire_plan, stale_grace_mark
+from keyturn.core.rollout import Mode
 from keyturn.core.scope import HOW_TO_CONFIGURE
 from keyturn.errors import (
     AwsError,
@@ -29,8 +30,9 @@ from keyturn.errors import (
     PartialRotationError,
     RefusedError,
     UnexpectedError,
+    UserNotFoundError,
 )
-from keyturn.rotation import notices, outcomes
+from keyturn.rotation import audit_mode, notices, outcomes
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.doors import Doors
 from keyturn.rotation.executor import Executor
@@ -74,7 +76,8 @@ class Rotator(Doors):
                 raise ConfigurationError("a key verifier needs a sleeper")
             prover = Prover(self.verifier, self.clock, self.sleep, self.settings.verification)
         include_secret = self.settings.notify_include_secret
-        self.reporter = Reporter(self.notifier, self.secrets, self.run_id)
+        self._modes: dict[str, Mode] = {}
+        self.reporter = Reporter(self.notifier, self.secrets, self.run_id, self._mode_of)
         self.promoter = Promoter(self.keys, self.secrets, prover)
         self.executor = Executor(
             self.keys, self.secrets, self.notifier, self.promoter, include_secret
@@ -88,7 +91,7 @@ class Rotator(Doors):
             self.clock,
             self.stage_requested,
             self._claim_named,
-            self.admit,
+            self._admit_to_change,
             self.retirement_of,
             include_secret,
         )
@@ -119,7 +122,9 @@ class Rotator(Doors):
         planned = [self._planned(user, now) for user in self.directory.list_users()]
         results = tuple(result for result, _ in planned)
         outlook = outcomes.forecast_of([seen for _, seen in planned], now) if forecast else None
-        return RunResult(self.run_id, now, results, self._run_notes(), outlook)
+        return RunResult(
+            self.run_id, now, results, self._run_notes(), outlook, mode=self.settings.mode
+        )
 
     def forecast(self, *, at: datetime | None = None) -> OnboardingForecast:
         """The onboarding forecast alone: what a first run at ``at`` would rotate, which keys
@@ -190,7 +195,9 @@ class Rotator(Doors):
                 results.append(outcomes.deferred(user))
             else:
                 results.append(self._run_user(user, now))
-        return RunResult(self.run_id, now, tuple(results), self._run_notes())
+        return RunResult(
+            self.run_id, now, tuple(results), self._run_notes(), mode=self.settings.mode
+        )
 
     def retire(self) -> RunResult:
         """The light retirement pass (hourly): for the users one filtered listing finds in a
@@ -200,7 +207,9 @@ class Rotator(Doors):
         """
         now = self.clock.now()
         results = [self._retire_user(name, now) for name in self.secrets.in_grace()]
-        return RunResult(self.run_id, now, tuple(results), self._run_notes())
+        return RunResult(
+            self.run_id, now, tuple(results), self._run_notes(), mode=self.settings.mode
+        )
 
     def _retire_user(self, name: str, now: datetime) -> UserResult:
         """One user's retirement; whatever goes wrong is this user's result, as in a run."""
@@ -214,7 +223,7 @@ class Rotator(Doors):
             policy = self.settings.policy.for_user(user.name, user.tags)
             keys = tuple(self.keys.list_keys(user.name))
             state = self.secrets.read_state(user.name)
-            if stale_grace_mark(keys, state):
+            if stale_grace_mark(keys, state) and self.mode_for(user) is Mode.ACT:
                 self.secrets.set_marks(user.name, Marks(clear_in_grace=True))
             found = retire_plan(user, keys, state, policy, now)
             snapshot = Snapshot(keys, state or StoredState())
@@ -234,6 +243,10 @@ class Rotator(Doors):
         """Apply the policy to one user. Whatever goes wrong with this user (a tag or mark
         keyturn cannot use, a call the role may not make, a surprise) is this user's refused
         or failed result, told to the owner; the run goes on with the others."""
+        mode = self.mode_for(user)
+        return replace(self._act_on(user, now), mode=mode)
+
+    def _act_on(self, user: User, now: datetime) -> UserResult:
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
             return self.apply_plan(self.inspect(user, at=now, policy=policy), now)
@@ -267,10 +280,39 @@ class Rotator(Doors):
         return UnexpectedError(user.name, exc)
 
     def _run_notes(self) -> tuple[str, ...]:
+        notes = audit_mode.run_notes(self.settings)
         if not self.settings.scope.empty:
-            return ()
+            return notes
         log.warning(HOW_TO_CONFIGURE)
-        return (HOW_TO_CONFIGURE,)
+        return (HOW_TO_CONFIGURE, *notes)
+
+    def mode_for(self, user: User) -> Mode:
+        """``user``'s mode in this run (remembered, so its audit events and notices say it)."""
+        mode = self._modes[user.name] = self.settings.mode_for(user)
+        return mode
+
+    def _mode_of(self, user_name: str) -> Mode:
+        return self._modes.get(user_name, self.settings.mode)
+
+    def _named(self, user_name: str) -> User:
+        """The user an explicit request names. An unknown name is audited and notified like
+        a refusal (a mistyped recipe user must not fail unnoticed), then raised as such.
+
+        Raises:
+            UserNotFoundError: no IAM user has that name.
+        """
+        try:
+            return self.directory.get_user(user_name)
+        except UserNotFoundError:
+            self.reporter.refuse(user_name, f"no IAM user named {user_name}")
+            raise
+
+    def _admit_to_change(self, user_name: str) -> None:
+        """:meth:`admit`, and refuse a user in audit mode (a Secrets Manager rotation step)."""
+        user = self.directory.get_user(user_name)
+        self._admit(user)
+        if self.mode_for(user) is Mode.AUDIT:
+            raise audit_mode.refuse_rotation(self.reporter, user_name)
 
     def rotate(
         self,
@@ -287,7 +329,8 @@ class Rotator(Doors):
         Raises:
             UserNotFoundError, RefusedError, PartialRotationError.
         """
-        user = self.directory.get_user(user_name)
+        user = self._named(user_name)
+        self.mode_for(user)
         policy = self._changeable_policy(user)
         if grace_days == 0 and delete_after_days is None:
             delete_after_days = 0
@@ -302,10 +345,13 @@ class Rotator(Doors):
         Raises:
             UserNotFoundError, RefusedError (nothing to restore), AwsError.
         """
-        user = self.directory.get_user(user_name)
+        user = self._named(user_name)
+        mode = self.mode_for(user)
         self._admit(user)
         now = self.clock.now()
         found = self._inspect_or_refuse(user, at=now, policy=self.settings.policy)
+        if mode is Mode.AUDIT:
+            return audit_mode.would_restore(found, self.reporter)
         if found.snapshot.state.current_key_id is not None:  # else there is nothing to restore
             self.claim_secret(user)
         ctx = outcomes.context(found, now, self.secrets.locate(user.name))
@@ -350,6 +396,8 @@ class Rotator(Doors):
         """
         user = self.directory.get_user(user_name)
         policy = self._changeable_policy(user)
+        if self.mode_for(user) is Mode.AUDIT:
+            raise audit_mode.refuse_rotation(self.reporter, user_name)
         now = self.clock.now()
         found = self._inspect_or_refuse(user, at=now, policy=policy, make_room=True)
         kinds = [a.kind for a in found.plan.actions]
@@ -377,8 +425,13 @@ class Rotator(Doors):
             RefusedError, PartialRotationError.
         """
         user, current_plan = found.user, found.plan
+        mode = self.mode_for(user)
         if current_plan.refusal is not None:
             raise self.reporter.refuse(user.name, current_plan.refusal)
+        if mode is Mode.AUDIT:  # nothing is written, not even the secret's claim
+            if staging_token is not None:
+                raise audit_mode.refuse_rotation(self.reporter, user.name)
+            return audit_mode.would_do(found, self.reporter, self.notifier, self.secrets)
         if current_plan.actions:
             self.claim_secret(user)  # before the first action, IAM ones included
         ctx = outcomes.context(found, now, self.secrets.locate(user.name))

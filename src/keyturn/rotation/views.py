@@ -51,6 +51,7 @@ def user_json(result: UserResult) -> dict[str, Any]:
     return {
         "UserName": result.user_name,
         "status": result.status.value,
+        "mode": result.mode.value,
         "message": result.message,
         "done": [step_json(d) for d in result.done],
         "plan": plan_json(result.plan),
@@ -77,6 +78,7 @@ def run_json(run: RunResult) -> dict[str, Any]:
     body: dict[str, Any] = {
         "run_id": run.run_id,
         "at": run.at.isoformat(timespec="seconds"),
+        "mode": run.mode.value,
         "notes": list(run.notes),
         "users": [user_json(u) for u in run.users],
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -15,7 +15,9 @@ from keyturn.aws.organizations import OrganizationAccounts
 from keyturn.aws.secret_index import SecretsInFlightIndex
 from keyturn.aws.session import AwsClients, Session
 from keyturn.aws.sqs import SqsWorkQueue
+from keyturn.core.rollout import Mode
 from keyturn.errors import ConfigurationError, KeyturnError
+from keyturn.fleet.accounts import OrgAccount
 from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
 from keyturn.fleet.settings import FleetSettings
 from keyturn.rotation.ports import Clock, Notifier, SystemClock, UserDirectory
@@ -68,10 +70,20 @@ class AccountRun:
             horizon_days,
         )
 
-    def rotator(self, directory: UserDirectory | None = None, run_id: str | None = None) -> Rotator:
+    def rotator(
+        self,
+        directory: UserDirectory | None = None,
+        run_id: str | None = None,
+        *,
+        mode: Mode = Mode.ACT,
+    ) -> Rotator:
+        """A rotator in this account; ``mode`` audit lowers the settings' mode (never raises)."""
+        settings = self.settings
+        if mode is Mode.AUDIT:
+            settings = replace(settings, mode=Mode.AUDIT)
         return rotator_on(
             self.clients,
-            self.settings,
+            settings,
             self.clock,
             directory=directory,
             notifier=self.notifier,
@@ -81,9 +93,12 @@ class AccountRun:
     def user_tags(self, user_name: str) -> dict[str, str]:
         return IamUsers(self.iam).user_tags(user_name)
 
-    def user_rotator(self, user_names: Iterable[str], run_id: str | None = None) -> Rotator:
+    def user_rotator(
+        self, user_names: Iterable[str], run_id: str | None = None, *, mode: Mode = Mode.ACT
+    ) -> Rotator:
         """A rotator whose run covers only ``user_names``."""
-        return self.rotator(NamedUsers(IamUsers(self.iam), list(user_names)), run_id)
+        directory = NamedUsers(IamUsers(self.iam), list(user_names))
+        return self.rotator(directory, run_id, mode=mode)
 
 
 @dataclass
@@ -95,6 +110,8 @@ class AwsFleet:
     hub: AwsClients
     clock: Clock
     _accounts: dict[str, tuple[AccountRun, datetime]] = field(default_factory=dict, repr=False)
+    _listed: dict[str, OrgAccount] = field(default_factory=dict, repr=False)
+    """The last listing's accounts with their OUs, for :meth:`mode_of`."""
 
     @classmethod
     def from_settings(
@@ -113,10 +130,23 @@ class AwsFleet:
     def account_ids(self) -> list[str]:
         """The accounts this run covers: the organization's selected ones, or the own one."""
         if not self.fleet.organization:
-            return [self.own_account()]
-        org: OrganizationsClient = self.hub.client("organizations")
-        accounts = OrganizationAccounts(org).accounts()
-        return [a.account_id for a in self.fleet.accounts.select(accounts)]
+            selected = [OrgAccount(self.own_account())]
+        else:
+            org: OrganizationsClient = self.hub.client("organizations")
+            selected = self.fleet.accounts.select(OrganizationAccounts(org).accounts())
+        self._listed = {a.account_id: a for a in selected}
+        return [a.account_id for a in selected]
+
+    def mode_of(self, account_id: str) -> Mode:
+        """The mode the settings allow in ``account_id``: audit when ``KEYTURN_MODE=audit``;
+        else act, unless ``KEYTURN_ACT_ACCOUNTS``/``KEYTURN_ACT_OUS`` are set and select it
+        not (by the OUs of the latest listing; an account not listed is audited)."""
+        if self.settings.mode is Mode.AUDIT or not self.fleet.act.staged:
+            return self.settings.mode
+        if account_id not in self._listed:
+            self.account_ids()
+        account = self._listed.get(account_id)
+        return Mode.AUDIT if account is None else self.fleet.act.mode_for(account, Mode.ACT)
 
     def account(self, account_id: str) -> AccountRun:
         """Adapters in ``account_id``: the member role's session (reused while it lasts), or
@@ -147,8 +177,10 @@ class AwsFleet:
         selection = run.report_directory(horizon).select()
         return in_scope(selection, self.settings.scope, run.user_tags)
 
-    def user_rotator(self, account_id: str, user_names: Sequence[str], run_id: str) -> Rotator:
-        return self.account(account_id).user_rotator(user_names, run_id)
+    def user_rotator(
+        self, account_id: str, user_names: Sequence[str], run_id: str, *, mode: Mode = Mode.ACT
+    ) -> Rotator:
+        return self.account(account_id).user_rotator(user_names, run_id, mode=mode)
 
     def scan_all(self, at: datetime) -> list[tuple[str, RunResult]]:
         """Every covered account's scan (per-user listing) as of ``at``; changes nothing."""
