@@ -42,9 +42,11 @@ def test_the_bar_counts_every_user_told_from_many_threads() -> None:
     out = Tty()
     console = Console(file=out, force_terminal=True, width=80)
     statuses = [Status.CHANGED, Status.UNCHANGED, Status.REFUSED] * 100
-    with progress_bar("running users", show=True, console=console) as ticker:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(ticker, [result(s) for s in statuses]))
+    with (
+        progress_bar("running users", show=True, console=console) as ticker,
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
+        list(pool.map(ticker, [result(s) for s in statuses]))
     assert ticker.tally == {"changed": 100, "unchanged": 100, "refused": 100}
     drawn = out.getvalue()
     assert "running users" in drawn
