@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: demo test lint typecheck unit integration test-slow install clean scanners scan package \
-	bench chromium test-setup docs docs-check
+	bench chromium tmux test-setup docs docs-check
 
 install: $(VENV)/.synced
 
@@ -34,9 +34,10 @@ test: lint typecheck docs-check test-setup
 	$(BIN)/coverage report
 
 ## What the suite needs besides the locked Python packages: the template scanners' virtual
-## environments and Debian's headless Chromium (for the report page test). Explicit, so that
-## `make test` installs nothing behind your back that this line does not name.
-test-setup: scanners chromium
+## environments, Debian's headless Chromium (for the report page test) and tmux (for the CLI's
+## 80-column terminal test). Explicit, so that `make test` installs nothing behind your back
+## that this line does not name.
+test-setup: scanners chromium tmux
 
 lint: install
 	$(BIN)/ruff check .
@@ -77,6 +78,17 @@ chromium:
 	      apt-get install -y -qq chromium >/dev/null) \
 	    || echo "warning: chromium could not be installed; the report page test is skipped"; \
 	  else echo "warning: cannot install chromium here; the report page test is skipped"; fi; }
+
+## tmux (Debian's package) for the CLI's terminal test, installed when missing. Outside CI the
+## test is skipped where apt-get cannot install it (not root, no apt); in CI it fails.
+TMUX_BIN := /usr/bin/tmux
+tmux:
+	@test -x $(TMUX_BIN) || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq tmux >/dev/null) \
+	    || echo "warning: tmux could not be installed; the CLI terminal test is skipped"; \
+	  else echo "warning: cannot install tmux here; the CLI terminal test is skipped"; fi; }
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache dist build site .coverage

@@ -151,6 +151,7 @@ class MetricAlarm(_ApiResource, CloudFormationModel):
             alarm_actions=p.get("AlarmActions", []),
             ok_actions=p.get("OKActions", []),
             treat_missing_data=p.get("TreatMissingData"),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
         )
         return str(p["AlarmName"])
 

@@ -86,6 +86,9 @@ def test_stack_has_every_resource_of_the_recipe(full: Deployed) -> None:
         "RotationsRefusedAlarm": "AWS::CloudWatch::Alarm",
         "RotationsFailedAlarm": "AWS::CloudWatch::Alarm",
         "FailureQueueAlarm": "AWS::CloudWatch::Alarm",
+        "NoSuccessfulRunAlarm": "AWS::CloudWatch::Alarm",
+        "UsersDeferredAlarm": "AWS::CloudWatch::Alarm",
+        "KeysPastCapAlarm": "AWS::CloudWatch::Alarm",
     }
     assert full.outputs["SecretPrefix"] == "keyturn/"
     assert full.outputs["TopicArn"] == full.physical("NotificationTopic")
@@ -251,15 +254,58 @@ def test_alarms_watch_errors_refusals_failures_and_the_queue(full: Deployed) -> 
         (a["Namespace"], a["MetricName"], tuple((d["Name"], d["Value"]) for d in a["Dimensions"]))
         for a in alarms
     }
+    service = (("service", "keyturn"),)
     assert watched == {
         ("AWS/Lambda", "Errors", (("FunctionName", function_name),)),
-        ("keyturn", "RotationsRefused", (("service", "keyturn"),)),
-        ("keyturn", "RotationsFailed", (("service", "keyturn"),)),
+        ("keyturn", "RotationsRefused", service),
+        ("keyturn", "RotationsFailed", service),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", queue_name),)),
+        ("keyturn", "RunsSucceeded", service),
+        ("keyturn", "UsersDeferred", service),
+        ("keyturn", "KeysPastCap", service),
     }
     for alarm in alarms:
         assert alarm["AlarmActions"] == [full.outputs["TopicArn"]]
-        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        if alarm["MetricName"] != "RunsSucceeded":
+            assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def _silence_alarms(deployed: Deployed) -> dict[str, tuple[object, ...]]:
+    """Each silence alarm's metric, statistic, period, evaluation and missing-data settings."""
+    alarms = deployed.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    return {
+        a["MetricName"]: (
+            a["Statistic"],
+            a["Period"],
+            a["EvaluationPeriods"],
+            a.get("DatapointsToAlarm"),
+            a["ComparisonOperator"],
+            a["Threshold"],
+            a["TreatMissingData"],
+        )
+        for a in alarms
+        if a["MetricName"] in {"RunsSucceeded", "UsersDeferred", "KeysPastCap"}
+    }
+
+
+def test_silence_alarms_notice_a_stopped_schedule_deferrals_and_keys_past_the_cap(
+    minimal: Deployed,
+) -> None:
+    assert _silence_alarms(minimal) == {
+        # 26 hours each without a success: the daily run plus two hours; silence breaches
+        "RunsSucceeded": ("Sum", 3600, 26, 26, "LessThanThreshold", 1, "breaching"),
+        # users deferred in two different hours of one window: two consecutive daily runs
+        "UsersDeferred": ("Sum", 3600, 26, 2, "GreaterThanThreshold", 0, "notBreaching"),
+        # each run's count, 0 included; between runs the alarm keeps the last run's answer
+        "KeysPastCap": ("Maximum", 3600, 1, None, "GreaterThanThreshold", 0, "ignore"),
+    }
+
+
+def test_the_silence_window_follows_its_parameter(cloud: EmbeddedAws) -> None:
+    weekly = _deploy(cloud, {"RunIntervalHours": "166", "RunAlarmWindowHours": "168"})
+    found = _silence_alarms(weekly)
+    assert found["RunsSucceeded"][2:4] == (168, 168)
+    assert found["UsersDeferred"][2:4] == (168, 2)
 
 
 def test_failed_invocations_are_retried_then_queued(full: Deployed) -> None:

@@ -135,3 +135,13 @@ def test_the_console_script_is_installed(aws: EmbeddedAws) -> None:
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
     for command in ("scan", "plan", "run", "rotate", "restore", "demo"):
         assert command in done.stdout
+
+
+def test_a_run_with_nothing_to_do_prints_its_count_not_an_empty_table(
+    keyturn: Callable[..., Result],
+) -> None:
+    result = keyturn("run")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [
+        "0 changed, 0 refused, 0 failed, 0 deferred, 0 unchanged (0 users)"
+    ]

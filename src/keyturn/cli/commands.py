@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,8 @@ from rich.console import Console
 
 from keyturn.aws.consumer import current_key_reader
 from keyturn.cli.errors import EXIT_OK, KeyturnClickError, run_exit_code
-from keyturn.cli.tables import forecast_lines, run_table, scan_table
+from keyturn.cli.progress import Ticker, progress_bar, wants_progress
+from keyturn.cli.tables import forecast_lines, run_table, scan_table, summary_line
 from keyturn.consumer import credential_process as consumer
 from keyturn.core.delivery import arn_account
 from keyturn.core.inputs import parse_at, parse_user_name
@@ -64,6 +65,11 @@ class CliContext:
 
     def emit(self, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str))
+
+    def progress(self, label: str) -> AbstractContextManager[Ticker]:
+        """A progress bar on stderr while a long command works (only for a person at a
+        terminal with table output; see :mod:`keyturn.cli.progress`)."""
+        return progress_bar(label, show=wants_progress(self.output))
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -118,11 +124,15 @@ def _at(value: str | None) -> datetime | None:
 @pass_ctx
 def scan(obj: CliContext, at_text: str | None) -> None:
     """List every user's keys, their age, last use and next action."""
-    run = obj.rotator().plan_all(at=_at(at_text))
+    rotator = obj.rotator()
+    with obj.progress("scanning users") as ticker:
+        run = rotator.plan_all(at=_at(at_text), progress=ticker)
     if obj.output == "json":
         obj.emit(run_json(run))
-    else:
+        return
+    if run.users:
         obj.console.print(scan_table(run))
+    obj.console.print(summary_line(run))
 
 
 @cli.command()
@@ -130,7 +140,9 @@ def scan(obj: CliContext, at_text: str | None) -> None:
 @pass_ctx
 def plan(obj: CliContext, at_text: str | None) -> None:
     """Show what a run would do; changes nothing."""
-    run = obj.rotator().plan_all(at=_at(at_text), forecast=True)
+    rotator = obj.rotator()
+    with obj.progress("planning users") as ticker:
+        run = rotator.plan_all(at=_at(at_text), forecast=True, progress=ticker)
     _show_run(obj, run, "keyturn plan (nothing changed)")
 
 
@@ -150,7 +162,8 @@ def run(obj: CliContext, credential_report: bool, audit: bool) -> None:
         rotator = build_report_rotator(obj.settings(), FleetSettings.from_env(os.environ))
     else:
         rotator = obj.rotator()
-    result = rotator.run()
+    with obj.progress("running users") as ticker:
+        result = rotator.run(progress=ticker)
     audited = " (audit mode: nothing changed)" if result.mode is Mode.AUDIT else ""
     _show_run(obj, result, f"keyturn run {result.run_id}{audited}")
     _publish_findings(rotator, result)
@@ -300,7 +313,9 @@ def report(
         settings, FleetSettings.from_env(os.environ, organization=organization or None)
     )
     at = _at(at_text) or datetime.now(UTC)
-    built = build_report(fleet.scan_all(at), at)
+    with obj.progress("scanning users") as ticker:
+        scans = fleet.scan_all(at, progress=ticker)
+    built = build_report(scans, at)
     if html_path is not None:
         html_path.write_text(render_html(built), encoding="utf-8")
     if csv_path is not None:
@@ -315,13 +330,17 @@ def report(
 
 
 def _show_run(obj: CliContext, run: RunResult, title: str) -> None:
+    """The run as JSON, or as a table (none when there were no users) with the forecast, if
+    any, and the one-line summary at the end."""
     if obj.output == "json":
         obj.emit(run_json(run))
-    else:
+        return
+    if run.users:
         obj.console.print(run_table(run, title))
-        if run.forecast is not None:
-            for line in forecast_lines(run.forecast):
-                obj.console.print(line)
+    if run.forecast is not None:
+        for line in forecast_lines(run.forecast):
+            obj.console.print(line)
+    obj.console.print(summary_line(run))
 
 
 def _publish_findings(rotator: Rotator, result: RunResult) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from rich.markup import escape
@@ -15,9 +16,12 @@ from keyturn.rotation.results import RunResult, Status, UserResult
 
 def scan_table(run: RunResult) -> Table:
     table = Table(title=f"keyturn scan at {run.at:%Y-%m-%d %H:%M} UTC", expand=False)
-    for column in ("user", "key id", "status", "age", "last used", "keyturn", "next action"):
-        table.add_column(column, no_wrap=column in {"key id", "status", "age"})
-    table.add_column("when", no_wrap=True)
+    columns = ("user", "key id", "status", "age", "last used", "keyturn", "next action", "when")
+    for column in columns:
+        # Short one-word values keep their width; the rest wrap, and a word longer than its
+        # column (a user name at 80 columns) folds onto the next line rather than being cut.
+        fixed = column in {"key id", "status", "age", "keyturn"}
+        table.add_column(column, no_wrap=fixed, overflow="ellipsis" if fixed else "fold")
     for user in run.users:
         _scan_rows(table, user, run.at)
     return table
@@ -60,7 +64,7 @@ def _next(user: UserResult, now: datetime) -> tuple[str, str]:
 def run_table(run: RunResult, title: str) -> Table:
     table = Table(title=title)
     for column in ("user", "status", "done", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for user in run.users:
         table.add_row(user.user_name, user.status.value, _done(user), _note(user))
     return table
@@ -117,3 +121,16 @@ def forecast_lines(found: OnboardingForecast) -> list[str]:
     if found.exempt:
         lines.append(f"  exempt (reported only): {escape(', '.join(found.exempt))}")
     return lines
+
+
+SUMMARY = (Status.CHANGED, Status.REFUSED, Status.FAILED, Status.DEFERRED, Status.UNCHANGED)
+"""Always in a run's summary line, 0 included; the other statuses only when some user has it."""
+
+
+def summary_line(run: RunResult) -> str:
+    """One line for the end of a command: how many users ended in each status, e.g.
+    ``1 changed, 1 refused, 0 failed, 0 deferred, 3 unchanged, 2 unmanaged (7 users)``."""
+    counts = Counter(user.status for user in run.users)
+    shown = [*SUMMARY, *(s for s in Status if s not in SUMMARY and counts[s])]
+    parts = ", ".join(f"{counts[status]} {status.value}" for status in shown)
+    return f"{parts} ({len(run.users)} user{'' if len(run.users) == 1 else 's'})"

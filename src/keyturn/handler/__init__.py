@@ -25,6 +25,7 @@ from keyturn.handler.events import (
     RestoreRequest,
     RetireRequest,
     RotateRequest,
+    RunRequest,
     parse_event,
 )
 from keyturn.rotation.results import RunResult, Status, UserResult
@@ -144,7 +145,7 @@ def _serve(
     else:
         run = rotator.run(seconds_left=seconds_left)
         _publish_findings(rotator, run)
-    _count(run)
+    _count(run, full_run=isinstance(request, RunRequest))
     if run.failures and run.failures[0].error is not None:
         logger.error("run finished with failures", extra={"failed": len(run.failures)})
         raise run.failures[0].error
@@ -174,15 +175,34 @@ def _user_response(result: UserResult) -> dict[str, Any]:
     }
 
 
-def _count(run: RunResult) -> None:
+def _count(run: RunResult, *, full_run: bool) -> None:
     for user in run.users:
         _count_user(user)
-        if user.status is Status.REFUSED:
-            metrics.add_metric(name="RotationsRefused", unit=MetricUnit.Count, value=1)
-        if user.status is Status.FAILED:
-            metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
-        if user.status is Status.DEFERRED:
-            metrics.add_metric(name="UsersDeferred", unit=MetricUnit.Count, value=1)
+    for name, value in run_metrics(run, full_run=full_run):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def run_metrics(run: RunResult, *, full_run: bool) -> list[tuple[str, float]]:
+    """The metrics of a run besides the keys changed (``_count_user``), all Count units.
+
+    Per user: ``RotationsRefused``, ``RotationsFailed``, ``UsersDeferred`` (one each). For a
+    full run (``{"action": "run"}``, what the schedule sends; not the retirement pass, which
+    sees only users in a grace period), the silence metrics the template's alarms watch:
+    ``KeysPastCap`` (managed active keys older than their cap after the run, 0 included, so
+    the alarm follows each run's answer) and ``RunsSucceeded`` (1 when no user failed, so a
+    schedule that stopped or a run that always fails is noticed by the missing data).
+    """
+    per_user = {
+        Status.REFUSED: "RotationsRefused",
+        Status.FAILED: "RotationsFailed",
+        Status.DEFERRED: "UsersDeferred",
+    }
+    found = [(per_user[u.status], 1.0) for u in run.users if u.status in per_user]
+    if full_run:
+        found.append(("KeysPastCap", float(run.keys_past_cap)))
+        if not run.failures:
+            found.append(("RunsSucceeded", 1.0))
+    return found
 
 
 def _count_user(result: UserResult) -> None:

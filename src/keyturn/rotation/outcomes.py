@@ -68,6 +68,14 @@ def deferred(user: User) -> UserResult:
     return UserResult(user.name, Status.DEFERRED, Plan(user.name), message=message)
 
 
+def as_read(result: UserResult, found: Inspection | None) -> UserResult:
+    """A refused user's result with the keys and cap read before the refusal (a refusal
+    changes nothing), so the keys it leaves past the cap are counted; others as they are."""
+    if found is None or result.status is not Status.REFUSED:
+        return result
+    return replace(result, keys=found.snapshot.keys, max_active_days=found.policy.max_active_days)
+
+
 def not_inspected(user: User, why: str) -> UserResult:
     """An unmanaged user reported without reading its keys: a scoped role may not."""
     return UserResult(user.name, Status.UNMANAGED, Plan(user.name), message=f"not inspected: {why}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from keyturn.core.actions import Action
@@ -49,6 +49,16 @@ class UserResult:
     error: KeyturnError | None = field(default=None, compare=False)
     mode: Mode = Mode.ACT
     """``audit``: nothing was changed; ``plan`` is what acting would have done."""
+    max_active_days: int | None = None
+    """The user's cap (its policy's ``max_active_days``) when keyturn read the user's policy
+    and keys; None when it did not (unmanaged, deferred, failed)."""
+
+    def keys_past_cap(self, at: datetime) -> tuple[AccessKey, ...]:
+        """The user's active keys older than its cap at ``at`` (none when it was not read)."""
+        if self.max_active_days is None or self.status in {Status.EXEMPT, Status.UNMANAGED}:
+            return ()
+        cap = timedelta(days=self.max_active_days)
+        return tuple(k for k in self.keys if k.active and at - k.created > cap)
 
 
 @dataclass(frozen=True)
@@ -66,3 +76,9 @@ class RunResult:
     @property
     def failures(self) -> tuple[UserResult, ...]:
         return tuple(u for u in self.users if u.status is Status.FAILED)
+
+    @property
+    def keys_past_cap(self) -> int:
+        """How many managed, non-exempt active keys are older than their user's cap after
+        the run (the ``KeysPastCap`` metric)."""
+        return sum(len(u.keys_past_cap(self.at)) for u in self.users)

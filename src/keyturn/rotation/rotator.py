@@ -49,6 +49,8 @@ from keyturn.settings import Settings
 log = logging.getLogger(__name__)
 AWS_CALLS_ALLOWANCE_SECONDS = 30.0
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+Progress = Callable[[UserResult], None]
+"""Told each user's result as a run or plan finishes it (the CLI's progress bar)."""
 
 
 @dataclass
@@ -115,11 +117,22 @@ class Rotator(Doors):
         found = plan(user, keys, snapshot.state, policy, now, force=force, make_room=make_room)
         return Inspection(user, policy, snapshot, found)
 
-    def plan_all(self, *, at: datetime | None = None, forecast: bool = False) -> RunResult:
+    def plan_all(
+        self,
+        *,
+        at: datetime | None = None,
+        forecast: bool = False,
+        progress: Progress | None = None,
+    ) -> RunResult:
         """What a run would do to every user; changes nothing. With ``forecast``, the result
-        also carries the onboarding forecast of the managed users (read once, for both)."""
+        also carries the onboarding forecast of the managed users (read once, for both).
+        ``progress`` is called with each user's result as it is planned."""
         now = at or self.clock.now()
-        planned = [self._planned(user, now) for user in self.directory.list_users()]
+        planned = []
+        for user in self.directory.list_users():
+            planned.append(self._planned(user, now))
+            if progress is not None:
+                progress(planned[-1][0])
         results = tuple(result for result, _ in planned)
         outlook = outcomes.forecast_of([seen for _, seen in planned], now) if forecast else None
         return RunResult(
@@ -160,7 +173,8 @@ class Rotator(Doors):
                 user, managed, f"could not be read: {error}"
             )
         status = outcomes.planned_status(found, managed=managed)
-        result = UserResult(user.name, status, found.plan, found.snapshot.keys)
+        cap = found.policy.max_active_days
+        result = UserResult(user.name, status, found.plan, found.snapshot.keys, max_active_days=cap)
         seen: Seen = None
         if managed:
             seen = (user, found.snapshot.keys, found.snapshot.state, found.policy)
@@ -177,13 +191,20 @@ class Rotator(Doors):
 
     # Changing ------------------------------------------------------------------------------
 
-    def run(self, *, seconds_left: Callable[[], float] | None = None) -> RunResult:
+    def run(
+        self,
+        *,
+        seconds_left: Callable[[], float] | None = None,
+        progress: Progress | None = None,
+    ) -> RunResult:
         """Apply the policy to every managed user; others are only reported.
 
         Parameters:
             seconds_left: how long the caller may still run (Lambda's remaining time). A user
                 is started only while more than one worst-case rotation remains; the rest are
                 reported as deferred and handled by the next run, never cut off mid-rotation.
+            progress: called once with each user's result as soon as it is known (a progress
+                bar); it may be called from worker threads, so it must be thread-safe.
         """
         now = self.clock.now()
         reserve = self.worst_case_seconds()
@@ -195,6 +216,8 @@ class Rotator(Doors):
                 results.append(outcomes.deferred(user))
             else:
                 results.append(self._run_user(user, now))
+            if progress is not None:
+                progress(results[-1])
         return RunResult(
             self.run_id, now, tuple(results), self._run_notes(), mode=self.settings.mode
         )
@@ -247,11 +270,13 @@ class Rotator(Doors):
         return replace(self._act_on(user, now), mode=mode)
 
     def _act_on(self, user: User, now: datetime) -> UserResult:
+        found = None
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
-            return self.apply_plan(self.inspect(user, at=now, policy=policy), now)
+            found = self.inspect(user, at=now, policy=policy)
+            return self.apply_plan(found, now)
         except KeyturnError as exc:
-            return self._answer(user, exc)
+            return outcomes.as_read(self._answer(user, exc), found)
         except Exception as exc:
             error = self._unexpected(user, exc)
             self.reporter.failed(user.name, error)
@@ -455,7 +480,10 @@ class Rotator(Doors):
         if found.policy.exempt:
             status = Status.EXEMPT
         message = "; ".join(current_plan.notes)
-        return UserResult(user.name, status, current_plan, keys, tuple(done), message)
+        cap = found.policy.max_active_days
+        return UserResult(
+            user.name, status, current_plan, keys, tuple(done), message, max_active_days=cap
+        )
 
     def retirement_of(
         self, user_name: str, previous_key_id: str | None, now: datetime

@@ -22,7 +22,7 @@ from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
 from keyturn.fleet.settings import FleetSettings
 from keyturn.rotation.ports import Clock, Notifier, SystemClock, UserDirectory
 from keyturn.rotation.results import RunResult
-from keyturn.rotation.rotator import Rotator
+from keyturn.rotation.rotator import Progress, Rotator
 from keyturn.settings import Settings
 from keyturn.wiring import clients_for, notifier_for, rotator_on
 
@@ -182,9 +182,15 @@ class AwsFleet:
     ) -> Rotator:
         return self.account(account_id).user_rotator(user_names, run_id, mode=mode)
 
-    def scan_all(self, at: datetime) -> list[tuple[str, RunResult]]:
-        """Every covered account's scan (per-user listing) as of ``at``; changes nothing."""
-        return [(a, self.account(a).rotator().plan_all(at=at)) for a in self.account_ids()]
+    def scan_all(
+        self, at: datetime, *, progress: Progress | None = None
+    ) -> list[tuple[str, RunResult]]:
+        """Every covered account's scan (per-user listing) as of ``at``; changes nothing.
+        ``progress`` is told each user's result (the CLI's progress bar)."""
+        return [
+            (a, self.account(a).rotator().plan_all(at=at, progress=progress))
+            for a in self.account_ids()
+        ]
 
     def queue(self) -> SqsWorkQueue:
         if not self.fleet.queue_url:
