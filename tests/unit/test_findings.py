@@ -55,6 +55,17 @@ def test_a_key_past_the_cap_is_a_finding_with_its_key() -> None:
     assert finding.ident == f"key-past-cap/old/{key.key_id}"
 
 
+def test_a_user_whose_tag_lengthens_the_cap_is_judged_by_its_own_cap() -> None:
+    world = FakeAws()
+    world.iam.add_user("long", tags={"keyturn:max-active-days": "180"})
+    world.iam.add_key("long", age_days=120)  # past the default cap, within its own
+    world.iam.add_user("short")
+    world.iam.add_key("short", age_days=120)
+    found = assess(world.rotator().plan_all(), CAP)
+    past_cap = {f.user_name for f in found.findings if f.condition is Condition.KEY_PAST_CAP}
+    assert past_cap == {"short"}
+
+
 def test_findings_open_update_and_resolve_with_the_state() -> None:
     world = world_with_trouble()
     store = InMemoryFindings()

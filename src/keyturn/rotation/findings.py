@@ -144,7 +144,10 @@ def _user_findings(user: UserResult, at: datetime, cap_days: int) -> list[Findin
 
 
 def _past_cap(user: UserResult, at: datetime, cap_days: int) -> list[Finding]:
+    """Findings for the user's active keys past its own cap (``keyturn:max-active-days`` may
+    lengthen it) when the run read its policy, else past ``cap_days``."""
     found = []
+    cap_days = user.max_active_days or cap_days
     for key in user.keys:
         age = (at - key.created).days
         if key.active and age > cap_days:
