@@ -81,7 +81,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (an EventBridge schedule; the event is not read)."""
     del event
     fleet = AwsFleet.from_settings(
-        Settings.from_env(os.environ), FleetSettings.from_env(os.environ)
+        Settings.from_env(os.environ), FleetSettings.from_env(os.environ, enter_own_account=True)
     )
     result = dispatch(fleet, getattr(context, "aws_request_id", "local"))
     if result.failed and result.failed[0].error is not None:

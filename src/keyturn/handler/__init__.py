@@ -16,7 +16,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from keyturn.core.actions import ActionKind
 from keyturn.errors import ConfigurationError, KeyturnError, RefusedError
 from keyturn.handler.events import (
     PlanRequest,
@@ -26,7 +25,8 @@ from keyturn.handler.events import (
     RotateRequest,
     parse_event,
 )
-from keyturn.rotation.results import RunResult, Status, UserResult
+from keyturn.rotation.metrics import run_counts, step_counts
+from keyturn.rotation.results import RunResult, UserResult
 from keyturn.rotation.rotator import Rotator
 from keyturn.rotation.secrets_manager import RotationEvent
 from keyturn.rotation.views import key_rows, run_json
@@ -37,11 +37,6 @@ logger = Logger(service="keyturn")
 metrics = Metrics(namespace="keyturn", service="keyturn")
 
 RotatorFactory = Callable[[Settings, str], Rotator]
-METRIC_BY_ACTION = {
-    ActionKind.CREATE: "KeysRotated",
-    ActionKind.DEACTIVATE: "KeysDeactivated",
-    ActionKind.DELETE: "KeysDeleted",
-}
 
 
 def _aws_rotator(settings: Settings, run_id: str) -> Rotator:
@@ -154,18 +149,10 @@ def _user_response(result: UserResult) -> dict[str, Any]:
 
 
 def _count(run: RunResult) -> None:
-    for user in run.users:
-        _count_user(user)
-        if user.status is Status.REFUSED:
-            metrics.add_metric(name="RotationsRefused", unit=MetricUnit.Count, value=1)
-        if user.status is Status.FAILED:
-            metrics.add_metric(name="RotationsFailed", unit=MetricUnit.Count, value=1)
-        if user.status is Status.DEFERRED:
-            metrics.add_metric(name="UsersDeferred", unit=MetricUnit.Count, value=1)
+    for name, value in run_counts(run.users).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def _count_user(result: UserResult) -> None:
-    for step in result.done:
-        name = METRIC_BY_ACTION.get(step.action.kind)
-        if name:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    for name, value in step_counts(result).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -63,6 +63,8 @@ class Rotator(Doors):
     """Proves new keys before promotion; None (simulations only) records them as verified."""
     sleep: Callable[[float], None] | None = None
     """The pause between verification probes; required with a verifier."""
+    account_id: str | None = None
+    """The account worked in, named by every audit event (fleet runs; None otherwise)."""
 
     def __post_init__(self) -> None:
         prover = None
@@ -71,7 +73,7 @@ class Rotator(Doors):
                 raise ConfigurationError("a key verifier needs a sleeper")
             prover = Prover(self.verifier, self.clock, self.sleep, self.settings.verification)
         include_secret = self.settings.notify_include_secret
-        self.reporter = Reporter(self.notifier, self.secrets, self.run_id)
+        self.reporter = Reporter(self.notifier, self.secrets, self.run_id, self.account_id)
         self.promoter = Promoter(self.keys, self.secrets, prover)
         self.executor = Executor(
             self.keys, self.secrets, self.notifier, self.promoter, include_secret
