@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -129,7 +130,7 @@ def test_the_worker_emits_the_handlers_metrics_with_the_account(
     processed = worker.handle(sqs_event(*bodies), None, fleet)  # type: ignore[arg-type]
     assert processed == {"batchItemFailures": []}
     # aggregated, for the fleet's alarm (dimension service=keyturn-worker) ...
-    aggregated = worker.metrics.serialize_metric_set()
+    aggregated: dict[str, Any] = dict(worker.metrics.serialize_metric_set())
     assert aggregated["RotationsRefused"] == [1.0, 1.0]
     assert aggregated["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
     assert aggregated["service"] == "keyturn-worker"
