@@ -261,6 +261,19 @@ def test_the_hub_rotates_in_its_own_account_with_its_roles_enforced(
     (total,) = [b for b in blobs if b.get("service") == "keyturn-worker" and "account" not in b]
     assert sum(total["RotationsRefused"]) == len(hub.accounts)
     assert sum(total["KeysRotated"]) == len(hub.accounts)
+    # ... which is what the fleet's alarms watch
+    alarms = hub.aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    watched = {
+        (a["MetricName"], tuple((d["Name"], d["Value"]) for d in a["Dimensions"]))
+        for a in alarms
+        if a["Namespace"] == "keyturn"
+    }
+    for name in ("RotationsRefused", "RotationsFailed", "FleetMessagesRefused"):
+        assert (name, (("service", "keyturn-worker"),)) in watched
+    # ... and the rotation function's own schedules leave the hub account to the fleet
+    events = hub.aws.client("events")
+    for rule in ("RotationFunctionDailyRun", "RotationFunctionHourlyRetire"):
+        assert events.describe_rule(Name=hub.stack.physical(rule))["State"] == "DISABLED"
 
 
 def test_the_hub_account_is_denied_to_the_hub_roles_themselves_and_without_its_member_role(
