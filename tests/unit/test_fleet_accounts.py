@@ -144,8 +144,15 @@ def test_the_worker_emits_the_handlers_metrics_with_the_account(
     }
 
 
-def test_each_record_result_names_its_account() -> None:
+def test_each_record_result_names_its_account(caplog: pytest.LogCaptureFixture) -> None:
     fleet = TwoAccountFleet()
     (record,) = sqs_event(WorkItem(B, "twin", "run").to_body())["Records"]
     assert worker.work(fleet, SQSRecord(record)) == f"{B} twin: refused"  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger=worker.SERVICE)
+    worker.handle(sqs_event(WorkItem(A, "twin", "run").to_body()), None, fleet)  # type: ignore[arg-type]
+    (batch,) = [r for r in caplog.records if r.getMessage() == "batch worked"]
+    assert (getattr(batch, "results", None), getattr(batch, "failed", None)) == (
+        [f"{A} twin: refused"],
+        0,
+    )
     worker.metrics.clear_metrics()

@@ -127,16 +127,23 @@ def count(account_id: str, users: tuple[UserResult, ...]) -> None:
 
 
 def handle(event: dict[str, Any], context: Any, fleet: Fleet) -> dict[str, Any]:
-    """Process one SQS batch; the testable seam."""
+    """Process one SQS batch; the testable seam. The records' results, each naming its
+    account, are logged once per batch (``batch worked``)."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     covered = CoveredAccounts(fleet)
+    results: list[str] = []
+
+    def record_handler(record: SQSRecord) -> str:
+        result = work(fleet, record, covered)
+        results.append(result)
+        return result
+
     response = process_partial_response(
-        event=event,
-        record_handler=lambda record: work(fleet, record, covered),
-        processor=processor,
-        context=context,
+        event=event, record_handler=record_handler, processor=processor, context=context
     )
     metrics.add_metric(name="FleetMessagesRefused", unit=MetricUnit.Count, value=covered.refused)
+    failed = len(response.get("batchItemFailures", []))
+    logger.info("batch worked", extra={"results": results, "failed": failed})
     return dict(response)
 
 
