@@ -112,7 +112,7 @@ def test_a_run_counts_each_user_it_defers(world: FakeAws) -> None:
     metrics.clear_metrics()
     budget = iter([1000.0, 10.0, 10.0])
     handle({"action": "run"}, "unit", factory_of(world), seconds_left=lambda: next(budget))
-    assert metrics.metric_set["UsersDeferred"]["Value"] == [1.0, 1.0]
+    assert metrics.metric_set["UsersDeferred"]["Value"] == [2.0]  # one per deferred user
     assert metrics.metric_set["RunsSucceeded"]["Value"] == [1.0]
     metrics.clear_metrics()
 

@@ -10,6 +10,19 @@ from keyturn.rotation.ports import Notification
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
+
+
+def message_attributes(notification: Notification) -> dict[str, MessageAttributeValueTypeDef]:
+    """What subscription filter policies can match: the event, the user and, in a fleet run,
+    the account."""
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "event": {"DataType": "String", "StringValue": notification.kind.value},
+        "user": {"DataType": "String", "StringValue": notification.user_name},
+    }
+    if notification.account_id:
+        attributes["account"] = {"DataType": "String", "StringValue": notification.account_id}
+    return attributes
 
 
 class SnsNotifier:
@@ -23,8 +36,5 @@ class SnsNotifier:
                 TopicArn=self._topic_arn,
                 Subject=notification.subject,
                 Message=json.dumps(notification.body, indent=2, default=str),
-                MessageAttributes={
-                    "event": {"DataType": "String", "StringValue": notification.kind.value},
-                    "user": {"DataType": "String", "StringValue": notification.user_name},
-                },
+                MessageAttributes=message_attributes(notification),
             )

@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from keyturn.core.rollout import Mode
 from keyturn.errors import AwsError, KeyturnError
@@ -22,6 +23,7 @@ from keyturn.settings import Settings
 from keyturn.wiring.fleet import AwsFleet
 
 logger = Logger(service="keyturn-dispatcher")
+metrics = Metrics(namespace="keyturn", service="keyturn-dispatcher")
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,27 @@ def dispatch(fleet: Fleet, run_id: str) -> DispatchResult:
     return DispatchResult(run_id, tuple(outcomes))
 
 
+def dispatch_counts(result: DispatchResult) -> dict[str, float]:
+    """The dispatcher's metrics: ``RunsSucceeded`` (1 when every account was dispatched: in a
+    hub, the fleet's scheduled run, which the no-successful-run alarm watches),
+    ``AccountsFailed`` and ``UsersEnqueued``."""
+    counts = {"AccountsFailed": float(len(result.failed)), "UsersEnqueued": float(result.enqueued)}
+    if not result.failed:
+        counts["RunsSucceeded"] = 1.0
+    return counts
+
+
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (an EventBridge schedule; the event is not read)."""
     del event
     fleet = AwsFleet.from_settings(
-        Settings.from_env(os.environ), FleetSettings.from_env(os.environ)
+        Settings.from_env(os.environ), FleetSettings.from_env(os.environ, enter_own_account=True)
     )
     result = dispatch(fleet, getattr(context, "aws_request_id", "local"))
+    for name, value in dispatch_counts(result).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if result.failed and result.failed[0].error is not None:
         raise result.failed[0].error
     return result.as_dict()

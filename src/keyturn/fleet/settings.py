@@ -37,6 +37,10 @@ class FleetSettings:
             ``rotate_after_days``). Set it to the lowest ``keyturn:rotate-after-days`` tag in use.
         queue_url: the SQS queue the dispatcher fills and the worker drains.
         act: staged rollout by account and OU; the accounts it does not select are audited.
+        enter_own_account: enter the own account through the member role as well, like
+            every other account. The fleet functions set it: their execution roles hold no
+            IAM or Secrets Manager right, so the member role (deployed in the hub account too)
+            is their only way in. The CLI leaves it off and uses its own credentials there.
     """
 
     organization: bool = False
@@ -46,6 +50,7 @@ class FleetSettings:
     horizon_days: int | None = None
     queue_url: str | None = None
     act: AccountRollout = field(default_factory=AccountRollout)
+    enter_own_account: bool = False
 
     def __post_init__(self) -> None:
         if not self.member_role_name or "/" in self.member_role_name.strip("/"):

@@ -17,6 +17,12 @@ A message's mode (act or audit) is a claim too: the worker runs the user in the 
 message's mode and the mode its own settings allow in that account (``KEYTURN_MODE``,
 ``KEYTURN_ACT_ACCOUNTS``, ``KEYTURN_ACT_OUS``), so a message can ask for audit mode but never
 upgrade an audited account to act; such a message is worked in audit mode and audited.
+
+Each run emits the single-account function's metrics (:mod:`keyturn.rotation.metrics`:
+``KeysRotated``, ``RotationsRefused``, ``RotationsFailed``, ...) with dimension
+``service=keyturn-worker``, which the fleet alarms watch; refusals and failures are emitted
+once more with an ``account`` dimension too, to tell which account needs a person. Audit
+events, notifications, logs and each record's result name the account.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -39,12 +45,18 @@ from keyturn.core.rollout import Mode
 from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.ports import Fleet
 from keyturn.fleet.settings import FleetSettings
-from keyturn.rotation.results import Status
+from keyturn.rotation.metrics import run_counts
+from keyturn.rotation.results import Status, UserResult
 from keyturn.settings import Settings
 from keyturn.wiring.fleet import AwsFleet
 
-logger = Logger(service="keyturn-worker")
-metrics = Metrics(namespace="keyturn", service="keyturn-worker")
+SERVICE = "keyturn-worker"
+NAMESPACE = "keyturn"
+PER_ACCOUNT = frozenset({"RotationsRefused", "RotationsFailed"})
+"""Metrics emitted with an ``account`` dimension as well: the ones a person must act on.
+Only accounts that have one pay for the extra custom metric."""
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 audit_log = logging.getLogger("keyturn.audit")
 _fleet: Fleet | None = None
 REFUSED = "refused"
@@ -76,7 +88,8 @@ class CoveredAccounts:
 def work(fleet: Fleet, record: SQSRecord, covered: CoveredAccounts | None = None) -> str:
     """Run the engine for one message; raise to have it redelivered.
 
-    Returns ``"refused"`` for a message whose account the fleet does not cover.
+    Returns ``"<account> refused"`` for a message whose account the fleet does not cover,
+    else the account and each user's status (``"<account> alice: changed"``).
 
     Raises:
         BadRequestError: the message is not a work item (poison).
@@ -88,12 +101,13 @@ def work(fleet: Fleet, record: SQSRecord, covered: CoveredAccounts | None = None
     if not covered.covers(item.account_id):
         covered.refused += 1
         _audit_refusal(item, record.message_id)
-        return REFUSED
+        return f"{item.account_id} {REFUSED}"
     mode = covered.mode(item)
     if mode is not item.mode:
         _audit_downgrade(item, record.message_id)
     rotator = fleet.user_rotator(item.account_id, [item.user_name], item.run_id, mode=mode)
     run = rotator.run()
+    count(item.account_id, run.users)
     for user in run.users:
         logger.info(
             "user worked",
@@ -102,24 +116,50 @@ def work(fleet: Fleet, record: SQSRecord, covered: CoveredAccounts | None = None
                 "user": user.user_name,
                 "status": user.status,
                 "mode": user.mode.value,
+                "run_id": item.run_id,
             },
         )
         if user.status is Status.FAILED and user.error is not None:
             raise user.error
-    return ",".join(u.status.value for u in run.users) or "gone"
+    statuses = ",".join(f"{u.user_name}: {u.status.value}" for u in run.users)
+    return f"{item.account_id} {statuses or item.user_name + ': gone'}"
+
+
+def count(account_id: str, users: tuple[UserResult, ...]) -> None:
+    """The single-account function's metrics for one account's run; refusals and failures
+    also with the account as a dimension."""
+    for name, value in run_counts(users).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if name in PER_ACCOUNT:
+            dimensions = {"service": SERVICE, "account": account_id}
+            with single_metric(
+                name=name,
+                unit=MetricUnit.Count,
+                value=value,
+                namespace=NAMESPACE,
+                default_dimensions=dimensions,
+            ):
+                pass  # flushed (printed as EMF) when the block ends
 
 
 def handle(event: dict[str, Any], context: Any, fleet: Fleet) -> dict[str, Any]:
-    """Process one SQS batch; the testable seam."""
+    """Process one SQS batch; the testable seam. The records' results, each naming its
+    account, are logged once per batch (``batch worked``)."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     covered = CoveredAccounts(fleet)
+    results: list[str] = []
+
+    def record_handler(record: SQSRecord) -> str:
+        result = work(fleet, record, covered)
+        results.append(result)
+        return result
+
     response = process_partial_response(
-        event=event,
-        record_handler=lambda record: work(fleet, record, covered),
-        processor=processor,
-        context=context,
+        event=event, record_handler=record_handler, processor=processor, context=context
     )
     metrics.add_metric(name="FleetMessagesRefused", unit=MetricUnit.Count, value=covered.refused)
+    failed = len(response.get("batchItemFailures", []))
+    logger.info("batch worked", extra={"results": results, "failed": failed})
     return dict(response)
 
 
@@ -168,6 +208,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _fleet  # noqa: PLW0603 - one fleet (and its role sessions) per warm container
     if _fleet is None:
         _fleet = AwsFleet.from_settings(
-            Settings.from_env(os.environ), FleetSettings.from_env(os.environ)
+            Settings.from_env(os.environ),
+            FleetSettings.from_env(os.environ, enter_own_account=True),
         )
     return handle(event, context, _fleet)

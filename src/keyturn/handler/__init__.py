@@ -16,8 +16,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from keyturn.core.actions import ActionKind
-from keyturn.core.rollout import Mode
 from keyturn.errors import ConfigurationError, KeyturnError, RefusedError, UserNotFoundError
 from keyturn.handler.events import (
     PlanRequest,
@@ -28,7 +26,8 @@ from keyturn.handler.events import (
     RunRequest,
     parse_event,
 )
-from keyturn.rotation.results import RunResult, Status, UserResult
+from keyturn.rotation.metrics import run_counts, silence_counts, step_counts
+from keyturn.rotation.results import RunResult, UserResult
 from keyturn.rotation.rotator import Rotator
 from keyturn.rotation.secrets_manager import RotationEvent
 from keyturn.rotation.views import key_rows, run_json
@@ -39,17 +38,6 @@ logger = Logger(service="keyturn")
 metrics = Metrics(namespace="keyturn", service="keyturn")
 
 RotatorFactory = Callable[[Settings, str], Rotator]
-METRIC_BY_ACTION = {
-    ActionKind.CREATE: "KeysRotated",
-    ActionKind.DEACTIVATE: "KeysDeactivated",
-    ActionKind.DELETE: "KeysDeleted",
-}
-AUDIT_METRIC_BY_ACTION = {
-    ActionKind.CREATE: "KeysWouldRotate",
-    ActionKind.DEACTIVATE: "KeysWouldDeactivate",
-    ActionKind.DELETE: "KeysWouldDelete",
-}
-"""Audit mode counts what it would have done under its own names, never as done."""
 
 
 def _aws_rotator(settings: Settings, run_id: str) -> Rotator:
@@ -176,43 +164,14 @@ def _user_response(result: UserResult) -> dict[str, Any]:
 
 
 def _count(run: RunResult, *, full_run: bool) -> None:
-    for user in run.users:
-        _count_user(user)
-    for name, value in run_metrics(run, full_run=full_run):
+    """A run's metrics (:mod:`keyturn.rotation.metrics`); a full run adds the silence ones."""
+    counts: dict[str, float] = dict(run_counts(run.users))
+    if full_run:
+        counts.update(silence_counts(run))
+    for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-def run_metrics(run: RunResult, *, full_run: bool) -> list[tuple[str, float]]:
-    """The metrics of a run besides the keys changed (``_count_user``), all Count units.
-
-    Per user: ``RotationsRefused``, ``RotationsFailed``, ``UsersDeferred`` (one each). For a
-    full run (``{"action": "run"}``, what the schedule sends; not the retirement pass, which
-    sees only users in a grace period), the silence metrics the template's alarms watch:
-    ``KeysPastCap`` (managed active keys older than their cap after the run, 0 included, so
-    the alarm follows each run's answer) and ``RunsSucceeded`` (1 when no user failed, so a
-    schedule that stopped or a run that always fails is noticed by the missing data).
-    """
-    per_user = {
-        Status.REFUSED: "RotationsRefused",
-        Status.FAILED: "RotationsFailed",
-        Status.DEFERRED: "UsersDeferred",
-    }
-    found = [(per_user[u.status], 1.0) for u in run.users if u.status in per_user]
-    if full_run:
-        found.append(("KeysPastCap", float(run.keys_past_cap)))
-        if not run.failures:
-            found.append(("RunsSucceeded", 1.0))
-    return found
-
-
 def _count_user(result: UserResult) -> None:
-    if result.mode is Mode.AUDIT:
-        for action in result.plan.actions:
-            would = AUDIT_METRIC_BY_ACTION.get(action.kind)
-            if would:
-                metrics.add_metric(name=would, unit=MetricUnit.Count, value=1)
-        return
-    for step in result.done:
-        name = METRIC_BY_ACTION.get(step.action.kind)
-        if name:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    for name, value in step_counts(result).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -23,6 +23,8 @@ class Reporter:
     notifier: Notifier
     secrets: SecretStore
     run_id: str
+    account_id: str | None = None
+    """The account a fleet run works in: every audit event then names it (``account``)."""
     mode_of: Callable[[str], Mode] | None = None
     """A user's mode; in audit mode events and notices say so (None: every user acts)."""
 
@@ -43,9 +45,11 @@ class Reporter:
         error: KeyturnError | None,
         extra: dict[str, object] | None = None,
     ) -> None:
-        """One structured audit event (run id, user, key id, action, reason, outcome)."""
+        """One structured audit event (run id, account in a fleet run, user, key id, action,
+        reason, outcome)."""
         event: dict[str, object] = {
             "run_id": self.run_id,
+            **({"account": self.account_id} if self.account_id else {}),
             "user": user_name,
             "key_id": key_id,
             "action": action,
@@ -57,7 +61,10 @@ class Reporter:
         if self._audited(user_name):
             event["mode"] = Mode.AUDIT.value
         event.update(extra or {})
-        audit_log.info("keyturn %s %s: %s", action, user_name, event["outcome"], extra=event)
+        where = f" in {self.account_id}" if self.account_id else ""
+        audit_log.info(
+            "keyturn %s %s%s: %s", action, user_name, where, event["outcome"], extra=event
+        )
 
     def refuse(self, user_name: str, reason: str) -> RefusedError:
         """Audit and announce a refusal; returns the error for the caller to raise."""

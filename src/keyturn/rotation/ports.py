@@ -8,7 +8,7 @@ The values that cross the ports (keys, deliveries, marks) are core models
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -40,6 +40,7 @@ class NotificationKind(StrEnum):
     """Audit mode: what a run would have done to a user; nothing was changed."""
 
 
+SUBJECT_PREFIX = "keyturn: "
 SECRET_FIELDS = frozenset({"SecretAccessKey", "SmtpPassword"})
 """Body fields that hold a secret: only the opt-in "rotated" message has one (the key)."""
 
@@ -52,6 +53,19 @@ class Notification:
     user_name: str
     subject: str
     body: dict[str, object]
+    account_id: str | None = None
+    """The account the user is in, in a fleet run (None in single-account mode)."""
+
+    def in_account(self, account_id: str) -> Notification:
+        """This message about a user of ``account_id``: the id in the body (``AccountId``) and
+        in the subject, so two accounts' messages about same-named users differ."""
+        subject = self.subject.removeprefix(SUBJECT_PREFIX)
+        return replace(
+            self,
+            account_id=account_id,
+            subject=f"keyturn [{account_id}]: {subject}"[:99],
+            body={"AccountId": account_id, **self.body},
+        )
 
     def public_body(self) -> dict[str, object]:
         """The body without any secret field, whatever the operator opted in to: what goes
@@ -191,6 +205,17 @@ class NullNotifier:
 
     def publish(self, notification: Notification) -> None:
         del notification
+
+
+@dataclass(frozen=True)
+class AccountNotifier:
+    """Publishes each notification stamped with the account it is about (fleet runs)."""
+
+    notifier: Notifier
+    account_id: str
+
+    def publish(self, notification: Notification) -> None:
+        self.notifier.publish(notification.in_account(self.account_id))
 
 
 @dataclass(frozen=True)

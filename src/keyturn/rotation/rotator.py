@@ -70,6 +70,8 @@ class Rotator(Doors):
     """The pause between verification probes; required with a verifier."""
     findings: FindingsPublisher | None = None
     """Security Hub findings after each run (``KEYTURN_SECURITY_HUB``); the faces call it."""
+    account_id: str | None = None
+    """The account worked in, named by every audit event (fleet runs; None otherwise)."""
 
     def __post_init__(self) -> None:
         prover = None
@@ -79,7 +81,13 @@ class Rotator(Doors):
             prover = Prover(self.verifier, self.clock, self.sleep, self.settings.verification)
         include_secret = self.settings.notify_include_secret
         self._modes: dict[str, Mode] = {}
-        self.reporter = Reporter(self.notifier, self.secrets, self.run_id, self._mode_of)
+        self.reporter = Reporter(
+            self.notifier,
+            self.secrets,
+            self.run_id,
+            account_id=self.account_id,
+            mode_of=self._mode_of,
+        )
         self.promoter = Promoter(self.keys, self.secrets, prover)
         self.executor = Executor(
             self.keys, self.secrets, self.notifier, self.promoter, include_secret

@@ -61,7 +61,7 @@ def build_rotator(
     return rotator_on(clients, settings, clock or SystemClock(), run_id=run_id)
 
 
-def rotator_on(
+def rotator_on(  # noqa: PLR0913 - the account's clients, then optional keyword parts
     clients: AwsClients,
     settings: Settings,
     clock: Clock,
@@ -69,8 +69,10 @@ def rotator_on(
     directory: UserDirectory | None = None,
     notifier: Notifier | None = None,
     run_id: str | None = None,
+    account_id: str | None = None,
 ) -> Rotator:
-    """A Rotator on ``clients``' account; ``directory`` narrows which users a run sees."""
+    """A Rotator on ``clients``' account; ``directory`` narrows which users a run sees, and
+    ``account_id`` (fleet runs) is named in every audit event."""
     iam = IamUsers(clients.iam())
     secrets = SecretsManagerStore(
         clients.secretsmanager(), settings.secret_prefix, trust=secret_trust(clients, settings)
@@ -86,6 +88,7 @@ def rotator_on(
         verifier=StsKeyVerifier(clients.region or settings.region, settings.endpoint_url),
         sleep=time.sleep,
         findings=findings_for(clients, settings),
+        account_id=account_id,
     )
 
 

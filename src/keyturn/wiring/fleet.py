@@ -20,7 +20,7 @@ from keyturn.errors import ConfigurationError, KeyturnError
 from keyturn.fleet.accounts import OrgAccount
 from keyturn.fleet.report_scan import NamedUsers, ReportDirectory, in_scope
 from keyturn.fleet.settings import FleetSettings
-from keyturn.rotation.ports import Clock, Notifier, SystemClock, UserDirectory
+from keyturn.rotation.ports import AccountNotifier, Clock, Notifier, SystemClock, UserDirectory
 from keyturn.rotation.results import RunResult
 from keyturn.rotation.rotator import Progress, Rotator
 from keyturn.settings import Settings
@@ -59,7 +59,10 @@ class AccountRun:
 
     @cached_property
     def notifier(self) -> Notifier:
-        return notifier_for(self.notify_with or self.clients, self.settings)
+        """The hub's notifier; each message names this account (none for ``""``, the CLI's
+        own account)."""
+        notifier = notifier_for(self.notify_with or self.clients, self.settings)
+        return AccountNotifier(notifier, self.account_id) if self.account_id else notifier
 
     def report_directory(self, horizon_days: int) -> ReportDirectory:
         return ReportDirectory(
@@ -88,6 +91,7 @@ class AccountRun:
             directory=directory,
             notifier=self.notifier,
             run_id=run_id,
+            account_id=self.account_id or None,
         )
 
     def user_tags(self, user_name: str) -> dict[str, str]:
@@ -149,11 +153,15 @@ class AwsFleet:
         return Mode.AUDIT if account is None else self.fleet.act.mode_for(account, Mode.ACT)
 
     def account(self, account_id: str) -> AccountRun:
-        """Adapters in ``account_id``: the member role's session (reused while it lasts), or
-        the hub's own session when no organization is configured."""
+        """Adapters in ``account_id``: the member role's session (reused while it lasts).
+
+        The hub's own account is entered through its member role too when the fleet says so
+        (:attr:`FleetSettings.enter_own_account`: the fleet functions, whose own roles hold no
+        IAM or Secrets Manager right); otherwise, without an organization, the own
+        credentials serve it (the CLI)."""
         cached = self._accounts.get(account_id)
         if cached is None or cached[1] - SESSION_MARGIN <= datetime.now(UTC):
-            if self.fleet.organization:
+            if self.fleet.organization or self.fleet.enter_own_account:
                 clients, expires = self._assumed(account_id)
             else:
                 clients, expires = self.hub, datetime.max.replace(tzinfo=UTC)
