@@ -10,6 +10,7 @@ timeout. Whatever the template sets (a concurrency setting, say) the benchmark r
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -17,13 +18,16 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keyturn.emulator import EmbeddedAws
+import boto3
+
+from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -124,37 +128,55 @@ def deploy(aws: EmbeddedAws) -> Function:
     )
 
 
-def prepare(aws: EmbeddedAws, function: Function) -> None:
-    """After a reset: the stack's topic and role again, under the same names (same ARNs)."""
-    aws.client("sns").create_topic(Name=function.topic_name)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    aws.client("iam").create_role(
-        RoleName=function.role_arn.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust)
+def in_account(function: Function, account_id: str) -> Function:
+    """The same function deployed in another account of the emulator.
+
+    moto keeps each account's resources apart and lets a role of any account be assumed, so
+    each benchmark gets an account of its own: none needs a reset that would wipe another's
+    state, and one can run while another waits (see :class:`Running`).
+    """
+    return dataclasses.replace(
+        function,
+        environment={k: v.replace(ACCOUNT_ID, account_id) for k, v in function.environment.items()},
+        role_arn=function.role_arn.replace(ACCOUNT_ID, account_id),
     )
 
 
+def _credentials(aws: EmbeddedAws, function: Function) -> dict[str, str]:
+    """The function's role's credentials (in the role's account: moto routes by the key)."""
+    answer = aws.client("sts").assume_role(RoleArn=function.role_arn, RoleSessionName=function.name)
+    creds = answer["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+    }
+
+
+def prepare(aws: EmbeddedAws, function: Function) -> None:
+    """The stack's topic in the function's account, under the deployed name (same ARN)."""
+    creds = _credentials(aws, function)
+    sns = boto3.client(
+        "sns",
+        endpoint_url=aws.url,
+        region_name=aws.region,
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=creds["AWS_SESSION_TOKEN"],
+    )
+    arn = sns.create_topic(Name=function.topic_name)["TopicArn"]
+    assert arn == function.environment["KEYTURN_TOPIC_ARN"], arn
+
+
 def _environment(aws: EmbeddedAws, function: Function, extra: dict[str, str]) -> dict[str, str]:
-    creds = aws.client("sts").assume_role(RoleArn=function.role_arn, RoleSessionName=function.name)
-    creds = creds["Credentials"]
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     return {
         **keep,
         **function.environment,
+        **_credentials(aws, function),
         "AWS_ENDPOINT_URL": aws.url,
         "AWS_REGION": aws.region,
         "AWS_DEFAULT_REGION": aws.region,
-        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": creds["SessionToken"],
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
         "PYTHONPATH": str(ROOT),
@@ -162,58 +184,83 @@ def _environment(aws: EmbeddedAws, function: Function, extra: dict[str, str]) ->
     }
 
 
-def _child(aws: EmbeddedAws, function: Function, args: list[str], extra: dict[str, str]) -> Any:
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "figures.json"
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.lambda_child", *args, str(out)],
-            env=_environment(aws, function, extra),
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,  # the function's logs and metrics (CloudWatch's part)
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=CHILD_TIMEOUT_S,
-            check=False,
+class Running:
+    """A child process serving one invocation; :meth:`wait` gives its figures."""
+
+    def __init__(
+        self, aws: EmbeddedAws, function: Function, args: list[str], extra: dict[str, str]
+    ) -> None:
+        self._scratch = tempfile.TemporaryDirectory()
+        self._out = Path(self._scratch.name) / "figures.json"
+        self._errors = Path(self._scratch.name) / "stderr.txt"
+        with self._errors.open("w") as errors:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.lambda_child", *args, str(self._out)],
+                env=_environment(aws, function, extra),
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # the function's logs and metrics (CloudWatch's part)
+                stderr=errors,
+            )
+
+    def cpu_seconds(self) -> float:
+        """CPU time the child has used so far (0 once it has ended)."""
+        stat = Path(f"/proc/{self._process.pid}/stat")
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_while_busy(self, window_s: float = 5.0, idle_share: float = 0.1) -> bool:
+        """Block while the child works (over ``idle_share`` of a core in a ``window_s``
+        window); True when it still runs, only waiting (key proofs being waited out)."""
+        before = self.cpu_seconds()
+        while self._process.poll() is None:
+            time.sleep(window_s)
+            now = self.cpu_seconds()
+            if self._process.poll() is None and now - before < idle_share * window_s:
+                return True
+            before = now
+        return False
+
+    def figures(self) -> Any:
+        try:
+            code = self._process.wait(timeout=CHILD_TIMEOUT_S)
+            if code:
+                tail = self._errors.read_text()[-3000:]
+                raise RuntimeError(f"the function's process failed:\n{tail}")
+            return json.loads(self._out.read_text())
+        finally:
+            self._scratch.cleanup()
+
+    def wait(self) -> Invocation:
+        figures = self.figures()
+        return Invocation(
+            init_s=figures["init_s"],
+            run_s=figures["run_s"],
+            calls=Counter(figures["calls"]),
+            probes=Counter(figures["probes"]),
+            peak_mib=figures["peak_mib"],
+            statuses=Counter(figures.get("statuses", {})),
+            created=figures["created"],
+            remaining_s=figures.get("remaining_s", 0.0),
+            response_bytes=figures.get("response_bytes", 0),
         )
-        if done.returncode:
-            raise RuntimeError(f"the function's process failed:\n{done.stderr[-3000:]}")
-        return json.loads(out.read_text())
 
 
-def invoke(
+def start(
     aws: EmbeddedAws,
     function: Function,
     *,
     event: Path = SCHEDULED_EVENT,
     extra: dict[str, str] | None = None,
-) -> Invocation:
-    """Serve ``event`` once, cold, in a fresh process with the function's environment."""
-    figures = _child(aws, function, ["handler", str(event), str(function.timeout_s)], extra or {})
-    return Invocation(
-        init_s=figures["init_s"],
-        run_s=figures["run_s"],
-        calls=Counter(figures["calls"]),
-        probes=Counter(figures["probes"]),
-        peak_mib=figures["peak_mib"],
-        statuses=Counter(figures["statuses"]),
-        created=figures["created"],
-        remaining_s=figures["remaining_s"],
-        response_bytes=figures["response_bytes"],
-    )
+) -> Running:
+    """Start serving ``event`` once, cold, in a fresh process with the function's environment."""
+    return Running(aws, function, ["handler", str(event), str(function.timeout_s)], extra or {})
 
 
-def recipe(aws: EmbeddedAws, function: Function, count: int, prefix: str, topic: str) -> Invocation:
+def recipe(aws: EmbeddedAws, function: Function, count: int, prefix: str) -> Invocation:
     """The original recipe once per user, in a process of its own like keyturn's."""
-    figures = _child(aws, function, ["recipe", str(count), prefix, topic], {})
-    return Invocation(
-        init_s=figures["init_s"],
-        run_s=figures["run_s"],
-        calls=Counter(figures["calls"]),
-        probes=Counter(),
-        peak_mib=figures["peak_mib"],
-        statuses=Counter({"changed": count}),
-        created=count,
-        remaining_s=0.0,
-        response_bytes=0,
-    )
+    topic = function.environment["KEYTURN_TOPIC_ARN"]
+    return Running(aws, function, ["recipe", str(count), prefix, topic], {}).wait()

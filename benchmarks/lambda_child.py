@@ -103,7 +103,8 @@ def recipe(count: str, prefix: str, topic_arn: str) -> dict[str, Any]:
         )
         if answer["statusCode"] != 200:
             raise RuntimeError(f"the recipe answered {answer['statusCode']}")
-    return {"init_s": init, "run_s": time.perf_counter() - started, "created": int(count)}
+    seconds = time.perf_counter() - started
+    return {"init_s": init, "run_s": seconds, "created": int(count), "statuses": {}}
 
 
 def peak_mib() -> float:

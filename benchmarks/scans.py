@@ -3,6 +3,7 @@ the retirement pass."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from typing import Any
 import boto3
 
 from benchmarks import deployed
-from benchmarks.population import populate
+from benchmarks.population import forget, populate
 from keyturn.aws.session import AwsClients
 from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
@@ -77,6 +78,49 @@ FAST_PROOF = {
 """PROOF as the function's settings: for the rotations-per-second row only."""
 
 
+_accounts = itertools.count(100_000_000_001)
+
+
+def account_of(function: deployed.Function) -> str:
+    return function.role_arn.split(":")[4]
+
+
+def fresh_account(function: deployed.Function) -> deployed.Function:
+    """The function in an account of the emulator no benchmark has used yet."""
+    return deployed.in_account(function, f"{next(_accounts):012d}")
+
+
+def start_scheduled(
+    aws: EmbeddedAws,
+    function: deployed.Function,
+    users: int,
+    *,
+    age_days: float | None = None,
+    extra: dict[str, str] | None = None,
+) -> tuple[deployed.Running, deployed.Function]:
+    """Start one cold scheduled invocation of the deployed function, in an account of its own
+    holding ``users`` users in scope with keys ``age_days`` old (None: 0-69 days, nothing
+    due)."""
+    function = fresh_account(function)
+    deployed.prepare(aws, function)
+    populate(users, age_days=age_days, path=DEPLOYED_PATH, tags=[], account=account_of(function))
+    return deployed.start(aws, function, extra=extra), function
+
+
+def finished(
+    running: deployed.Running, function: deployed.Function, *, due: bool
+) -> deployed.Invocation:
+    """A scheduled run's figures, once it is clear the run did what the benchmark says; its
+    account is then forgotten."""
+    done = running.wait()
+    forget(account_of(function))
+    assert not done.statuses.get(Status.FAILED.value), f"failed users: {done.statuses}"
+    assert not done.statuses.get(Status.REFUSED.value), f"refused users: {done.statuses}"
+    if not due:
+        assert done.created == 0, "a no-op run rotated keys"
+    return done
+
+
 def scheduled_run(
     aws: EmbeddedAws,
     function: deployed.Function,
@@ -85,27 +129,20 @@ def scheduled_run(
     age_days: float | None = None,
     extra: dict[str, str] | None = None,
 ) -> deployed.Invocation:
-    """One cold scheduled invocation of the deployed function over ``users`` users in scope,
-    their keys ``age_days`` old (None: 0-69 days, nothing due)."""
-    aws.reset()
-    deployed.prepare(aws, function)
-    populate(users, age_days=age_days, path=DEPLOYED_PATH, tags=[])
-    done = deployed.invoke(aws, function, extra=extra)
-    assert not done.statuses.get(Status.FAILED.value), f"failed users: {done.statuses}"
-    assert done.statuses.get(Status.REFUSED.value) is None, f"refused users: {done.statuses}"
-    if age_days is None:
-        assert done.created == 0, "a no-op run rotated keys"
-    return done
+    """One scheduled invocation (see :func:`start_scheduled`), waited for."""
+    running, used = start_scheduled(aws, function, users, age_days=age_days, extra=extra)
+    return finished(running, used, due=age_days is not None)
 
 
 def recipe_run(aws: EmbeddedAws, function: deployed.Function, users: int) -> deployed.Invocation:
     """The original recipe's handler once per user of the same population, in its own process
-    (clients made once, as when warm)."""
-    aws.reset()
+    and account (clients made once, as when warm)."""
+    function = fresh_account(function)
     deployed.prepare(aws, function)
-    populate(users, age_days=85, path=DEPLOYED_PATH, tags=[])
-    topic_arn = function.environment["KEYTURN_TOPIC_ARN"]
-    return deployed.recipe(aws, function, users, "user", topic_arn)
+    populate(users, age_days=85, path=DEPLOYED_PATH, tags=[], account=account_of(function))
+    done = deployed.recipe(aws, function, users, "user")
+    forget(account_of(function))
+    return done
 
 
 def topic(aws: EmbeddedAws) -> str:
