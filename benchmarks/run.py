@@ -59,6 +59,18 @@ def noop_rows(runs: dict[int, deployed.Invocation]) -> list[str]:
     ]
 
 
+def report_rows(aws: EmbeddedAws, sizes: tuple[int, ...]) -> list[str]:
+    rows = []
+    for users in sizes:
+        report = scans.report_scan(aws, users)
+        rows.append(
+            f"| no-op daily scan, {users:,} users | credential report (the fleet's scan) | "
+            f"{report.calls.total('iam')} IAM ({report.calls.total()} AWS) | "
+            f"{report.seconds:.2f} s | |"
+        )
+    return rows
+
+
 def due_rows(
     done: deployed.Invocation, users: int, function: deployed.Function, *, overlapped: bool
 ) -> list[str]:
@@ -194,6 +206,7 @@ def measured_rows(
     while it works; once it is only waiting out key proofs (the sequential engine spends
     ~15 s a user so), the other rows run beside it rather than after it.
     """
+    report = report_rows(aws, sizes)
     rows = lifecycle_rows(aws) + retire_rows(aws, sizes[-1])
     aws.reset()  # the last reset: from here on each run has an account of its own
     function = deployed.deploy(aws)
@@ -205,6 +218,7 @@ def measured_rows(
     due = scans.finished(running, used, due=True)
     return (
         noop_rows(noop)
+        + report
         + due_rows(due, due_users, function, overlapped=overlapped)
         + rotation_rows(ours, recipe, rotations)
         + rows

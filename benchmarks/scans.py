@@ -145,6 +145,19 @@ def recipe_run(aws: EmbeddedAws, function: deployed.Function, users: int) -> dep
     return done
 
 
+def report_scan(aws: EmbeddedAws, users: int) -> Measured:
+    """A daily scan where nothing is due through the credential report, as the fleet's
+    dispatcher makes it (in this process, through AccountRun)."""
+    aws.reset()
+    populate(users)
+    run, counter = account(aws)
+    started = time.perf_counter()
+    by_report = run.rotator(run.report_directory(80)).run()
+    measured = Measured(time.perf_counter() - started, counter)
+    assert by_report.users == (), "a no-op scan looked at users"
+    return measured
+
+
 def topic(aws: EmbeddedAws) -> str:
     return str(aws.client("sns").create_topic(Name="keyturn")["TopicArn"])
 
