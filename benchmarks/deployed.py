@@ -66,6 +66,12 @@ class Invocation:
     created: int
     remaining_s: float
     response_bytes: int
+    run_deferred: int = 0
+    """The deferred users the run's answer counts (besides those among its users)."""
+
+    @property
+    def deferred(self) -> int:
+        return max(self.statuses.get("deferred", 0), self.run_deferred)
 
     def total(self, service: str | None = None) -> int:
         return sum(
@@ -246,6 +252,7 @@ class Running:
             created=figures["created"],
             remaining_s=figures.get("remaining_s", 0.0),
             response_bytes=figures.get("response_bytes", 0),
+            run_deferred=figures.get("deferred", 0),
         )
 
 

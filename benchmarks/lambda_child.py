@@ -76,7 +76,9 @@ def handler(event_path: str, timeout_s: str) -> dict[str, Any]:
     started = time.perf_counter()
     response = lambda_handler(event, context)
     seconds = time.perf_counter() - started
-    users = response.get("body", {}).get("users", [])
+    body = response.get("body", {})
+    users = body.get("users", [])
+    deferred = body.get("deferred", 0)  # the run's own count, when it keeps one
     created = sum(d["action"] == "create" for u in users for d in u["done"])
     return {
         "init_s": init,
@@ -84,6 +86,7 @@ def handler(event_path: str, timeout_s: str) -> dict[str, Any]:
         "remaining_s": context.get_remaining_time_in_millis() / 1000,
         "status_code": response["statusCode"],
         "statuses": Counter(u["status"] for u in users),
+        "deferred": deferred if isinstance(deferred, int) else len(deferred),
         "created": created,
         "response_bytes": len(json.dumps(response)),
     }

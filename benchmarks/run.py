@@ -19,7 +19,6 @@ from pathlib import Path
 
 from benchmarks import cost, deployed, population, scans, startup
 from keyturn.emulator import EmbeddedAws
-from keyturn.rotation.results import Status
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SCAN_SIZES = (1_000, 10_000)
@@ -75,7 +74,7 @@ def due_rows(
     done: deployed.Invocation, users: int, function: deployed.Function, *, overlapped: bool
 ) -> list[str]:
     """The default proof policy: does one invocation finish, and in how much memory."""
-    deferred = done.statuses.get(Status.DEFERRED.value, 0)
+    deferred = done.deferred
     finished = deferred == 0 and done.created == users
     room = function.timeout_s * ROOM
     in_time = finished and done.remaining_s >= room
