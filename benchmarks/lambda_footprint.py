@@ -57,7 +57,11 @@ CHILD = textwrap.dedent(
             d["action"] == "create" for u in response["body"]["users"] for d in u["done"]
         )
         runs.append((label, seconds, len(calls), created, response["statusCode"]))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries the parent's (moto's) high-water mark over exec.
+    hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")]
+    peak = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(
+        resource.RUSAGE_SELF
+    ).ru_maxrss / 1024
     sys.stderr.write(json.dumps({"import_s": imported, "runs": runs, "peak_mib": peak}) + "\\n")
     """
 )

@@ -1,7 +1,9 @@
-"""Benchmarks on the emulator: no-op scans, one user's lifecycle, rotations per second."""
+"""Benchmarks on the emulator: scheduled runs of the deployed function, one user's lifecycle,
+the retirement pass."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +13,8 @@ from typing import Any
 
 import boto3
 
-from benchmarks import original_recipe
-from benchmarks.population import populate
+from benchmarks import deployed
+from benchmarks.population import forget, populate
 from keyturn.aws.session import AwsClients
 from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
@@ -35,7 +37,7 @@ class Measured:
 
 @contextmanager
 def counting_new_sessions(counter: CallCounter) -> Iterator[None]:
-    """Count the calls of sessions made inside the block too (the key verifier's)."""
+    """Count the calls of sessions made inside the block (the key verifier's) in ``counter``."""
     original = boto3.Session
 
     class CountedSession(original):  # type: ignore[misc, valid-type]
@@ -66,32 +68,107 @@ def account(
     return run, counter
 
 
-def noop_scan(aws: EmbeddedAws, users: int) -> tuple[Measured, Measured]:
-    """A daily run where nothing is due: credential report vs per-user listing."""
+DEPLOYED_PATH = "/keyturn/"
+"""The stack's default scope (UserPath), untagged users (ManageTaggedUsers=false)."""
+FAST_PROOF = {
+    "KEYTURN_VERIFY_SUCCESSES": "1",
+    "KEYTURN_VERIFY_WINDOW_SECONDS": "0",
+    "KEYTURN_VERIFY_INTERVAL_SECONDS": "0.01",
+}
+"""PROOF as the function's settings: for the rotations-per-second row only."""
+
+
+_accounts = itertools.count(100_000_000_001)
+
+
+def account_of(function: deployed.Function) -> str:
+    return function.role_arn.split(":")[4]
+
+
+def fresh_account(function: deployed.Function) -> deployed.Function:
+    """The function in an account of the emulator no benchmark has used yet."""
+    return deployed.in_account(function, f"{next(_accounts):012d}")
+
+
+def start_scheduled(
+    aws: EmbeddedAws,
+    function: deployed.Function,
+    users: int,
+    *,
+    age_days: float | None = None,
+    extra: dict[str, str] | None = None,
+) -> tuple[deployed.Running, deployed.Function]:
+    """Start one cold scheduled invocation of the deployed function, in an account of its own
+    holding ``users`` users in scope with keys ``age_days`` old (None: 0-69 days, nothing
+    due)."""
+    function = fresh_account(function)
+    deployed.prepare(aws, function)
+    populate(users, age_days=age_days, path=DEPLOYED_PATH, tags=[], account=account_of(function))
+    return deployed.start(aws, function, extra=extra), function
+
+
+def finished(
+    running: deployed.Running, function: deployed.Function, *, due: bool
+) -> deployed.Invocation:
+    """A scheduled run's figures, once it is clear the run did what the benchmark says; its
+    account is then forgotten."""
+    done = running.wait()
+    forget(account_of(function))
+    assert not done.statuses.get(Status.FAILED.value), f"failed users: {done.statuses}"
+    assert not done.statuses.get(Status.REFUSED.value), f"refused users: {done.statuses}"
+    if not due:
+        assert done.created == 0, "a no-op run rotated keys"
+    return done
+
+
+def scheduled_run(
+    aws: EmbeddedAws,
+    function: deployed.Function,
+    users: int,
+    *,
+    age_days: float | None = None,
+    extra: dict[str, str] | None = None,
+) -> deployed.Invocation:
+    """One scheduled invocation (see :func:`start_scheduled`), waited for."""
+    running, used = start_scheduled(aws, function, users, age_days=age_days, extra=extra)
+    return finished(running, used, due=age_days is not None)
+
+
+def recipe_run(aws: EmbeddedAws, function: deployed.Function, users: int) -> deployed.Invocation:
+    """The original recipe's handler once per user of the same population, in its own process
+    and account (clients made once, as when warm)."""
+    function = fresh_account(function)
+    deployed.prepare(aws, function)
+    populate(users, age_days=85, path=DEPLOYED_PATH, tags=[], account=account_of(function))
+    done = deployed.recipe(aws, function, users, "user")
+    forget(account_of(function))
+    return done
+
+
+def report_scan(aws: EmbeddedAws, users: int) -> Measured:
+    """A daily scan where nothing is due through the credential report, as the fleet's
+    dispatcher makes it (in this process, through AccountRun)."""
     aws.reset()
     populate(users)
     run, counter = account(aws)
     started = time.perf_counter()
     by_report = run.rotator(run.report_directory(80)).run()
-    report = Measured(time.perf_counter() - started, counter)
-    run, counter = account(aws)
-    started = time.perf_counter()
-    per_user = run.rotator().run()
-    listing = Measured(time.perf_counter() - started, counter)
+    measured = Measured(time.perf_counter() - started, counter)
     assert by_report.users == (), "a no-op scan looked at users"
-    assert {u.status for u in per_user.users} == {Status.UNCHANGED}
-    assert len(per_user.users) == users
-    return report, listing
+    return measured
 
 
 def topic(aws: EmbeddedAws) -> str:
     return str(aws.client("sns").create_topic(Name="keyturn")["TopicArn"])
 
 
-def lifecycle(aws: EmbeddedAws) -> list[tuple[str, CallCounter]]:
-    """AWS calls of each run in one user's lifecycle, as the fan-out worker makes them."""
+def lifecycle(aws: EmbeddedAws) -> list[tuple[str, CallCounter, CallCounter]]:
+    """AWS calls of each run in one user's lifecycle, as the fan-out worker makes them: the
+    function's own, and the STS probes made with the new key's session apart."""
     aws.reset()
-    (name,) = populate(1, age_days=85)
+    # Due (80 days) yet far enough from the 90-day cap that the whole 7-day grace fits: at
+    # 85 days the cap would cut the grace short and retire the old key on day 4.
+    (name,) = populate(1, age_days=81)
     clock = OffsetClock()
     arn = topic(aws)
     phases = []
@@ -103,44 +180,13 @@ def lifecycle(aws: EmbeddedAws) -> list[tuple[str, CallCounter]]:
     ):
         clock.offset = timedelta(days=day, minutes=5)
         run, counter = account(aws, clock, arn)
-        with counting_new_sessions(counter):
+        probes = CallCounter()
+        with counting_new_sessions(probes):
             result = run.user_rotator([name]).run()
         done = [d.action.kind.value for d in result.users[0].done]
         assert done == [expected], f"{label}: {done}"
-        phases.append((label, counter))
+        phases.append((label, counter, probes))
     return phases
-
-
-def keyturn_rotations(aws: EmbeddedAws, users: int) -> Measured:
-    """A report-driven run over ``users`` due users, notifying SNS."""
-    aws.reset()
-    populate(users, age_days=85)
-    run, counter = account(aws, topic=topic(aws))
-    started = time.perf_counter()
-    with counting_new_sessions(counter):
-        result = run.rotator(run.report_directory(80)).run()
-    seconds = time.perf_counter() - started
-    changed = sum(u.status is Status.CHANGED for u in result.users)
-    assert changed == users, f"only {changed} of {users} rotated"
-    return Measured(seconds, counter)
-
-
-def recipe_rotations(aws: EmbeddedAws, users: int) -> Measured:
-    """The original recipe's handler, called once per user (clients made once, as when warm)."""
-    aws.reset()
-    names = populate(users, age_days=85)
-    arn = topic(aws)
-    session: boto3.Session = aws.session()
-    counter = CallCounter().attach(session)
-    iam = session.client("iam", endpoint_url=aws.url)
-    sns = session.client("sns", endpoint_url=aws.url)
-    started = time.perf_counter()
-    for name in names:
-        answer = original_recipe.lambda_handler(
-            {"action": "create", "username": name}, iam, sns, arn
-        )
-        assert answer["statusCode"] == 200
-    return Measured(time.perf_counter() - started, counter)
 
 
 def retire_pass(aws: EmbeddedAws, users: int, in_grace: int) -> tuple[Measured, int]:
