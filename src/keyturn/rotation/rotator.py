@@ -101,8 +101,10 @@ class Rotator(Doors):
         policy: Policy | None = None,
         make_room: bool = False,
     ) -> Inspection:
-        """Read ``user``'s keys and stored state and plan for them; changes nothing."""
+        """Read ``user``'s keys and stored state and plan for them; changes nothing. This
+        starts a new look at the user: what is read here is carried through the handling."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
+        self._fresh(user.name)
         keys = tuple(self.keys.list_keys(user.name))
         snapshot = Snapshot(keys, self.secrets.read_state(user.name) or StoredState())
         now = at or self.clock.now()
@@ -201,6 +203,7 @@ class Rotator(Doors):
             return outcomes.not_inspected(user, "outside keyturn's scope")
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
+            self._fresh(user.name)
             keys = tuple(self.keys.list_keys(user.name))
             state = self.secrets.read_state(user.name)
             if stale_grace_mark(keys, state):
@@ -214,6 +217,11 @@ class Rotator(Doors):
             error = self._unexpected(user, exc)
             self.reporter.failed(user.name, error)
             return outcomes.failed(user, error)
+
+    def _fresh(self, user_name: str) -> None:
+        """A new look at one user: the adapters read it again once."""
+        self.keys.forget(user_name)
+        self.secrets.forget(user_name)
 
     def worst_case_seconds(self) -> float:
         """An upper bound for one user's run: the verification budget plus the AWS calls."""
