@@ -4,8 +4,9 @@ One user, one old key: the daily runs that rotate it, deactivate the previous ke
 it, each in a fresh Rotator (a fresh Lambda invocation), as the deployed function runs them
 (``KEYTURN_TRUSTED_PRINCIPAL_ARNS`` set, as the template sets it). The key proof's STS probes
 go through a session of the new key, so they are not on this count (counted apart). Every
-thing is read once per user per run: one ``ListAccessKeys`` and one ``DescribeSecret``; once keyturn has promoted a key, the state comes from the
-``keyturn:current`` mirror, so no run reads a secret value.
+thing is read once per user per run: one ``ListAccessKeys`` and one ``DescribeSecret``; once
+keyturn has promoted a key, the state comes from the ``keyturn:current`` mirror, so no run
+reads a secret value.
 """
 
 from __future__ import annotations

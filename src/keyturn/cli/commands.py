@@ -34,7 +34,7 @@ from keyturn.rotation.rotator import Rotator
 from keyturn.rotation.views import key_rows, run_json, user_json
 from keyturn.settings import Settings
 from keyturn.wiring import build_rotator
-from keyturn.wiring.fleet import AwsFleet, build_report_rotator
+from keyturn.wiring.fleet import AwsFleet
 
 
 @dataclass
@@ -47,14 +47,15 @@ class CliContext:
     output: str
     console: Console
 
-    def rotator(self) -> Rotator:
+    def rotator(self, *, by_report: bool = True, metadata_only: bool = False) -> Rotator:
+        """The service; ``metadata_only`` for the read-only commands (no secret value)."""
         settings = Settings.from_env(
             os.environ,
             region=self.region,
             profile=self.profile,
             endpoint_url=self.endpoint_url,
         )
-        return build_rotator(settings)
+        return build_rotator(settings, by_report=by_report, metadata_only=metadata_only)
 
     def settings(self) -> Settings:
         return Settings.from_env(
@@ -109,7 +110,7 @@ def _at(value: str | None) -> datetime | None:
 @pass_ctx
 def scan(obj: CliContext, at_text: str | None) -> None:
     """List every user's keys, their age, last use and next action."""
-    run = obj.rotator().plan_all(at=_at(at_text))
+    run = obj.rotator(metadata_only=True).plan_all(at=_at(at_text))
     if obj.output == "json":
         obj.emit(run_json(run))
     else:
@@ -121,24 +122,22 @@ def scan(obj: CliContext, at_text: str | None) -> None:
 @pass_ctx
 def plan(obj: CliContext, at_text: str | None) -> None:
     """Show what a run would do; changes nothing."""
-    run = obj.rotator().plan_all(at=_at(at_text), forecast=True)
+    run = obj.rotator(metadata_only=True).plan_all(at=_at(at_text), forecast=True)
     _show_run(obj, run, "keyturn plan (nothing changed)")
 
 
 @cli.command()
 @click.option(
-    "--credential-report",
-    is_flag=True,
-    help="Look only at users the IAM credential report shows as possibly due.",
+    "--credential-report/--listing",
+    "by_report",
+    default=True,
+    help="Look only at users the IAM credential report shows as possibly due (the default; "
+    "every user is listed when the report cannot be had), or list every user.",
 )
 @pass_ctx
-def run(obj: CliContext, credential_report: bool) -> None:
+def run(obj: CliContext, by_report: bool) -> None:
     """Apply the policy to every managed user."""
-    if credential_report:
-        rotator = build_report_rotator(obj.settings(), FleetSettings.from_env(os.environ))
-    else:
-        rotator = obj.rotator()
-    result = rotator.run()
+    result = obj.rotator(by_report=by_report).run()
     _show_run(obj, result, f"keyturn run {result.run_id}")
     code = run_exit_code(result)
     if code != EXIT_OK:

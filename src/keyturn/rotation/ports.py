@@ -69,6 +69,15 @@ class UserDirectory(Protocol):
         ...
 
 
+class RunDirectory(UserDirectory, Protocol):
+    """The users a scheduled run looks at, and how it found them (after ``list_users``)."""
+
+    found_by: str
+    """``credential-report`` or ``listing`` (:mod:`keyturn.rotation.results`)."""
+    note: str
+    """Why the run fell back to the listing, if it did; else empty."""
+
+
 class KeyStore(Protocol):
     """A user's IAM access keys."""
 

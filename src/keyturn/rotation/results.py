@@ -12,6 +12,9 @@ from keyturn.core.models import AccessKey
 from keyturn.core.planner import Plan
 from keyturn.errors import KeyturnError
 
+FOUND_BY_REPORT = "credential-report"
+FOUND_BY_LISTING = "listing"
+
 
 class Status(StrEnum):
     CHANGED = "changed"
@@ -57,6 +60,10 @@ class RunResult:
     """What the operator should know about the run as a whole (e.g. no scope configured)."""
     forecast: OnboardingForecast | None = None
     """For a plan that asked for it: what a first run would do, and when all is compliant."""
+    found_by: str = "listing"
+    """How the run found its users: ``credential-report`` (only the users the report shows as
+    possibly due were looked at) or ``listing`` (every user; the report could not be had, or
+    the run was asked to list)."""
 
     @property
     def failures(self) -> tuple[UserResult, ...]:

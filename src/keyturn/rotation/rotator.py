@@ -35,11 +35,25 @@ from keyturn.rotation.audit import Reporter
 from keyturn.rotation.doors import Doors
 from keyturn.rotation.executor import Executor
 from keyturn.rotation.outcomes import Inspection, Seen
-from keyturn.rotation.ports import Clock, KeyStore, KeyVerifier, Notifier, Secrets, UserDirectory
+from keyturn.rotation.ports import (
+    Clock,
+    KeyStore,
+    KeyVerifier,
+    Notifier,
+    RunDirectory,
+    Secrets,
+    UserDirectory,
+)
 from keyturn.rotation.promotion import Promoter
 from keyturn.rotation.proof import Prover
 from keyturn.rotation.restore import Restorer
-from keyturn.rotation.results import RunResult, Status, StepDone, UserResult
+from keyturn.rotation.results import (
+    FOUND_BY_LISTING,
+    RunResult,
+    Status,
+    StepDone,
+    UserResult,
+)
 from keyturn.rotation.secrets_manager import RotationEvent, SecretsManagerRotation, StepOutcome
 from keyturn.settings import Settings
 
@@ -63,6 +77,8 @@ class Rotator(Doors):
     """Proves new keys before promotion; None (simulations only) records them as verified."""
     sleep: Callable[[float], None] | None = None
     """The pause between verification probes; required with a verifier."""
+    run_directory: RunDirectory | None = None
+    """Who a scheduled run looks at (the credential report's candidates); None: ``directory``."""
 
     def __post_init__(self) -> None:
         prover = None
@@ -174,14 +190,25 @@ class Rotator(Doors):
         now = self.clock.now()
         reserve = self.worst_case_seconds()
         results = []
-        for user in self.directory.list_users():
+        directory = self.run_directory or self.directory
+        for user in directory.list_users():
             if not self.settings.scope.manages(user):
                 results.append(outcomes.not_inspected(user, "outside keyturn's scope"))
             elif seconds_left is not None and seconds_left() < reserve:
                 results.append(outcomes.deferred(user))
             else:
                 results.append(self._run_user(user, now))
-        return RunResult(self.run_id, now, tuple(results), self._run_notes())
+        found_by, notes = self._found_by()
+        return RunResult(
+            self.run_id, now, tuple(results), self._run_notes() + notes, found_by=found_by
+        )
+
+    def _found_by(self) -> tuple[str, tuple[str, ...]]:
+        """How the last run found its users, and the note when it fell back to the listing."""
+        if self.run_directory is None:
+            return FOUND_BY_LISTING, ()
+        note = self.run_directory.note
+        return self.run_directory.found_by, (note,) if note else ()
 
     def retire(self) -> RunResult:
         """The light retirement pass (hourly): for the users one filtered listing finds in a

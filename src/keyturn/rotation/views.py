@@ -78,6 +78,7 @@ def run_json(run: RunResult) -> dict[str, Any]:
         "run_id": run.run_id,
         "at": run.at.isoformat(timespec="seconds"),
         "notes": list(run.notes),
+        "found_by": run.found_by,
         "users": [user_json(u) for u in run.users],
     }
     if run.forecast is not None:

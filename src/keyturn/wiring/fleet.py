@@ -68,7 +68,13 @@ class AccountRun:
             horizon_days,
         )
 
-    def rotator(self, directory: UserDirectory | None = None, run_id: str | None = None) -> Rotator:
+    def rotator(
+        self,
+        directory: UserDirectory | None = None,
+        run_id: str | None = None,
+        *,
+        metadata_only: bool = False,
+    ) -> Rotator:
         return rotator_on(
             self.clients,
             self.settings,
@@ -76,6 +82,7 @@ class AccountRun:
             directory=directory,
             notifier=self.notifier,
             run_id=run_id,
+            metadata_only=metadata_only,
         )
 
     def user_tags(self, user_name: str) -> dict[str, str]:
@@ -151,8 +158,12 @@ class AwsFleet:
         return self.account(account_id).user_rotator(user_names, run_id)
 
     def scan_all(self, at: datetime) -> list[tuple[str, RunResult]]:
-        """Every covered account's scan (per-user listing) as of ``at``; changes nothing."""
-        return [(a, self.account(a).rotator().plan_all(at=at)) for a in self.account_ids()]
+        """Every covered account's scan (per-user listing) as of ``at``; changes nothing and
+        reads no secret value (the auditor's rights suffice)."""
+        return [
+            (a, self.account(a).rotator(metadata_only=True).plan_all(at=at))
+            for a in self.account_ids()
+        ]
 
     def queue(self) -> SqsWorkQueue:
         if not self.fleet.queue_url:
