@@ -50,7 +50,7 @@ def _world(error: str | None) -> tuple[FakeAws, ReportFirst]:
         aws.iam.add_user(name)
         aws.iam.add_key(name, age_days=age)
     report = ReportDirectory(aws.iam, Reports(aws, error), NoneInFlight(), aws.clock, 80)
-    return aws, ReportFirst(report, aws.iam)
+    return aws, ReportFirst(report, aws.iam, aws.settings.scope, lambda _: {})
 
 
 def test_the_report_s_candidates_are_the_run() -> None:

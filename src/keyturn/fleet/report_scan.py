@@ -119,10 +119,17 @@ class NamedUsers:
 class ReportFirst:
     """A scheduled run's users: those the credential report shows as possibly due, or every
     user when the report cannot be had (:data:`FALLBACK_CODES`), said in ``found_by`` and
-    ``note``. The report's rows go to ``know`` (the key store's last-use hints)."""
+    ``note``. The report's rows go to ``know`` (the key store's last-use hints).
+
+    A candidate outside ``scope`` is not read at all (keyturn's role may not): path and name
+    decide without a call, tags (``tags_of``, only with tag opt-in) otherwise. Each candidate
+    in scope costs one call: its tags, or ``GetUser`` (which carries them).
+    """
 
     report: ReportDirectory
     listing: UserDirectory
+    scope: Scope
+    tags_of: Callable[[str], dict[str, str]]
     know: Callable[[Iterable[ReportRow]], None] | None = None
     found_by: str = FOUND_BY_LISTING
     note: str = ""
@@ -145,4 +152,21 @@ class ReportFirst:
         if self.know is not None:
             self.know(c.row for c in selection.candidates)
         self.found_by, self.note = FOUND_BY_REPORT, ""
-        return NamedUsers(self.report.users, selection.names).list_users()
+        return self._in_scope(selection)
+
+    def _in_scope(self, selection: ReportSelection) -> Iterator[User]:
+        for candidate in selection.candidates:
+            row = candidate.row
+            user = User(row.user_name, row.arn, row.path)
+            try:
+                if self.scope.manages(user):
+                    yield self.listing.get_user(row.user_name)
+                elif self.scope.manage_tagged:
+                    tagged = replace(user, tags=self.tags_of(row.user_name))
+                    if self.scope.manages(tagged):
+                        yield tagged
+            except (UserNotFoundError, AwsError) as exc:
+                if isinstance(exc, AwsError) and exc.code != "NoSuchEntity":
+                    raise
+                log.info("user %s no longer exists; skipped", row.user_name)
+        yield from NamedUsers(self.listing, selection.in_flight_only).list_users()
