@@ -207,13 +207,11 @@ def _resource(aws: EmbeddedAws, recording: Recording, call: Call) -> str | None:
     """The ARN IAM authorises `call` against; None for calls that need no permission."""
     if call.action == "sts:GetCallerIdentity":
         return None
-    if call.service == "iam":
-        user = _user_of(call, recording)
+    if call.service == "iam" or call.action == "secretsmanager:ListSecrets":
+        user = _user_of(call, recording)  # None for listings: authorised on "*"
         if user is None:
             return "*"
         return str(aws.client("iam").get_user(UserName=user)["User"]["Arn"])
-    if call.action == "secretsmanager:ListSecrets":
-        return "*"  # a listing: IAM authorises it on no resource
     if call.service == "secretsmanager":
         name = call.params.get("SecretId") or call.params["Name"]
         secrets = aws.client("secretsmanager")
