@@ -20,13 +20,16 @@ from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 from keyturn.emulator.calls import CallCounter
 from keyturn.rotation.ports import OffsetClock
 from keyturn.settings import Scope, Settings
+from keyturn.wiring import rotator_on
 from keyturn.wiring.fleet import AccountRun
 from tests.integration.helpers import make_topic, make_user
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keyturn-rotation"
 LIFECYCLE_CALLS = 30
-"""Today's count (rotate 12, deactivate 10, delete 8); was 48 before the diet."""
+"""The fan-out worker's count (rotate 12, deactivate 10, delete 8); was 48 before the diet.
+The scheduled run's is lower (27): the credential report's rows stand in for
+GetAccessKeyLastUsed where no decision needs fresher data."""
 LIFECYCLE_MUTATING = 14
 """Three of them are the SNS notices; the other 11 change IAM or Secrets Manager."""
 
@@ -89,3 +92,49 @@ def test_the_mirror_is_stale_once_another_version_is_current(aws: EmbeddedAws) -
     _, counter = _day(aws, topic, 1)
     # THEN the stale mirror is not believed: the run reads the version itself
     assert counter.calls["secretsmanager.GetSecretValue"] == 1
+
+
+RUN_FIXED = frozenset(
+    {"iam.GenerateCredentialReport", "iam.GetCredentialReport", "secretsmanager.ListSecrets"}
+)
+"""What a report-driven run costs once, whatever the number of users."""
+SCHEDULED_LIFECYCLE_CALLS = 28
+
+
+def test_the_scheduled_lifecycle_costs_at_most_28_calls_per_user(aws: EmbeddedAws) -> None:
+    # GIVEN the same user, handled by the deployed path: report-driven scheduled runs
+    make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
+    topic = make_topic(aws)
+    per_user: Counter[str] = Counter()
+    fixed = 0
+    steps = []
+    for day in (0, 6, 7, 14):
+        session = aws.session()
+        counter = CallCounter().attach(session)
+        settings = Settings(
+            endpoint_url=aws.url,
+            region=aws.region,
+            topic_arn=topic,
+            verification=PROOF,
+            scope=Scope(manage_tagged=True),
+            trusted_principal_arns=(ROLE,),
+        )
+        clock = OffsetClock(timedelta(days=day, minutes=5))
+        run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock)
+        rotator = rotator_on(run.clients, settings, clock, by_report=True)
+        result = rotator.run()
+        assert result.found_by == "credential-report"
+        done = [d.action.kind.value for u in result.users for d in u.done]
+        if not done:
+            continue  # a run between the steps: the benchmark's phases are the steps
+        steps += done
+        fixed += sum(n for op, n in counter.calls.items() if op in RUN_FIXED)
+        per_user.update({op: n for op, n in counter.calls.items() if op not in RUN_FIXED})
+    # THEN the lifecycle happened, and the user's own calls stay within the target
+    assert steps == ["create", "deactivate", "delete"]
+    total = sum(per_user.values())
+    mutating = CallCounter(per_user).mutating()
+    print(f"\nscheduled lifecycle: {total} calls per user ({mutating} mutating), {fixed} report")
+    assert total <= SCHEDULED_LIFECYCLE_CALLS
+    assert mutating <= LIFECYCLE_MUTATING
+    assert fixed <= 3 * 4  # three per run, whatever the number of users

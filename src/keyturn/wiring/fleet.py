@@ -176,15 +176,3 @@ class AwsFleet:
             self.fleet.member_role_name, account_id, SESSION_NAME, self.fleet.external_id
         )
 
-
-def build_report_rotator(
-    settings: Settings,
-    fleet: FleetSettings,
-    *,
-    session: Session | None = None,
-    clock: Clock | None = None,
-) -> Rotator:
-    """A rotator for this account whose runs look only at the users the credential report
-    shows as possibly due (``keyturn run --credential-report``)."""
-    run = AccountRun("", clients_for(settings, session), settings, clock or SystemClock())
-    return run.rotator(run.report_directory(fleet.horizon(settings.policy.rotate_after_days)))
