@@ -117,22 +117,26 @@ class SecretsManagerStore:
         self.claim(user, delivery.owner_arn)
         try:
             with aws_call("PutSecretValue"):
-                self._sm.put_secret_value(
+                answer = self._sm.put_secret_value(
                     SecretId=self._name(user),
                     SecretString=body,
                     ClientRequestToken=delivery.token,
                     VersionStages=[PENDING],
                 )
         except AwsError as exc:
+            self._described.pop(user, None)  # it may or may not have landed; others write too
             if exc.code == EXISTS:
                 raise ConcurrentDeliveryError(exc.operation, exc.code, "token in use") from None
-            self._described.pop(user, None)  # it may or may not have landed
             raise
         self._staged[delivery.token] = doc
-        self._relabel(user, delivery.token, add=PENDING)
-        stages = self._stages(user)
-        if not any(CURRENT in labels for v, labels in stages.items() if v != delivery.token):
-            self._relabel(user, delivery.token, add=CURRENT)  # a secret's first version
+        labels = answer.get("VersionStages")
+        known = self._described.get(user)
+        if known and isinstance(labels, list):
+            # What Secrets Manager attached (AWSCURRENT too on a secret's first version), from
+            # its answer: never assumed from this run's view, which another run may have moved.
+            known.setdefault("VersionIdsToStages", {})[delivery.token] = [str(x) for x in labels]
+        else:
+            self._described.pop(user, None)
         return self.locate(user)
 
     def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:

@@ -22,7 +22,15 @@ from keyturn.settings import Scope
 
 log = logging.getLogger(__name__)
 FALLBACK_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "ReportNotReady"}
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "ReportNotReady",  # keyturn's own wait ran out
+        "ReportInProgress",  # IAM's answers while a report is (re)generated
+        "ReportNotPresent",
+        "ReportExpired",
+    }
 )
 """Why a scheduled run lists every user instead: the role may not read the credential report,
 or IAM was still generating it when the bounded wait ran out."""

@@ -175,4 +175,3 @@ class AwsFleet:
         return self.hub.assume_role(
             self.fleet.member_role_name, account_id, SESSION_NAME, self.fleet.external_id
         )
-
