@@ -11,6 +11,7 @@
     │   ├── DeliveryError             the new secret could not be stored; the new key was removed
     │   └── ConcurrentDeliveryError   another run delivered a key for the same rotation first
     ├── VerificationError             the new key never authenticated; it was removed again
+    ├── StateUnreadableError          a metadata-only reader would need a secret value
     ├── PartialRotationError          a run stopped part-way; carries what was done
     └── UnexpectedError               a surprise while handling one user; the run went on
 
@@ -43,6 +44,19 @@ class BadRequestError(KeyturnError):
 
     exit_code = 2
     status_code = 400
+
+
+class StateUnreadableError(KeyturnError):
+    """A metadata-only reader (the auditor's ``scan``/``plan``/``report``) cannot read a user's
+    stored state without a secret value: the secret predates the ``keyturn:current`` mirror, or
+    the mirror is stale. The next rotation (or any run that writes a mark) writes it."""
+
+    def __init__(self, user_name: str, why: str) -> None:
+        super().__init__(
+            f"state of {user_name} not readable from metadata alone ({why}); "
+            "a run with keyturn's own role will mirror it"
+        )
+        self.user_name = user_name
 
 
 class UserNotFoundError(KeyturnError):

@@ -121,6 +121,16 @@ class Settings:
     """``audit``: plan, report, notify and count as if acting, and change nothing."""
     rollout: Rollout = field(default_factory=Rollout)
     """In act mode, the managed users acted on when any rule is set (the rest are audited)."""
+    scan_horizon_days: int | None = None
+    """A report-driven run skips keys younger than this (None: the policy's rotate_after_days);
+    set it to the lowest ``keyturn:rotate-after-days`` tag in use."""
+
+    @property
+    def horizon_days(self) -> int:
+        """The credential-report horizon of a run."""
+        if self.scan_horizon_days is None:
+            return self.policy.rotate_after_days
+        return self.scan_horizon_days
 
     def __post_init__(self) -> None:
         if not self.secret_prefix or len(self.secret_prefix) > 256:
@@ -173,6 +183,7 @@ class Settings:
                 user_paths=_listed(environ, ENV_ACT_PATHS),
                 tag=parse_act_tag(environ.get(ENV_ACT_TAG, "")),
             ),
+            "scan_horizon_days": _horizon(environ),
         }
         values.update({k: v for k, v in explicit.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -293,3 +304,8 @@ def _days(environ: Mapping[str, str], name: str, default: int, minimum: int) -> 
 def _flag(environ: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     raw = environ.get(name)
     return default if raw is None or raw == "" else parse_flag(name, raw)
+
+
+def _horizon(environ: Mapping[str, str]) -> int | None:
+    raw = environ.get(ENV_SCAN_HORIZON_DAYS)
+    return parse_days(ENV_SCAN_HORIZON_DAYS, raw, minimum=1) if raw else None

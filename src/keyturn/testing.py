@@ -105,6 +105,9 @@ class InMemoryIam:
     def delete_key(self, user_name: str, key_id: str) -> None:
         self.keys[user_name] = [k for k in self.list_keys(user_name) if k.key_id != key_id]
 
+    def forget(self, user_name: str) -> None:
+        del user_name  # nothing is kept between looks
+
     def record_use(self, user_name: str, key_id: str, at: datetime | None = None) -> None:
         """A consumer called AWS with this key (IAM's last-used record)."""
         when = at or self.clock.now()
@@ -276,12 +279,17 @@ class InMemorySecrets:
             secret.move("AWSCURRENT", delivery.token)
         return self.locate(user)
 
-    def promote(self, user_name: str, version_id: str) -> SecretRef:
+    def forget(self, user_name: str) -> None:
+        del user_name  # nothing is kept between looks
+
+    def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:
+        secret = self._owned(user_name)
+        found = secret.find(version_id)
+        mirror = codec.mirror_tag(version_id, found[1]) if found else None
+        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror))
         if self.fail_promotions:
             self.fail_promotions -= 1
             raise AwsError("UpdateSecretVersionStage", "InternalFailure", "injected fault")
-        secret = self._owned(user_name)
-        found = secret.find(version_id)
         if found is None:
             raise AwsError("UpdateSecretVersionStage", "InvalidParameterException", "no version")
         if "AWSCURRENT" not in found[2]:

@@ -77,7 +77,8 @@ def test_tagging_an_admin_managed_does_not_hand_its_keys_to_keyturn(
     before = _user_state(aws, "admin")
     answer = _handle(SCHEDULED)
     assert answer["statusCode"] == 200
-    assert _statuses(answer) == {"admin": "unmanaged", "sqs-adapter": "changed"}
+    # outside the scope (tag opt-in is off): the report-driven run does not even read it
+    assert _statuses(answer) == {"sqs-adapter": "changed"}
     assert _user_state(aws, "admin") == before
 
 
@@ -176,6 +177,9 @@ def test_a_forged_in_flight_mark_never_gets_a_foreign_key_deleted(
         ("secret", "keyturn:deactivated", "AKIAAAAAAAAAAAAAAAAA@2026-01-01T00:00:00"),
         ("secret", "keyturn:pending-since", "2026-01-01T00:00:00"),
         ("secret", "keyturn:verified", "not a stamp"),
+        ("secret", "keyturn:current", "not a mirror"),
+        ("secret", "keyturn:current", "0" * 36 + "/AKIAAAAAAAAAAAAAAAAA/2026-01-01T00:00:00//7/7"),
+        ("secret", "keyturn:current", "0" * 36 + "/AKIAAAAAAAAAAAAAAAAA///99999/7"),
     ],
     ids=lambda p: f"{p[0]}:{p[1]}",
 )

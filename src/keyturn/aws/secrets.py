@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from keyturn.aws.errors import aws_call
 from keyturn.core import codec
-from keyturn.core.delivery import CURRENT, PENDING, Delivery, Marks, SecretRef, StagedVersion
+from keyturn.core.delivery import (
+    CURRENT,
+    PENDING,
+    PREVIOUS,
+    Delivery,
+    Marks,
+    SecretRef,
+    StagedVersion,
+)
 from keyturn.core.models import StoredState
 from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
-from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError
+from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, StateUnreadableError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_secretsmanager.type_defs import FilterTypeDef, TagTypeDef
 
 NOT_FOUND = "ResourceNotFoundException"
+ABSENT: dict[str, Any] = {}
+"""The memo's answer for a secret that does not exist."""
 EXISTS = "ResourceExistsException"
 
 
@@ -33,6 +44,12 @@ class SecretsManagerStore:
     ``trust`` says what a secret keyturn owns looks like (its KMS key, keyturn's principals for
     the resource policy, keyturn's rotation functions); a callable is resolved on first use, so
     that finding keyturn's own identity costs a call only when a secret is claimed.
+
+    Each user's ``DescribeSecret`` is read once per look at the user (:meth:`forget` starts a
+    new one) and kept up to date with keyturn's own writes, so a rotation reads it once. With
+    ``metadata_only`` (the auditor), no secret value is ever read: the state comes from the
+    ``keyturn:current`` mirror, and a user whose mirror is missing or stale raises
+    :class:`~keyturn.errors.StateUnreadableError`.
     """
 
     def __init__(
@@ -41,14 +58,27 @@ class SecretsManagerStore:
         prefix: str = "keyturn/",
         *,
         trust: SecretTrust | Callable[[], SecretTrust],
+        metadata_only: bool = False,
     ) -> None:
         self._sm = client
         self._prefix = prefix
         self._trust_source = trust
         self._trust: SecretTrust | None = trust if isinstance(trust, SecretTrust) else None
+        self._metadata_only = metadata_only
         self._arns: dict[str, str] = {}
         self._verdicts: dict[str, str | None] = {}
         """User -> None (keyturn's secret) or why it is not; one check per user per run."""
+        self._described: dict[str, Any] = {}
+        """User -> DescribeSecret's answer (ABSENT: no secret), updated by keyturn's writes."""
+        self._staged: dict[str, dict[str, Any]] = {}
+        """Version id -> the document keyturn staged under it in this run."""
+        self._unmirrored: dict[str, str] = {}
+        """User -> the mirror its AWSCURRENT version lacks, written with the next marks."""
+
+    def forget(self, user_name: str) -> None:
+        """Start a new look at ``user_name``: the next read goes to Secrets Manager."""
+        self._described.pop(user_name, None)
+        self._unmirrored.pop(user_name, None)
 
     def locate(self, user_name: str) -> SecretRef:
         return SecretRef(self._name(user_name), self._arns.get(user_name, ""))
@@ -57,40 +87,85 @@ class SecretsManagerStore:
         described = self._describe(user_name)
         if described is None:
             return None
-        tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
-        doc = self._document(user_name, "AWSCURRENT")
-        return codec.state_from(doc, tags)
+        tags = _tags(described)
+        return codec.state_from(self._current_document(user_name, described, tags), tags)
+
+    def _current_document(
+        self, user_name: str, described: Any, tags: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """The AWSCURRENT document's non-secret fields: from the mirror when it describes the
+        current version, else (writers only) from the version itself."""
+        stages = described.get("VersionIdsToStages") or {}
+        current = next((v for v, labels in stages.items() if CURRENT in labels), None)
+        if current is None:
+            return None
+        mirror = codec.parse_mirror(tags.get(codec.TAG_CURRENT))
+        if mirror is not None and mirror.version_id == current:
+            return mirror.document
+        if self._metadata_only:
+            why = "its mirror is stale" if mirror else "it predates the mirror"
+            raise StateUnreadableError(user_name, why)
+        doc = self._document(user_name, CURRENT)
+        if doc is not None and (value := codec.mirror_tag(current, doc)) is not None:
+            self._unmirrored[user_name] = value
+        return doc
 
     def stage(self, delivery: Delivery) -> SecretRef:
         user = delivery.key.user_name
-        body = json.dumps(codec.document(delivery))
+        doc = codec.document(delivery)
+        body = json.dumps(doc)
         self.claim(user, delivery.owner_arn)
         try:
             with aws_call("PutSecretValue"):
-                self._sm.put_secret_value(
+                answer = self._sm.put_secret_value(
                     SecretId=self._name(user),
                     SecretString=body,
                     ClientRequestToken=delivery.token,
                     VersionStages=[PENDING],
                 )
         except AwsError as exc:
+            self._described.pop(user, None)  # it may or may not have landed; others write too
             if exc.code == EXISTS:
                 raise ConcurrentDeliveryError(exc.operation, exc.code, "token in use") from None
             raise
+        self._staged[delivery.token] = doc
+        labels = answer.get("VersionStages")
+        known = self._described.get(user)
+        if known and isinstance(labels, list):
+            # What Secrets Manager attached (AWSCURRENT too on a secret's first version), from
+            # its answer: never assumed from this run's view, which another run may have moved.
+            known.setdefault("VersionIdsToStages", {})[delivery.token] = [str(x) for x in labels]
+        else:
+            self._described.pop(user, None)
         return self.locate(user)
 
-    def promote(self, user_name: str, version_id: str) -> SecretRef:
+    def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:
+        """Write ``marks`` and the version's mirror in one TagResource, move AWSCURRENT to the
+        version, then clear the in-flight mark. A crash after the tag and before the move
+        leaves a mirror of a version that is not AWSCURRENT: readers see it is stale."""
         stages = self._stages(user_name)
         current = next((v for v, labels in stages.items() if CURRENT in labels), None)
+        doc = self._staged.get(version_id) or self._version_document(user_name, version_id)
+        mirror = codec.mirror_tag(version_id, doc) if doc else None
+        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror))
         if current != version_id:
             extra: dict[str, Any] = {"RemoveFromVersionId": current} if current else {}
-            with aws_call("UpdateSecretVersionStage"):
-                self._sm.update_secret_version_stage(
-                    SecretId=self._owned(user_name),
-                    VersionStage=CURRENT,
-                    MoveToVersionId=version_id,
-                    **extra,
-                )
+            try:
+                with aws_call("UpdateSecretVersionStage"):
+                    self._sm.update_secret_version_stage(
+                        SecretId=self._owned(user_name),
+                        VersionStage=CURRENT,
+                        MoveToVersionId=version_id,
+                        **extra,
+                    )
+            except AwsError:
+                self._described.pop(user_name, None)  # the move may have happened
+                raise
+            for other in list(stages):
+                self._relabel(user_name, other, remove=PREVIOUS)
+            if current:
+                self._relabel(user_name, current, add=PREVIOUS, remove=CURRENT)
+            self._relabel(user_name, version_id, add=CURRENT)
         self.set_marks(user_name, Marks(clear_pending=True))
         return self.locate(user_name)
 
@@ -103,6 +178,22 @@ class SecretsManagerStore:
                 VersionStage=PENDING,
                 RemoveFromVersionId=version_id,
             )
+        self._relabel(user_name, version_id, remove=PENDING)
+
+    def _version_document(self, user_name: str, version_id: str) -> dict[str, Any] | None:
+        """A version's document (a promotion of a version staged in another invocation)."""
+        try:
+            with aws_call("GetSecretValue"):
+                raw = self._sm.get_secret_value(
+                    SecretId=self._name(user_name), VersionId=version_id
+                )
+        except AwsError:
+            return None  # no mirror then; the promotion itself reports real failures
+        try:
+            doc = json.loads(raw.get("SecretString") or "{}")
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
 
     def version(self, user_name: str, version_id: str) -> StagedVersion | None:
         try:
@@ -133,7 +224,7 @@ class SecretsManagerStore:
             if exc.code == NOT_FOUND:
                 raise RefusedError(secret_id, "no such secret") from None
             raise
-        tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+        tags = _tags(described)
         name = described["Name"]
         user = tags.get(codec.TAG_USER) or (
             name[len(self._prefix) :] if name.startswith(self._prefix) else ""
@@ -141,6 +232,7 @@ class SecretsManagerStore:
         if not user or name != self._name(user):
             raise RefusedError(name, f"not a keyturn secret (expected {self._prefix}<user>)")
         self._arns[user] = described["ARN"]
+        self._described[user] = described
         return user
 
     def in_grace(self) -> list[str]:
@@ -175,17 +267,33 @@ class SecretsManagerStore:
         self._owned(user_name)
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
+        """One TagResource and one UntagResource at most; tags already as wanted, and tags
+        to remove that are not there, cost nothing. A mirror the current version lacks goes
+        along with the first marks written."""
         to_set, to_remove = codec.mark_tags(marks)
+        known = self._described.get(user_name)
+        if known:
+            tags = _tags(known)
+            to_set = {k: v for k, v in to_set.items() if tags.get(k) != v}
+            to_remove = [k for k in to_remove if k in tags]
         if not to_set and not to_remove:
             return
         name = self._owned(user_name)
         if to_set:
+            missing = self._unmirrored.pop(user_name, None)
+            if missing is not None and codec.TAG_CURRENT not in to_set:
+                to_set[codec.TAG_CURRENT] = missing
             with aws_call("TagResource"):
-                tags: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in to_set.items()]
-                self._sm.tag_resource(SecretId=name, Tags=tags)
+                tag_list: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in to_set.items()]
+                self._sm.tag_resource(SecretId=name, Tags=tag_list)
         if to_remove:
             with aws_call("UntagResource"):
                 self._sm.untag_resource(SecretId=name, TagKeys=to_remove)
+        if known:
+            tags.update(to_set)
+            for key in to_remove:
+                tags.pop(key, None)
+            known["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
 
     def _name(self, user_name: str) -> str:
         return f"{self._prefix}{user_name}"
@@ -194,15 +302,32 @@ class SecretsManagerStore:
         described = self._describe(user_name)
         return dict(described.get("VersionIdsToStages", {})) if described else {}
 
-    def _describe(self, user_name: str) -> Any:
+    def _relabel(self, user_name: str, version_id: str, *, add: str = "", remove: str = "") -> None:
+        """Keep the memo's labels as keyturn's own successful write left them."""
+        known = self._described.get(user_name)
+        if not known:
+            return
+        stages = known.setdefault("VersionIdsToStages", {})
+        labels = [s for s in stages.get(version_id, []) if s != remove]
+        if add and add not in labels:
+            labels.append(add)
+        stages[version_id] = labels
+
+    def _describe(self, user_name: str, *, fresh: bool = False) -> Any:
+        """DescribeSecret, once per look at the user unless ``fresh``; None: no secret."""
+        known = self._described.get(user_name)
+        if known is not None and not fresh:
+            return known or None
         try:
             with aws_call("DescribeSecret"):
                 described = self._sm.describe_secret(SecretId=self._name(user_name))
         except AwsError as exc:
             if exc.code == NOT_FOUND:
+                self._described[user_name] = ABSENT
                 return None
             raise
         self._arns[user_name] = described["ARN"]
+        self._described[user_name] = described
         return described
 
     def _document(self, user_name: str, stage: str) -> dict[str, Any] | None:
@@ -235,7 +360,7 @@ class SecretsManagerStore:
             if self._create(user_name):
                 self._put_policy(user_name, owner_arn)  # before any value or mark goes in
                 return None
-            described = self._describe(user_name)  # someone created one meanwhile
+            described = self._describe(user_name, fresh=True)  # someone created one meanwhile
             if described is None:
                 return "it vanished while keyturn looked at it"
         trust = self._resolved_trust()
@@ -248,7 +373,7 @@ class SecretsManagerStore:
 
     def _recheck(self, user_name: str, owner_arn: str) -> str | None:
         """The verdict on a creation keyturn just finished: nothing may have gone in since."""
-        described = self._describe(user_name)
+        described = self._describe(user_name, fresh=True)
         if described is None:
             return "it vanished while keyturn looked at it"
         facts = self._facts(user_name, described)
@@ -270,7 +395,7 @@ class SecretsManagerStore:
             rotation_function_arn=described.get("RotationLambdaARN") or None,
             replica_regions=tuple(str(r.get("Region", "?")) for r in replicas),
             policy=self._policy(user_name),
-            tags={t["Key"]: t["Value"] for t in described.get("Tags", [])},
+            tags=_tags(described),
             version_ids=tuple(described.get("VersionIdsToStages") or {}),
         )
 
@@ -305,6 +430,12 @@ class SecretsManagerStore:
                 raise
             return False
         self._arns[user_name] = created["ARN"]
+        self._described[user_name] = {
+            "ARN": created["ARN"],
+            "Name": self._name(user_name),
+            "Tags": tags,
+            "VersionIdsToStages": {},
+        }
         return True
 
     def _put_policy(self, user_name: str, owner_arn: str) -> None:
@@ -315,3 +446,7 @@ class SecretsManagerStore:
                 ResourcePolicy=json.dumps(policy),
                 BlockPublicPolicy=True,
             )
+
+
+def _tags(described: Any) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in described.get("Tags", [])}

@@ -36,7 +36,7 @@ from keyturn.rotation.rotator import Rotator
 from keyturn.rotation.views import key_rows, run_json, user_json
 from keyturn.settings import Settings
 from keyturn.wiring import build_rotator
-from keyturn.wiring.fleet import AwsFleet, build_report_rotator
+from keyturn.wiring.fleet import AwsFleet
 
 
 @dataclass
@@ -51,8 +51,9 @@ class CliContext:
     mode: Mode | None = None
     """``--mode`` (or ``run --audit``); None: ``KEYTURN_MODE``, act by default."""
 
-    def rotator(self) -> Rotator:
-        return build_rotator(self.settings())
+    def rotator(self, *, by_report: bool = True, metadata_only: bool = False) -> Rotator:
+        """The service; ``metadata_only`` for the read-only commands (no secret value)."""
+        return build_rotator(self.settings(), by_report=by_report, metadata_only=metadata_only)
 
     def settings(self) -> Settings:
         return Settings.from_env(
@@ -124,7 +125,7 @@ def _at(value: str | None) -> datetime | None:
 @pass_ctx
 def scan(obj: CliContext, at_text: str | None) -> None:
     """List every user's keys, their age, last use and next action."""
-    rotator = obj.rotator()
+    rotator = obj.rotator(metadata_only=True)
     with obj.progress("scanning users") as ticker:
         run = rotator.plan_all(at=_at(at_text), progress=ticker)
     if obj.output == "json":
@@ -140,7 +141,7 @@ def scan(obj: CliContext, at_text: str | None) -> None:
 @pass_ctx
 def plan(obj: CliContext, at_text: str | None) -> None:
     """Show what a run would do; changes nothing."""
-    rotator = obj.rotator()
+    rotator = obj.rotator(metadata_only=True)
     with obj.progress("planning users") as ticker:
         run = rotator.plan_all(at=_at(at_text), forecast=True, progress=ticker)
     _show_run(obj, run, "keyturn plan (nothing changed)")
@@ -148,20 +149,19 @@ def plan(obj: CliContext, at_text: str | None) -> None:
 
 @cli.command()
 @click.option(
-    "--credential-report",
-    is_flag=True,
-    help="Look only at users the IAM credential report shows as possibly due.",
+    "--credential-report/--listing",
+    "by_report",
+    default=True,
+    help="Look only at users the IAM credential report shows as possibly due (the default; "
+    "every user is listed when the report cannot be had), or list every user.",
 )
 @click.option("--audit", is_flag=True, help="Audit mode: change nothing (as --mode audit).")
 @pass_ctx
-def run(obj: CliContext, credential_report: bool, audit: bool) -> None:
+def run(obj: CliContext, by_report: bool, audit: bool) -> None:
     """Apply the policy to every managed user."""
     if audit:
         obj.mode = Mode.AUDIT
-    if credential_report:
-        rotator = build_report_rotator(obj.settings(), FleetSettings.from_env(os.environ))
-    else:
-        rotator = obj.rotator()
+    rotator = obj.rotator(by_report=by_report)
     with obj.progress("running users") as ticker:
         result = rotator.run(progress=ticker)
     audited = " (audit mode: nothing changed)" if result.mode is Mode.AUDIT else ""

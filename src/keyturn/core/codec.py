@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,15 @@ newest measured for KEY_ID."""
 MAX_SWITCH_RECORDS = 3
 SWITCH_DAYS = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?", re.ASCII)
 TAG_RESTORED = "keyturn:restored"
+TAG_CURRENT = "keyturn:current"
+"""The non-secret fields of the AWSCURRENT document, mirrored so that metadata readers (the
+auditor's ``scan``/``plan``/``report``) need no secret value:
+``VERSION/AccessKeyId/StoredAt/PreviousAccessKeyId/GraceDays/DeleteAfterDays`` (empty fields
+for absent values). Written in the TagResource of the promotion; fresh only while VERSION is
+the one ``VersionIdsToStages`` labels AWSCURRENT."""
+VERSION_ID = re.compile(r"[A-Za-z0-9-]{32,64}", re.ASCII)
+MIRROR_FIELDS = 6
+MAX_TAG_VALUE = 256
 META = "Keyturn"
 KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
 """IAM's access key id alphabet (AKIA..., ASIA...)."""
@@ -127,6 +137,72 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
     )
 
 
+@dataclass(frozen=True)
+class Mirror:
+    """The ``keyturn:current`` tag, parsed: which version it describes and what it says."""
+
+    version_id: str
+    document: dict[str, Any]
+    """The document's non-secret fields, shaped as :func:`state_from` reads them."""
+
+
+def mirror_tag(version_id: str, doc: Mapping[str, Any]) -> str | None:
+    """The ``keyturn:current`` value for version ``version_id`` holding ``doc``; None when the
+    document is not one keyturn wrote (nothing to mirror)."""
+    meta = doc.get(META)
+    key_id = doc.get("AccessKeyId")
+    if not isinstance(meta, Mapping) or not isinstance(key_id, str):
+        return None
+    fields = [
+        version_id,
+        key_id,
+        meta.get("StoredAt") or "",
+        meta.get("PreviousAccessKeyId") or "",
+        "" if meta.get("GraceDays") is None else str(meta.get("GraceDays")),
+        "" if meta.get("DeleteAfterDays") is None else str(meta.get("DeleteAfterDays")),
+    ]
+    if not all(isinstance(f, str) for f in fields):
+        return None
+    value = "/".join(fields)
+    return value if len(value) <= MAX_TAG_VALUE else None
+
+
+def parse_mirror(raw: str | None) -> Mirror | None:
+    """The ``keyturn:current`` tag, parsed strictly (whoever may tag the secret could write
+    anything there); None when there is none.
+
+    Raises:
+        ConfigurationError: the tag is malformed; the message says how (never a secret).
+    """
+    if raw is None or raw == "":
+        return None
+    where = f"tag {TAG_CURRENT}"
+    parts = raw.split("/") if len(raw) <= MAX_TAG_VALUE else []
+    if len(parts) != MIRROR_FIELDS or not VERSION_ID.fullmatch(parts[0]):
+        raise ConfigurationError(
+            f"{where} must be VERSION/KEY_ID/TIME/KEY_ID/DAYS/DAYS, not {_shown(raw)}"
+        )
+    version, key_id, stored, previous, grace, delete = parts
+    _key_id(key_id, where)
+    _time(stored or None, where)
+    _key_id(previous or None, where)
+    meta = {
+        "StoredAt": stored or None,
+        "PreviousAccessKeyId": previous or None,
+        "GraceDays": _day_field(grace, where),
+        "DeleteAfterDays": _day_field(delete, where),
+    }
+    return Mirror(version, {"AccessKeyId": key_id, META: meta})
+
+
+def _day_field(raw: str, where: str) -> int | None:
+    if raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_DAYS)):
+        raise ConfigurationError(f"{where} holds a day count that is not a whole number")
+    return _days(int(raw), where)
+
+
 def stored_key(doc: Mapping[str, Any]) -> StoredKey:
     """The key and secret in a version's document."""
     return StoredKey(
@@ -161,6 +237,8 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
         to_set[TAG_IN_GRACE] = marks.in_grace
     if marks.clear_in_grace:
         to_remove.append(TAG_IN_GRACE)
+    if marks.mirror is not None:
+        to_set[TAG_CURRENT] = marks.mirror
     if marks.switch is not None:
         key_id, days = marks.switch
         recent = days[-MAX_SWITCH_RECORDS:]

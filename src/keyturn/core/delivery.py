@@ -88,6 +88,8 @@ class Marks:
     """The key just measured and the consumer's switch delays, newest last."""
     restored: tuple[str, datetime] | None = None
     """A previous key keyturn never held the secret of, brought back by ``restore``, and when."""
+    mirror: str | None = None
+    """The ``keyturn:current`` value (:func:`keyturn.core.codec.mirror_tag`), set at promotion."""
 
 
 @dataclass(frozen=True)

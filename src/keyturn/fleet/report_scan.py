@@ -1,7 +1,9 @@
-"""User directories for fleet runs: report-selected users, and a fixed list of names.
+"""User directories for report-driven runs: report-selected users, a fixed list of names,
+and the scheduled run's report-first directory (the listing as its fallback).
 
-Both are :class:`~keyturn.ports.UserDirectory` implementations, so the ordinary
-:class:`~keyturn.engine.Rotator` runs on them unchanged.
+All are :class:`~keyturn.rotation.ports.UserDirectory` implementations, so the ordinary
+:class:`~keyturn.rotation.rotator.Rotator` runs on them unchanged. They serve the single-account
+run as well as the fleet (they live here for history; nothing in them is fleet-specific).
 """
 
 from __future__ import annotations
@@ -10,14 +12,28 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from keyturn.core.credential_report import Candidate, select_candidates
+from keyturn.core.credential_report import Candidate, ReportRow, select_candidates
 from keyturn.core.models import User
-from keyturn.errors import UserNotFoundError
+from keyturn.errors import AwsError, UserNotFoundError
 from keyturn.fleet.ports import CredentialReportSource, InFlightIndex
 from keyturn.rotation.ports import Clock, UserDirectory
+from keyturn.rotation.results import FOUND_BY_LISTING, FOUND_BY_REPORT
 from keyturn.settings import Scope
 
 log = logging.getLogger(__name__)
+FALLBACK_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "ReportNotReady",  # keyturn's own wait ran out
+        "ReportInProgress",  # IAM's answers while a report is (re)generated
+        "ReportNotPresent",
+        "ReportExpired",
+    }
+)
+"""Why a scheduled run lists every user instead: the role may not read the credential report,
+or IAM was still generating it when the bounded wait ran out."""
 
 
 @dataclass
@@ -105,3 +121,60 @@ class NamedUsers:
                 yield self.users.get_user(name)
             except UserNotFoundError:
                 log.info("user %s no longer exists; skipped", name)
+
+
+@dataclass
+class ReportFirst:
+    """A scheduled run's users: those the credential report shows as possibly due, or every
+    user when the report cannot be had (:data:`FALLBACK_CODES`), said in ``found_by`` and
+    ``note``. The report's rows go to ``know`` (the key store's last-use hints).
+
+    A candidate outside ``scope`` is not read at all (keyturn's role may not): path and name
+    decide without a call, tags (``tags_of``, only with tag opt-in) otherwise. Each candidate
+    in scope costs one call: its tags, or ``GetUser`` (which carries them).
+    """
+
+    report: ReportDirectory
+    listing: UserDirectory
+    scope: Scope
+    tags_of: Callable[[str], dict[str, str]]
+    know: Callable[[Iterable[ReportRow]], None] | None = None
+    found_by: str = FOUND_BY_LISTING
+    note: str = ""
+
+    def get_user(self, user_name: str) -> User:
+        return self.listing.get_user(user_name)
+
+    def list_users(self) -> Iterator[User]:
+        try:
+            selection = self.report.select()
+        except AwsError as exc:
+            if exc.code not in FALLBACK_CODES:
+                raise
+            self.found_by = FOUND_BY_LISTING
+            self.note = (
+                f"the credential report could not be had ({exc.code}); every user was listed"
+            )
+            log.warning(self.note)
+            return self.listing.list_users()
+        if self.know is not None:
+            self.know(c.row for c in selection.candidates)
+        self.found_by, self.note = FOUND_BY_REPORT, ""
+        return self._in_scope(selection)
+
+    def _in_scope(self, selection: ReportSelection) -> Iterator[User]:
+        for candidate in selection.candidates:
+            row = candidate.row
+            user = User(row.user_name, row.arn, row.path)
+            try:
+                if self.scope.manages(user):
+                    yield self.listing.get_user(row.user_name)
+                elif self.scope.manage_tagged:
+                    tagged = replace(user, tags=self.tags_of(row.user_name))
+                    if self.scope.manages(tagged):
+                        yield tagged
+            except (UserNotFoundError, AwsError) as exc:
+                if isinstance(exc, AwsError) and exc.code != "NoSuchEntity":
+                    raise
+                log.info("user %s no longer exists; skipped", row.user_name)
+        yield from NamedUsers(self.listing, selection.in_flight_only).list_users()

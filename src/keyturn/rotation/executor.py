@@ -15,7 +15,7 @@ planner recognises and repairs on the next run:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from keyturn.core import lead, usage
@@ -115,14 +115,15 @@ class Executor:
             return new_key.key_id
         stored = StoredKey(new_key.key_id, new_key.secret, new_key.created)
         try:
-            self.promoter.verify(name, stored, ctx.now)
+            marks = self.promoter.proof(name, stored, ctx.now)
         except VerificationError:
             self.promoter.discard(name, new_key.key_id, delivery.token)
             raise
-        ref = self.promoter.promote(name, delivery.token)
         if action.key_id is not None and action.key_id in ctx.active_key_ids:
-            # the hourly retirement pass lists the secrets carrying this tag
-            self.secrets.set_marks(name, Marks(in_grace=action.key_id))
+            # the hourly retirement pass lists the secrets carrying this tag; written with the
+            # proof before the stage moves (a crash between leaves a stale mark the pass drops)
+            marks = replace(marks, in_grace=action.key_id)
+        ref = self.promoter.promote(name, delivery.token, marks)
         self._announce(ctx, delivery, ref, action.due)
         return new_key.key_id
 

@@ -85,6 +85,15 @@ class UserDirectory(Protocol):
         ...
 
 
+class RunDirectory(UserDirectory, Protocol):
+    """The users a scheduled run looks at, and how it found them (after ``list_users``)."""
+
+    found_by: str
+    """``credential-report`` or ``listing`` (:mod:`keyturn.rotation.results`)."""
+    note: str
+    """Why the run fell back to the listing, if it did; else empty."""
+
+
 class KeyStore(Protocol):
     """A user's IAM access keys."""
 
@@ -98,11 +107,19 @@ class KeyStore(Protocol):
         """Delete a key; a key that is already gone counts as deleted."""
         ...
 
+    def forget(self, user_name: str) -> None:
+        """Start a new look at the user: reads may be kept until the next ``forget``."""
+        ...
+
 
 class SecretStore(Protocol):
     """The per-user secret as a whole: where it is, the state it records, its marks."""
 
     def locate(self, user_name: str) -> SecretRef: ...
+
+    def forget(self, user_name: str) -> None:
+        """Start a new look at the user: reads may be kept until the next ``forget``."""
+        ...
 
     def read_state(self, user_name: str) -> StoredState | None:
         """The state from the AWSCURRENT version and the marks; None if nothing was stored."""
@@ -146,9 +163,10 @@ class SecretVersions(Protocol):
         """
         ...
 
-    def promote(self, user_name: str, version_id: str) -> SecretRef:
-        """Move AWSCURRENT to ``version_id`` (the old current becomes AWSPREVIOUS) and clear the
-        in-flight mark. Promoting the current version again changes nothing."""
+    def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:
+        """Write ``marks`` (with the version's ``keyturn:current`` mirror) in one go, move
+        AWSCURRENT to ``version_id`` (the old current becomes AWSPREVIOUS) and clear the
+        in-flight mark. Promoting the current version again changes nothing else."""
         ...
 
     def unstage(self, user_name: str, version_id: str) -> None:

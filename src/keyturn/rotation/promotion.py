@@ -83,17 +83,26 @@ class Promoter:
         Raises:
             VerificationError: the key never authenticated; the caller removes or reverts it.
         """
+        self.secrets.set_marks(user_name, self.proof(user_name, key, now))
+
+    def proof(self, user_name: str, key: StoredKey, now: datetime) -> Marks:
+        """Prove the key; the proof's mark, for the caller to write with the promotion.
+
+        Raises:
+            VerificationError: the key never authenticated; the caller removes or reverts it.
+        """
         outcome = self.prove(user_name, key)
         if outcome is not None and not outcome.verified:
             raise VerificationError(user_name, mask_key_id(key.key_id), outcome.describe())
         if outcome is not None:
             log.info("key %s %s", mask_key_id(key.key_id), outcome.describe())
         when = outcome.finished if outcome else now
-        self.secrets.set_marks(user_name, Marks(verified=(key.key_id, when)))
+        return Marks(verified=(key.key_id, when))
 
-    def promote(self, user_name: str, version_id: str) -> SecretRef:
-        """Make the staged version AWSCURRENT and clear the in-flight mark."""
-        return self.secrets.promote(user_name, version_id)
+    def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:
+        """Write ``marks`` (in the same TagResource as the version's mirror, before the stage
+        moves), make the staged version AWSCURRENT and clear the in-flight mark."""
+        return self.secrets.promote(user_name, version_id, marks)
 
     def discard(self, user_name: str, key_id: str, version_id: str | None) -> None:
         """Remove a key nobody may hold: deactivate, delete, unstage, clear the mark."""

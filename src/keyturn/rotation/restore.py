@@ -109,8 +109,8 @@ class Restorer:
         staged: Delivery | None = None
         try:
             staged = self.promoter.stage_next(delivery, snapshot.state)
-            self.promoter.verify(name, stored, delivery.stored_at)
-            return self.promoter.promote(name, staged.token)
+            proof = self.promoter.proof(name, stored, delivery.stored_at)
+            return self.promoter.promote(name, staged.token, proof)
         except (AwsError, VerificationError) as exc:
             promoted = self._promoted(name, stored.key_id) if isinstance(exc, AwsError) else False
             if promoted is not True:
@@ -126,6 +126,7 @@ class Restorer:
 
     def _promoted(self, user_name: str, key_id: str) -> bool | None:
         """Whether AWSCURRENT names ``key_id`` now; None if the secret cannot be read."""
+        self.secrets.forget(user_name)  # what AWS holds now, not what this run wrote
         try:
             state = self.secrets.read_state(user_name)
         except AwsError:

@@ -13,6 +13,9 @@ from keyturn.core.planner import Plan
 from keyturn.core.rollout import Mode
 from keyturn.errors import KeyturnError
 
+FOUND_BY_REPORT = "credential-report"
+FOUND_BY_LISTING = "listing"
+
 
 class Status(StrEnum):
     CHANGED = "changed"
@@ -72,6 +75,10 @@ class RunResult:
     """For a plan that asked for it: what a first run would do, and when all is compliant."""
     mode: Mode = Mode.ACT
     """The run's mode (``KEYTURN_MODE``); under staged rollout each user says its own."""
+    found_by: str = "listing"
+    """How the run found its users: ``credential-report`` (only the users the report shows as
+    possibly due were looked at) or ``listing`` (every user; the report could not be had, or
+    the run was asked to list)."""
 
     @property
     def failures(self) -> tuple[UserResult, ...]:

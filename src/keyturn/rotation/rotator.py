@@ -38,11 +38,25 @@ from keyturn.rotation.doors import Doors
 from keyturn.rotation.executor import Executor
 from keyturn.rotation.findings import FindingsPublisher
 from keyturn.rotation.outcomes import Inspection, Seen
-from keyturn.rotation.ports import Clock, KeyStore, KeyVerifier, Notifier, Secrets, UserDirectory
+from keyturn.rotation.ports import (
+    Clock,
+    KeyStore,
+    KeyVerifier,
+    Notifier,
+    RunDirectory,
+    Secrets,
+    UserDirectory,
+)
 from keyturn.rotation.promotion import Promoter
 from keyturn.rotation.proof import Prover
 from keyturn.rotation.restore import Restorer
-from keyturn.rotation.results import RunResult, Status, StepDone, UserResult
+from keyturn.rotation.results import (
+    FOUND_BY_LISTING,
+    RunResult,
+    Status,
+    StepDone,
+    UserResult,
+)
 from keyturn.rotation.secrets_manager import RotationEvent, SecretsManagerRotation, StepOutcome
 from keyturn.settings import Settings
 
@@ -72,6 +86,8 @@ class Rotator(Doors):
     """Security Hub findings after each run (``KEYTURN_SECURITY_HUB``); the faces call it."""
     account_id: str | None = None
     """The account worked in, named by every audit event (fleet runs; None otherwise)."""
+    run_directory: RunDirectory | None = None
+    """Who a scheduled run looks at (the credential report's candidates); None: ``directory``."""
 
     def __post_init__(self) -> None:
         prover = None
@@ -117,8 +133,10 @@ class Rotator(Doors):
         policy: Policy | None = None,
         make_room: bool = False,
     ) -> Inspection:
-        """Read ``user``'s keys and stored state and plan for them; changes nothing."""
+        """Read ``user``'s keys and stored state and plan for them; changes nothing. This
+        starts a new look at the user: what is read here is carried through the handling."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
+        self._fresh(user.name)
         keys = tuple(self.keys.list_keys(user.name))
         snapshot = Snapshot(keys, self.secrets.read_state(user.name) or StoredState())
         now = at or self.clock.now()
@@ -217,7 +235,8 @@ class Rotator(Doors):
         now = self.clock.now()
         reserve = self.worst_case_seconds()
         results = []
-        for user in self.directory.list_users():
+        directory = self.run_directory or self.directory
+        for user in directory.list_users():
             if not self.settings.scope.manages(user):
                 results.append(outcomes.not_inspected(user, "outside keyturn's scope"))
             elif seconds_left is not None and seconds_left() < reserve:
@@ -226,9 +245,22 @@ class Rotator(Doors):
                 results.append(self._run_user(user, now))
             if progress is not None:
                 progress(results[-1])
+        found_by, notes = self._found_by()
         return RunResult(
-            self.run_id, now, tuple(results), self._run_notes(), mode=self.settings.mode
+            self.run_id,
+            now,
+            tuple(results),
+            self._run_notes() + notes,
+            mode=self.settings.mode,
+            found_by=found_by,
         )
+
+    def _found_by(self) -> tuple[str, tuple[str, ...]]:
+        """How the last run found its users, and the note when it fell back to the listing."""
+        if self.run_directory is None:
+            return FOUND_BY_LISTING, ()
+        note = self.run_directory.note
+        return self.run_directory.found_by, (note,) if note else ()
 
     def retire(self) -> RunResult:
         """The light retirement pass (hourly): for the users one filtered listing finds in a
@@ -252,6 +284,7 @@ class Rotator(Doors):
             return outcomes.not_inspected(user, "outside keyturn's scope")
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
+            self._fresh(user.name)
             keys = tuple(self.keys.list_keys(user.name))
             state = self.secrets.read_state(user.name)
             if stale_grace_mark(keys, state) and self.mode_for(user) is Mode.ACT:
@@ -265,6 +298,11 @@ class Rotator(Doors):
             error = self._unexpected(user, exc)
             self.reporter.failed(user.name, error)
             return outcomes.failed(user, error)
+
+    def _fresh(self, user_name: str) -> None:
+        """A new look at one user: the adapters read it again once."""
+        self.keys.forget(user_name)
+        self.secrets.forget(user_name)
 
     def worst_case_seconds(self) -> float:
         """An upper bound for one user's run: the verification budget plus the AWS calls."""

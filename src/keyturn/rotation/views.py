@@ -80,6 +80,7 @@ def run_json(run: RunResult) -> dict[str, Any]:
         "at": run.at.isoformat(timespec="seconds"),
         "mode": run.mode.value,
         "notes": list(run.notes),
+        "found_by": run.found_by,
         "users": [user_json(u) for u in run.users],
     }
     if run.forecast is not None:

@@ -11,8 +11,10 @@ import time
 import uuid
 from collections.abc import Callable
 
+from keyturn.aws.credential_report import Backoff, IamCredentialReports
 from keyturn.aws.events import EventBridgeNotifier
 from keyturn.aws.iam import IamUsers
+from keyturn.aws.secret_index import SecretsInFlightIndex
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.securityhub import SecurityHubFindings
 from keyturn.aws.session import AwsClients, Session, quiet_sdk_logs
@@ -20,6 +22,7 @@ from keyturn.aws.sns import SnsNotifier
 from keyturn.aws.verify import StsKeyVerifier
 from keyturn.core.secret_policy import principal_arn
 from keyturn.core.secret_trust import SecretTrust
+from keyturn.fleet.report_scan import ReportDirectory, ReportFirst
 from keyturn.rotation.findings import FindingsPublisher
 from keyturn.rotation.ports import (
     Clock,
@@ -31,6 +34,10 @@ from keyturn.rotation.ports import (
 )
 from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
+
+REPORT_WAIT = Backoff(first=0.5, factor=2.0, cap=8.0, attempts=6)
+"""How long a scheduled run waits for IAM to generate the credential report (about 24 s)
+before it lists every user instead."""
 
 __all__ = [
     "build_rotator",
@@ -49,19 +56,31 @@ def build_rotator(
     session: Session | None = None,
     clock: Clock | None = None,
     run_id: str | None = None,
+    by_report: bool = True,
+    metadata_only: bool = False,
 ) -> Rotator:
     """A Rotator wired to real AWS (or whatever ``settings.endpoint_url`` points at).
 
     Without an explicit session, clients are made once per settings and reused, as Lambda
     recommends for warm invocations. New keys are proved with STS before promotion;
-    ``time.sleep`` paces the probes.
+    ``time.sleep`` paces the probes. A run looks only at the users the credential report shows
+    as possibly due (``by_report``, the default), falling back to the listing of every user when
+    the report cannot be had; scans and plans always list every user. ``metadata_only`` (the
+    auditor) never reads a secret value.
     """
     quiet_sdk_logs()
     clients = clients_for(settings, session) if session else _shared_clients(settings)
-    return rotator_on(clients, settings, clock or SystemClock(), run_id=run_id)
+    return rotator_on(
+        clients,
+        settings,
+        clock or SystemClock(),
+        run_id=run_id,
+        by_report=by_report,
+        metadata_only=metadata_only,
+    )
 
 
-def rotator_on(  # noqa: PLR0913 - the account's clients, then optional keyword parts
+def rotator_on(  # noqa: PLR0913 - the composition root's knobs, all keyword after three
     clients: AwsClients,
     settings: Settings,
     clock: Clock,
@@ -70,13 +89,29 @@ def rotator_on(  # noqa: PLR0913 - the account's clients, then optional keyword 
     notifier: Notifier | None = None,
     run_id: str | None = None,
     account_id: str | None = None,
+    by_report: bool = False,
+    metadata_only: bool = False,
 ) -> Rotator:
-    """A Rotator on ``clients``' account; ``directory`` narrows which users a run sees, and
+    """A Rotator on ``clients``' account; ``directory`` narrows which users a run sees;
+    ``by_report`` makes a run look only at the credential report's candidates;
     ``account_id`` (fleet runs) is named in every audit event."""
     iam = IamUsers(clients.iam())
     secrets = SecretsManagerStore(
-        clients.secretsmanager(), settings.secret_prefix, trust=secret_trust(clients, settings)
+        clients.secretsmanager(),
+        settings.secret_prefix,
+        trust=secret_trust(clients, settings),
+        metadata_only=metadata_only,
     )
+    run_directory = None
+    if by_report and directory is None:
+        report = ReportDirectory(
+            iam,
+            IamCredentialReports(clients.iam(), backoff=REPORT_WAIT),
+            SecretsInFlightIndex(clients.secretsmanager(), settings.secret_prefix),
+            clock,
+            settings.horizon_days,
+        )
+        run_directory = ReportFirst(report, iam, settings.scope, iam.user_tags, iam.know)
     return Rotator(
         directory or iam,
         iam,
@@ -89,6 +124,7 @@ def rotator_on(  # noqa: PLR0913 - the account's clients, then optional keyword 
         sleep=time.sleep,
         findings=findings_for(clients, settings),
         account_id=account_id,
+        run_directory=run_directory,
     )
 
 

@@ -79,6 +79,7 @@ class AccountRun:
         run_id: str | None = None,
         *,
         mode: Mode = Mode.ACT,
+        metadata_only: bool = False,
     ) -> Rotator:
         """A rotator in this account; ``mode`` audit lowers the settings' mode (never raises)."""
         settings = self.settings
@@ -92,6 +93,7 @@ class AccountRun:
             notifier=self.notifier,
             run_id=run_id,
             account_id=self.account_id or None,
+            metadata_only=metadata_only,
         )
 
     def user_tags(self, user_name: str) -> dict[str, str]:
@@ -193,10 +195,11 @@ class AwsFleet:
     def scan_all(
         self, at: datetime, *, progress: Progress | None = None
     ) -> list[tuple[str, RunResult]]:
-        """Every covered account's scan (per-user listing) as of ``at``; changes nothing.
-        ``progress`` is told each user's result (the CLI's progress bar)."""
+        """Every covered account's scan (per-user listing) as of ``at``; changes nothing and
+        reads no secret value (the auditor's rights suffice). ``progress`` is told each
+        user's result (the CLI's progress bar)."""
         return [
-            (a, self.account(a).rotator().plan_all(at=at, progress=progress))
+            (a, self.account(a).rotator(metadata_only=True).plan_all(at=at, progress=progress))
             for a in self.account_ids()
         ]
 
@@ -210,16 +213,3 @@ class AwsFleet:
         return self.hub.assume_role(
             self.fleet.member_role_name, account_id, SESSION_NAME, self.fleet.external_id
         )
-
-
-def build_report_rotator(
-    settings: Settings,
-    fleet: FleetSettings,
-    *,
-    session: Session | None = None,
-    clock: Clock | None = None,
-) -> Rotator:
-    """A rotator for this account whose runs look only at the users the credential report
-    shows as possibly due (``keyturn run --credential-report``)."""
-    run = AccountRun("", clients_for(settings, session), settings, clock or SystemClock())
-    return run.rotator(run.report_directory(fleet.horizon(settings.policy.rotate_after_days)))

@@ -1,0 +1,140 @@
+"""AWS calls of one user's lifecycle, counted on the moto server (botocore ``before-call``).
+
+One user, one old key: the daily runs that rotate it, deactivate the previous key and delete
+it, each in a fresh Rotator (a fresh Lambda invocation), as the deployed function runs them
+(``KEYTURN_TRUSTED_PRINCIPAL_ARNS`` set, as the template sets it). The key proof's STS probes
+go through a session of the new key, so they are not on this count (counted apart). Every
+thing is read once per user per run: one ``ListAccessKeys`` and one ``DescribeSecret``; once
+keyturn has promoted a key, the state comes from the ``keyturn:current`` mirror, so no run
+reads a secret value.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from keyturn.aws.session import AwsClients
+from keyturn.core.verification import VerificationPolicy
+from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
+from keyturn.emulator.calls import CallCounter
+from keyturn.rotation.ports import OffsetClock
+from keyturn.settings import Scope, Settings
+from keyturn.wiring import rotator_on
+from keyturn.wiring.fleet import AccountRun
+from tests.integration.helpers import make_topic, make_user
+
+PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
+ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keyturn-rotation"
+LIFECYCLE_CALLS = 30
+"""The fan-out worker's count (rotate 12, deactivate 10, delete 8); was 48 before the diet.
+The scheduled run's is lower (27): the credential report's rows stand in for
+GetAccessKeyLastUsed where no decision needs fresher data."""
+LIFECYCLE_MUTATING = 14
+"""Three of them are the SNS notices; the other 11 change IAM or Secrets Manager."""
+
+
+def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCounter]:
+    session = aws.session()
+    counter = CallCounter().attach(session)
+    settings = Settings(
+        endpoint_url=aws.url,
+        region=aws.region,
+        topic_arn=topic,
+        verification=PROOF,
+        scope=Scope(manage_tagged=True),
+        trusted_principal_arns=(ROLE,),
+    )
+    clock = OffsetClock(timedelta(days=day, minutes=5))
+    run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock)
+    result = run.user_rotator(["app"]).run()
+    return [d.action.kind.value for d in result.users[0].done], counter
+
+
+def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_30_calls(aws: EmbeddedAws) -> None:
+    # GIVEN a managed user with one 85-day-old key
+    make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
+    topic = make_topic(aws)
+    # WHEN the daily runs rotate, deactivate the previous key and delete it
+    phases = {}
+    for day in (0, 6, 7, 14):
+        done, counter = _day(aws, topic, day)
+        if done:
+            phases[done[0]] = counter
+    # THEN each step happened once, reading every thing once per run
+    assert list(phases) == ["create", "deactivate", "delete"]
+    calls: Counter[str] = Counter()
+    for step, counter in phases.items():
+        calls.update(counter.calls)
+        assert counter.calls["iam.ListAccessKeys"] == 1, step
+        assert counter.calls["secretsmanager.DescribeSecret"] == 1, step
+        assert counter.calls["secretsmanager.GetSecretValue"] == 0, step
+        assert counter.calls["iam.ListUserTags"] == 0, step  # GetUser carries the tags
+        assert counter.calls["secretsmanager.TagResource"] <= 2, step  # marks merged
+    probes = sum(n for op, n in calls.items() if op.startswith("sts."))
+    total = sum(calls.values()) - probes
+    mutating = sum(c.mutating() for c in phases.values())
+    print(f"\nlifecycle: {total} calls ({mutating} mutating), {probes} STS probes apart")
+    assert total <= LIFECYCLE_CALLS
+    assert mutating <= LIFECYCLE_MUTATING
+    assert probes == 0  # the proof probes on the new key's own session; trust needs no STS
+
+
+def test_the_mirror_is_stale_once_another_version_is_current(aws: EmbeddedAws) -> None:
+    # GIVEN a rotated user whose secret then gets a new AWSCURRENT version outside keyturn
+    make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
+    topic = make_topic(aws)
+    assert _day(aws, topic, 0)[0] == ["create"]
+    sm = aws.client("secretsmanager")
+    current = sm.get_secret_value(SecretId="keyturn/app")["SecretString"]
+    sm.put_secret_value(SecretId="keyturn/app", SecretString=current)
+    # WHEN the next run reads the user
+    _, counter = _day(aws, topic, 1)
+    # THEN the stale mirror is not believed: the run reads the version itself
+    assert counter.calls["secretsmanager.GetSecretValue"] == 1
+
+
+RUN_FIXED = frozenset(
+    {"iam.GenerateCredentialReport", "iam.GetCredentialReport", "secretsmanager.ListSecrets"}
+)
+"""What a report-driven run costs once, whatever the number of users."""
+SCHEDULED_LIFECYCLE_CALLS = 28
+
+
+def test_the_scheduled_lifecycle_costs_at_most_28_calls_per_user(aws: EmbeddedAws) -> None:
+    # GIVEN the same user, handled by the deployed path: report-driven scheduled runs
+    make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
+    topic = make_topic(aws)
+    per_user: Counter[str] = Counter()
+    fixed = 0
+    steps = []
+    for day in (0, 6, 7, 14):
+        session = aws.session()
+        counter = CallCounter().attach(session)
+        settings = Settings(
+            endpoint_url=aws.url,
+            region=aws.region,
+            topic_arn=topic,
+            verification=PROOF,
+            scope=Scope(manage_tagged=True),
+            trusted_principal_arns=(ROLE,),
+        )
+        clock = OffsetClock(timedelta(days=day, minutes=5))
+        run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock)
+        rotator = rotator_on(run.clients, settings, clock, by_report=True)
+        result = rotator.run()
+        assert result.found_by == "credential-report"
+        done = [d.action.kind.value for u in result.users for d in u.done]
+        if not done:
+            continue  # a run between the steps: the benchmark's phases are the steps
+        steps += done
+        fixed += sum(n for op, n in counter.calls.items() if op in RUN_FIXED)
+        per_user.update({op: n for op, n in counter.calls.items() if op not in RUN_FIXED})
+    # THEN the lifecycle happened, and the user's own calls stay within the target
+    assert steps == ["create", "deactivate", "delete"]
+    total = sum(per_user.values())
+    mutating = CallCounter(per_user).mutating()
+    print(f"\nscheduled lifecycle: {total} calls per user ({mutating} mutating), {fixed} report")
+    assert total <= SCHEDULED_LIFECYCLE_CALLS
+    assert mutating <= LIFECYCLE_MUTATING
+    assert fixed <= 3 * 4  # three per run, whatever the number of users
