@@ -163,7 +163,7 @@ def test_the_cli_run_in_audit_mode_makes_no_mutating_call(
         )
     assert result.exit_code == 0, result.output
     assert calls.mutating == []
-    assert ("iam", "ListUsers") in calls.reads
+    assert ("iam", "GetCredentialReport") in calls.reads  # the report-driven run did read
     assert world_state(aws) == before
     [user] = json.loads(result.output)["users"]
     assert (user["status"], user["mode"]) == ("planned", "audit")
