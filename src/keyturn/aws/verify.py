@@ -6,6 +6,7 @@ IAM's eventual consistency, which the verification loop waits out, not a transie
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 import boto3
@@ -31,7 +32,8 @@ class StsKeyVerifier:
     def __init__(self, region: str | None, endpoint_url: str | None = None) -> None:
         self._region = region
         self._endpoint_url = endpoint_url
-        self._client: tuple[str, STSClient] | None = None
+        self._local = threading.local()
+        """Each thread's (key id, client): a run proves many keys at once, one per thread."""
 
     def probe(self, key: StoredKey) -> Probe:
         client = self._client_for(key)
@@ -44,7 +46,8 @@ class StsKeyVerifier:
 
     def _client_for(self, key: StoredKey) -> STSClient:
         """One client per key under test, with only that key's credentials."""
-        if self._client is None or self._client[0] != key.key_id:
+        cached: tuple[str, STSClient] | None = getattr(self._local, "client", None)
+        if cached is None or cached[0] != key.key_id:
             session = boto3.Session(
                 aws_access_key_id=key.key_id,
                 aws_secret_access_key=key.secret.reveal(),
@@ -53,5 +56,6 @@ class StsKeyVerifier:
             client: STSClient = session.client(
                 "sts", endpoint_url=self._endpoint_url, config=SINGLE_ATTEMPT
             )
-            self._client = (key.key_id, client)
-        return self._client[1]
+            cached = (key.key_id, client)
+            self._local.client = cached
+        return cached[1]

@@ -57,6 +57,8 @@ class RunResult:
     """What the operator should know about the run as a whole (e.g. no scope configured)."""
     forecast: OnboardingForecast | None = None
     """For a plan that asked for it: what a first run would do, and when all is compliant."""
+    deferred: int = 0
+    """How many users this run left to the next (short of time); they lead the next run."""
 
     @property
     def failures(self) -> tuple[UserResult, ...]:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from keyturn.core.actions import ActionKind, Snapshot, apply
 from keyturn.core.delivery import Marks
@@ -30,7 +31,7 @@ from keyturn.errors import (
     RefusedError,
     UnexpectedError,
 )
-from keyturn.rotation import notices, outcomes
+from keyturn.rotation import notices, outcomes, pool
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.doors import Doors
 from keyturn.rotation.executor import Executor
@@ -65,18 +66,22 @@ class Rotator(Doors):
     """The pause between verification probes; required with a verifier."""
 
     def __post_init__(self) -> None:
+        settings = self.settings
+        self.pace = pool.Pace.of(
+            settings.concurrency, settings.users_in_flight, settings.iam_writes_per_second
+        )
         prover = None
         if self.verifier is not None:
             if self.sleep is None:
                 raise ConfigurationError("a key verifier needs a sleeper")
-            prover = Prover(self.verifier, self.clock, self.sleep, self.settings.verification)
-        include_secret = self.settings.notify_include_secret
+            pause = partial(self.pace.slots.pause, self.sleep)  # a proof's wait is not work
+            prover = Prover(self.verifier, self.clock, pause, settings.verification)
+        include_secret = settings.notify_include_secret
+        paced = pool.PacedKeys(self.keys, self.pace.rate)
         self.reporter = Reporter(self.notifier, self.secrets, self.run_id)
-        self.promoter = Promoter(self.keys, self.secrets, prover)
-        self.executor = Executor(
-            self.keys, self.secrets, self.notifier, self.promoter, include_secret
-        )
-        self.restorer = Restorer(self.keys, self.secrets, self.promoter, self.notifier)
+        self.promoter = Promoter(paced, self.secrets, prover)
+        self.executor = Executor(paced, self.secrets, self.notifier, self.promoter, include_secret)
+        self.restorer = Restorer(paced, self.secrets, self.promoter, self.notifier)
         self.secrets_manager = SecretsManagerRotation(
             self.secrets,
             self.promoter,
@@ -161,25 +166,38 @@ class Rotator(Doors):
 
     # Changing ------------------------------------------------------------------------------
 
-    def run(self, *, seconds_left: Callable[[], float] | None = None) -> RunResult:
-        """Apply the policy to every managed user; others are only reported.
+    def run(
+        self,
+        *,
+        seconds_left: Callable[[], float] | None = None,
+        progress: Callable[[UserResult], None] | None = None,
+    ) -> RunResult:
+        """Apply the policy to every managed user, many at once; others are only reported.
+
+        Users are read and planned first; the plans that create a key then start most urgent
+        first (:mod:`keyturn.rotation.pool`), their proofs overlapping.
 
         Parameters:
             seconds_left: how long the caller may still run (Lambda's remaining time). A user
                 is started only while more than one worst-case rotation remains; the rest are
-                reported as deferred and handled by the next run, never cut off mid-rotation.
+                reported as deferred and handled first by the next run, never cut off
+                mid-rotation.
+            progress: called once with each user's result as it finishes, from the worker
+                threads (so it must be thread-safe).
         """
         now = self.clock.now()
-        reserve = self.worst_case_seconds()
-        results = []
-        for user in self.directory.list_users():
-            if not self.settings.scope.manages(user):
-                results.append(outcomes.not_inspected(user, "outside keyturn's scope"))
-            elif seconds_left is not None and seconds_left() < reserve:
-                results.append(outcomes.deferred(user))
-            else:
-                results.append(self._run_user(user, now))
-        return RunResult(self.run_id, now, tuple(results), self._run_notes())
+        stages = _RunStages(self, now)
+        reserve = (AWS_CALLS_ALLOWANCE_SECONDS, self.worst_case_seconds())
+        users = pool.pipelined(
+            list(self.directory.list_users()),
+            stages,
+            self.pace,
+            time_left=seconds_left,
+            reserve=reserve,
+            progress=progress,
+        )
+        deferred = sum(u.status is Status.DEFERRED for u in users)
+        return RunResult(self.run_id, now, tuple(users), self._run_notes(), deferred=deferred)
 
     def retire(self) -> RunResult:
         """The light retirement pass (hourly): for the users one filtered listing finds in a
@@ -223,15 +241,31 @@ class Rotator(Doors):
         """Apply the policy to one user. Whatever goes wrong with this user (a tag or mark
         keyturn cannot use, a call the role may not make, a surprise) is this user's refused
         or failed result, told to the owner; the run goes on with the others."""
+        found = self._read_user(user, now)
+        return found if isinstance(found, UserResult) else self._apply_user(found, now)
+
+    def _read_user(self, user: User, now: datetime) -> Inspection | UserResult:
+        """The first half of :meth:`_run_user`: read and plan, or this user's error result."""
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
-            return self.apply_plan(self.inspect(user, at=now, policy=policy), now)
+            return self.inspect(user, at=now, policy=policy)
         except KeyturnError as exc:
             return self._answer(user, exc)
         except Exception as exc:
             error = self._unexpected(user, exc)
             self.reporter.failed(user.name, error)
             return outcomes.failed(user, error)
+
+    def _apply_user(self, found: Inspection, now: datetime) -> UserResult:
+        """The second half of :meth:`_run_user`: carry out the plan, or the error result."""
+        try:
+            return self.apply_plan(found, now)
+        except KeyturnError as exc:
+            return self._answer(found.user, exc)
+        except Exception as exc:
+            error = self._unexpected(found.user, exc)
+            self.reporter.failed(found.user.name, error)
+            return outcomes.failed(found.user, error)
 
     def _answer(self, user: User, exc: KeyturnError) -> UserResult:
         """One user's error as that user's result, told to the owner once."""
@@ -406,3 +440,29 @@ class Rotator(Doors):
         keys = self.keys.list_keys(user_name)
         previous = next((k for k in keys if k.key_id == previous_key_id), None)
         return notices.previous_key_schedule(previous, state, policy, now)
+
+
+@dataclass(frozen=True)
+class _RunStages:
+    """A run's view of the service for :func:`keyturn.rotation.pool.pipelined`."""
+
+    rotator: Rotator
+    now: datetime
+
+    def manages(self, user: User) -> bool:
+        return self.rotator.settings.scope.manages(user)
+
+    def unmanaged(self, user: User) -> UserResult:
+        return outcomes.not_inspected(user, "outside keyturn's scope")
+
+    def read(self, user: User) -> UserResult | Inspection:
+        found = self.rotator._read_user(user, self.now)
+        if isinstance(found, UserResult) or outcomes.creates_key(found):
+            return found
+        return self.rotator._apply_user(found, self.now)
+
+    def rotate(self, found: Inspection) -> UserResult:
+        return self.rotator._apply_user(found, self.now)
+
+    def deferred(self, user: User) -> UserResult:
+        return outcomes.deferred(user)
