@@ -45,17 +45,20 @@ class StsKeyVerifier:
         return Probe(accepted=True, arn=identity.get("Arn", ""))
 
     def _client_for(self, key: StoredKey) -> STSClient:
-        """One client per key under test, with only that key's credentials."""
+        """One client per key under test (and per thread), with only that key's credentials."""
         cached: tuple[str, STSClient] | None = getattr(self._local, "client", None)
         if cached is None or cached[0] != key.key_id:
-            session = boto3.Session(
-                aws_access_key_id=key.key_id,
-                aws_secret_access_key=key.secret.reveal(),
-                region_name=self._region or "us-east-1",
-            )
-            client: STSClient = session.client(
-                "sts", endpoint_url=self._endpoint_url, config=SINGLE_ATTEMPT
-            )
-            cached = (key.key_id, client)
+            cached = (key.key_id, self._make_client(key))
             self._local.client = cached
         return cached[1]
+
+    def _make_client(self, key: StoredKey) -> STSClient:
+        session = boto3.Session(
+            aws_access_key_id=key.key_id,
+            aws_secret_access_key=key.secret.reveal(),
+            region_name=self._region or "us-east-1",
+        )
+        client: STSClient = session.client(
+            "sts", endpoint_url=self._endpoint_url, config=SINGLE_ATTEMPT
+        )
+        return client

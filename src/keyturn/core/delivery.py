@@ -88,6 +88,8 @@ class Marks:
     """The key just measured and the consumer's switch delays, newest last."""
     restored: tuple[str, datetime] | None = None
     """A previous key keyturn never held the secret of, brought back by ``restore``, and when."""
+    rotation_failed_at: datetime | None = None
+    """A run's rotation of the user failed at this time (``keyturn:rotation-failed``)."""
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, User
-from keyturn.core.urgency import urgency
+from keyturn.core.urgency import Urgency, urgency
 from keyturn.rotation.outcomes import Inspection
 from keyturn.rotation.ports import KeyStore
 from keyturn.rotation.results import UserResult
@@ -212,6 +213,11 @@ def _tell(done: Callable[[R], None] | None, result: R | None) -> None:
 class Stages(Protocol):
     """What a run asks of the service for one user (:class:`~keyturn.rotation.rotator.Rotator`)."""
 
+    @property
+    def now(self) -> datetime:
+        """The run's time, the one every plan is made for."""
+        ...
+
     def manages(self, user: User) -> bool: ...
 
     def unmanaged(self, user: User) -> UserResult: ...
@@ -262,8 +268,7 @@ def pipelined(
         done=finished,
     )
     waiting = sorted(
-        (f for f in read if isinstance(f, Inspection)),
-        key=lambda f: urgency(f.user.name, f.snapshot.keys),
+        (f for f in read if isinstance(f, Inspection)), key=lambda f: _urgency(f, stages.now)
     )
     rotated = run_each(
         waiting,
@@ -276,3 +281,10 @@ def pipelined(
     by_name = {r.user_name: r for r in (*outside.values(), *rotated)}
     by_name.update({r.user_name: r for r in read if isinstance(r, UserResult)})
     return [by_name[u.name] for u in users]
+
+
+def _urgency(found: Inspection, now: datetime) -> Urgency:
+    rotate_after = timedelta(days=found.policy.rotate_after_days)
+    failed_at = found.snapshot.state.rotation_failed_at
+    keys = found.snapshot.keys
+    return urgency(found.user.name, keys, rotate_after=rotate_after, failed_at=failed_at, now=now)

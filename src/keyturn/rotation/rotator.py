@@ -267,6 +267,15 @@ class Rotator(Doors):
             self.reporter.failed(found.user.name, error)
             return outcomes.failed(found.user, error)
 
+    def _remember_failure(self, user_name: str) -> None:
+        """Mark a failed rotation, so the next run queues the user behind those already
+        waiting (:mod:`keyturn.core.urgency`). Best effort: without the mark the order only
+        falls back to the oldest key."""
+        try:
+            self.secrets.set_marks(user_name, Marks(rotation_failed_at=self.clock.now()))
+        except KeyturnError as exc:
+            log.warning("could not mark the failed rotation of %s: %s", user_name, exc)
+
     def _answer(self, user: User, exc: KeyturnError) -> UserResult:
         """One user's error as that user's result, told to the owner once."""
         if isinstance(exc, RefusedError):  # apply_plan told the owner
@@ -462,7 +471,10 @@ class _RunStages:
         return self.rotator._apply_user(found, self.now)
 
     def rotate(self, found: Inspection) -> UserResult:
-        return self.rotator._apply_user(found, self.now)
+        result = self.rotator._apply_user(found, self.now)
+        if result.status is Status.FAILED:
+            self.rotator._remember_failure(found.user.name)
+        return result
 
     def deferred(self, user: User) -> UserResult:
         return outcomes.deferred(user)
