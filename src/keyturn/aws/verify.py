@@ -10,6 +10,8 @@ import threading
 from typing import TYPE_CHECKING
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from keyturn.aws.errors import aws_call
@@ -24,6 +26,19 @@ if TYPE_CHECKING:
 SINGLE_ATTEMPT = RETRY_CONFIG.merge(
     Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=5)
 )
+
+
+_LOADER: list[botocore.loaders.Loader] = []
+_LOADER_LOCK = threading.Lock()
+
+
+def _shared_loader() -> botocore.loaders.Loader:
+    """One model loader for every per-key session: a run proves many keys at once, and each
+    session loading STS's model again cost about 5 MiB and 50 ms per key."""
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(botocore.loaders.create_loader())
+        return _LOADER[0]
 
 
 class StsKeyVerifier:
@@ -53,10 +68,13 @@ class StsKeyVerifier:
         return cached[1]
 
     def _make_client(self, key: StoredKey) -> STSClient:
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader())
         session = boto3.Session(
             aws_access_key_id=key.key_id,
             aws_secret_access_key=key.secret.reveal(),
             region_name=self._region or "us-east-1",
+            botocore_session=core,
         )
         client: STSClient = session.client(
             "sts", endpoint_url=self._endpoint_url, config=SINGLE_ATTEMPT
