@@ -12,10 +12,18 @@ Each patch makes moto answer as AWS does; :func:`patched` applies them for a ``w
 3. **An AWSPENDING version can be overwritten.** AWS rejects PutSecretValue with an existing
    ClientRequestToken and a different value (``ResourceExistsException``), except on the
    value-less version RotateSecret creates; moto overwrites any AWSPENDING version.
+4. **Secrets Manager's writes are not atomic.** moto's server answers requests on many
+   threads, and its Secrets Manager backend checks and changes plain dicts and lists: two
+   PutSecretValue calls with one ClientRequestToken can both pass the check of patch 3 (AWS's
+   compare-and-set lets only one in), and a secret created meanwhile breaks another request's
+   lookup (``dictionary changed size during iteration``). A concurrent run makes such requests
+   at once, so the backend's changes take one lock, as one AWS request is atomic.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +34,29 @@ from moto.secretsmanager import models as sm_models
 from moto.secretsmanager.exceptions import ResourceExistsException
 
 CURRENT = "AWSCURRENT"
+_SECRETS_LOCK = threading.RLock()
+ATOMIC_SECRETS_METHODS = (
+    "create_secret",
+    "put_secret_value",
+    "update_secret_version_stage",
+    "tag_resource",
+    "untag_resource",
+    "put_resource_policy",
+    "delete_secret",
+    "describe_secret",
+    "get_secret_value",
+    "list_secrets",
+)
+"""The backend methods keyturn's calls reach, each run under one lock (patch 4)."""
+
+
+def _atomic(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def under_lock(*args: Any, **kwargs: Any) -> Any:
+        with _SECRETS_LOCK:
+            return original(*args, **kwargs)
+
+    return under_lock
 
 
 def _reject_inactive(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,9 +127,14 @@ def patched() -> Iterator[None]:
     access_control.create_access_key = _reject_inactive(saved[0])
     backend.update_secret_version_stage = _move_default(saved[1])  # type: ignore[method-assign]
     backend.put_secret_value = _keep_values(saved[2])  # type: ignore[method-assign]
+    unlocked = {name: getattr(backend, name) for name in ATOMIC_SECRETS_METHODS}
+    for name, method in unlocked.items():
+        setattr(backend, name, _atomic(method))
     try:
         yield
     finally:
+        for name, method in unlocked.items():
+            setattr(backend, name, method)
         access_control.create_access_key = saved[0]
         backend.update_secret_version_stage = saved[1]  # type: ignore[method-assign]
         backend.put_secret_value = saved[2]  # type: ignore[method-assign]
