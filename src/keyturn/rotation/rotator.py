@@ -108,8 +108,13 @@ class Rotator(Doors):
     ) -> Inspection:
         """Read ``user``'s keys and stored state and plan for them; changes nothing."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
+        # The state before the keys: a run racing this one may deliver a key in between, and
+        # an old state with new keys plans for the old generation, whose delivery token the
+        # racer already used (so this run loses the compare-and-set); new state with old keys
+        # would plan a new generation's key beside the racer's ("no key": create).
+        state = self.secrets.read_state(user.name) or StoredState()
         keys = tuple(self.keys.list_keys(user.name))
-        snapshot = Snapshot(keys, self.secrets.read_state(user.name) or StoredState())
+        snapshot = Snapshot(keys, state)
         now = at or self.clock.now()
         found = plan(user, keys, snapshot.state, policy, now, force=force, make_room=make_room)
         return Inspection(user, policy, snapshot, found)
