@@ -242,15 +242,11 @@ class Rotator(Doors):
         """An upper bound for one user's run: the verification budget plus the AWS calls."""
         return self.settings.verification.budget.total_seconds() + AWS_CALLS_ALLOWANCE_SECONDS
 
-    def _run_user(self, user: User, now: datetime) -> UserResult:
-        """Apply the policy to one user. Whatever goes wrong with this user (a tag or mark
-        keyturn cannot use, a call the role may not make, a surprise) is this user's refused
-        or failed result, told to the owner; the run goes on with the others."""
-        found = self._read_user(user, now)
-        return found if isinstance(found, UserResult) else self._apply_user(found, now)
-
     def _read_user(self, user: User, now: datetime) -> Inspection | UserResult:
-        """The first half of :meth:`_run_user`: read and plan, or this user's error result."""
+        """A run's first step for one user: read and plan (:meth:`_apply_user` carries the plan
+        out). Whatever goes wrong with this user (a tag or mark keyturn cannot use, a call the
+        role may not make, a surprise) is this user's refused or failed result, told to the
+        owner; the run goes on with the others."""
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
             return self.inspect(user, at=now, policy=policy)
@@ -262,7 +258,7 @@ class Rotator(Doors):
             return outcomes.failed(user, error)
 
     def _apply_user(self, found: Inspection, now: datetime) -> UserResult:
-        """The second half of :meth:`_run_user`: carry out the plan, or the error result."""
+        """A run's second step for one user: carry out the plan, or this user's error result."""
         try:
             return self.apply_plan(found, now)
         except KeyturnError as exc:
