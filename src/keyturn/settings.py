@@ -54,6 +54,9 @@ ENV_VERIFY_SUCCESSES = "KEYTURN_VERIFY_SUCCESSES"
 ENV_VERIFY_WINDOW_SECONDS = "KEYTURN_VERIFY_WINDOW_SECONDS"
 ENV_VERIFY_BUDGET_SECONDS = "KEYTURN_VERIFY_BUDGET_SECONDS"
 ENV_VERIFY_INTERVAL_SECONDS = "KEYTURN_VERIFY_INTERVAL_SECONDS"
+ENV_CONCURRENCY = "KEYTURN_CONCURRENCY"
+ENV_USERS_IN_FLIGHT = "KEYTURN_USERS_IN_FLIGHT"
+ENV_IAM_WRITES_PER_SECOND = "KEYTURN_IAM_WRITES_PER_SECOND"
 ENV_REGION = "AWS_REGION"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
@@ -74,6 +77,10 @@ ENV_ACT_OUS = "KEYTURN_ACT_OUS"
 DEFAULT_SECRET_PREFIX = "keyturn/"
 MAX_RUN_INTERVAL_HOURS = 24 * 31
 MAX_RUN_TOLERANCE_SECONDS = 12 * 3600
+MAX_CONCURRENCY = 64
+MAX_USERS_IN_FLIGHT = 1000
+"""Each user in flight is a thread, mostly asleep in its key's proof; Lambda allows 1,024."""
+MAX_IAM_WRITES_PER_SECOND = 100
 EVENT_BUS = re.compile(
     r"(arn:aws[a-z-]*:events:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:event-bus/)?[/.\-_A-Za-z0-9]{1,256}",
     re.ASCII,
@@ -125,6 +132,13 @@ class Settings:
     """A report-driven run skips keys younger than this (None: the policy's rotate_after_days);
     set it to the lowest ``keyturn:rotate-after-days`` tag in use."""
 
+    concurrency: int = 8
+    """Users whose AWS calls a run makes at once (the work slots of ``keyturn.rotation.pool``)."""
+    users_in_flight: int = 128
+    """Users a run has started and not finished, most of them waiting out their key's proof."""
+    iam_writes_per_second: int = 10
+    """Client-side pace of IAM writes (create, status, delete) over the whole run; 0: unpaced."""
+
     @property
     def horizon_days(self) -> int:
         """The credential-report horizon of a run."""
@@ -133,6 +147,7 @@ class Settings:
         return self.scan_horizon_days
 
     def __post_init__(self) -> None:
+        _check_pace(self.concurrency, self.users_in_flight, self.iam_writes_per_second)
         if not self.secret_prefix or len(self.secret_prefix) > 256:
             raise ConfigurationError("the secret prefix must be 1 to 256 characters")
         path = self.scope.user_path
@@ -184,7 +199,13 @@ class Settings:
                 tag=parse_act_tag(environ.get(ENV_ACT_TAG, "")),
             ),
             "scan_horizon_days": _horizon(environ),
+            "concurrency": _whole(environ, ENV_CONCURRENCY, MAX_CONCURRENCY, "users"),
+            "users_in_flight": _whole(environ, ENV_USERS_IN_FLIGHT, MAX_USERS_IN_FLIGHT, "users"),
+            "iam_writes_per_second": _whole(
+                environ, ENV_IAM_WRITES_PER_SECOND, MAX_IAM_WRITES_PER_SECOND, "writes"
+            ),
         }
+        values = {k: v for k, v in values.items() if v is not None or k not in _PACE}
         values.update({k: v for k, v in explicit.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
@@ -207,6 +228,23 @@ def _policy_from_env(environ: Mapping[str, str]) -> Policy:
         run_tolerance=_run_tolerance(environ, defaults.run_tolerance),
         floors=_floors_from_env(environ),
     )
+
+
+_PACE = frozenset({"concurrency", "users_in_flight", "iam_writes_per_second"})
+
+
+def _check_pace(concurrency: int, in_flight: int, writes: int) -> None:
+    """A run's pace must be usable: at least one worker, and room for each in flight."""
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ConfigurationError(f"{ENV_CONCURRENCY} must be from 1 to {MAX_CONCURRENCY}")
+    if not concurrency <= in_flight <= MAX_USERS_IN_FLIGHT:
+        raise ConfigurationError(
+            f"{ENV_USERS_IN_FLIGHT} must be from {ENV_CONCURRENCY} to {MAX_USERS_IN_FLIGHT}"
+        )
+    if not 0 <= writes <= MAX_IAM_WRITES_PER_SECOND:
+        raise ConfigurationError(
+            f"{ENV_IAM_WRITES_PER_SECOND} must be from 0 to {MAX_IAM_WRITES_PER_SECOND}"
+        )
 
 
 def _run_interval(environ: Mapping[str, str], default: timedelta | None) -> timedelta | None:

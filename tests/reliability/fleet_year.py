@@ -182,7 +182,15 @@ class FleetYear:
         self.secrets = FlakySecrets(rng=self.rng, failure_rate=DELIVERY_FAULT_RATE)
         self.notifier = RecordingNotifier()
         # Users opt in with keyturn:managed=true, as with the template's ManageTaggedUsers=true.
-        settings = Settings(policy=self.schedule.policy(), scope=Scope(manage_tagged=True))
+        # One user at a time, unpaced: the year measures the policy, not the engine, and its
+        # seeded faults must fall on the same calls in every run (threads would reorder them).
+        settings = Settings(
+            policy=self.schedule.policy(),
+            scope=Scope(manage_tagged=True),
+            concurrency=1,
+            users_in_flight=1,
+            iam_writes_per_second=0,
+        )
         self.rotator = Rotator(
             self.iam, self.iam, self.secrets, self.notifier, self.clock, settings, "sim"
         )

@@ -46,6 +46,8 @@ def race(url: str, topic_arn: str, user: str, command: str, barrier: Any = None)
         endpoint_url=url,
         verification=FAST_PROOF,
         scope=Scope(manage_tagged=True),  # the world tags its users keyturn:managed
+        concurrency=4,  # each racer is itself the concurrent engine (rotation/pool.py)
+        users_in_flight=8,
     )
     rotator = build_rotator(
         settings, session=session, run_id=f"{os.getpid()}-{threading.get_ident()}"

@@ -82,6 +82,10 @@ def client(aws: EmbeddedAws, service: str) -> Any:
     return _CLIENTS[key]
 
 
+CONCURRENCY = 4
+"""The run engine's work slots in the reliability tier (the default is 8)."""
+
+
 class InjectedStsVerifier(StsKeyVerifier):
     """keyturn's STS verifier, its per-key clients made from the shared model loader (as
     :func:`fresh_session`) and carrying the fault injector, if any."""
@@ -91,19 +95,17 @@ class InjectedStsVerifier(StsKeyVerifier):
         self._aws = aws
         self._injector = injector
 
-    def _client_for(self, key: StoredKey) -> Any:
-        if self._client is None or self._client[0] != key.key_id:
-            made = fresh_session(self._aws).client(
-                "sts",
-                endpoint_url=self._aws.url,
-                aws_access_key_id=key.key_id,
-                aws_secret_access_key=key.secret.reveal(),
-                config=SINGLE_ATTEMPT,
-            )
-            if self._injector is not None:
-                self._injector.install(made.meta.events)
-            self._client = (key.key_id, made)
-        return self._client[1]
+    def _make_client(self, key: StoredKey) -> Any:
+        made = fresh_session(self._aws).client(
+            "sts",
+            endpoint_url=self._aws.url,
+            aws_access_key_id=key.key_id,
+            aws_secret_access_key=key.secret.reveal(),
+            config=SINGLE_ATTEMPT,
+        )
+        if self._injector is not None:
+            self._injector.install(made.meta.events)
+        return made
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,10 @@ class World:
             # As the template sets it. Left to default, keyturn would look itself up with one
             # more sts:GetCallerIdentity, which the fault matrix cannot tell from a key's probe.
             trusted_principal_arns=(KEYTURN_ROLE,),
+            # The concurrent engine, explicitly: runs go through rotation/pool.py's workers
+            # (a crash in a worker thread still stops the run) and paced IAM writes.
+            concurrency=CONCURRENCY,
+            users_in_flight=2 * CONCURRENCY,
         )
 
     def rotator(self, injector: FaultInjector | None = None, *, prove: bool = True) -> Rotator:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import chain, repeat
+
 import pytest
 
 from keyturn.core import KeyStatus
@@ -255,20 +257,24 @@ def test_an_unreadable_managed_user_fails_alone_and_the_scan_goes_on(world: Fake
 
 
 def test_a_run_defers_users_it_has_no_time_to_finish(world: FakeAws) -> None:
-    # GIVEN three due users and an invocation whose time runs out after the first
-    for name in ("a", "b", "c"):
+    # GIVEN three due users, b's key the oldest, and an invocation whose time runs out after
+    # it has read them all and started one rotation
+    for name, age in (("a", 85), ("b", 90), ("c", 88)):
         world.iam.add_user(name, tags={"keyturn:managed": "true"})
-        world.iam.add_key(name, age_days=85)
+        world.iam.add_key(name, age_days=age)
     rotator = world.rotator()
-    budget = iter([1000.0, 10.0, 10.0])
-    # WHEN the run asks how long it has left before each user
+    budget = chain([1000.0] * 4, repeat(10.0))
+    # WHEN the run asks how long it has left before each user it starts
     run = rotator.run(seconds_left=lambda: next(budget))
-    # THEN the first is rotated and the others are deferred, untouched, to the next run
-    assert [u.status for u in run.users] == [Status.CHANGED, Status.DEFERRED, Status.DEFERRED]
-    assert len(world.iam.keys["b"]) == len(world.iam.keys["c"]) == 1
-    assert "next run" in run.users[1].message
+    # THEN the most urgent (oldest key) is rotated; the others are deferred, untouched
+    assert [u.status for u in run.users] == [Status.DEFERRED, Status.CHANGED, Status.DEFERRED]
+    assert run.deferred == 2
+    assert len(world.iam.keys["a"]) == len(world.iam.keys["c"]) == 1
+    assert "next run" in run.users[0].message
     # AND the next run picks them up
-    assert {u.status for u in world.rotator().run().users} >= {Status.CHANGED}
+    again = world.rotator().run()
+    assert [u.status for u in again.users] == [Status.CHANGED, Status.UNCHANGED, Status.CHANGED]
+    assert again.deferred == 0
     assert all(len(world.iam.keys[n]) == 2 for n in ("a", "b", "c"))
 
 

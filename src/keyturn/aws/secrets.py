@@ -8,6 +8,7 @@ keyturn with its resource policy, or found to be exactly what keyturn would have
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,10 @@ class SecretsManagerStore:
         """Start a new look at ``user_name``: the next read goes to Secrets Manager."""
         self._described.pop(user_name, None)
         self._unmirrored.pop(user_name, None)
+        self._trust_lock = threading.Lock()
+        """A run works on many users at once: the trust is resolved once for all of them. The
+        per-user dicts need no lock: each user is handled by one thread at a time, and a dict's
+        single reads and writes are atomic."""
 
     def locate(self, user_name: str) -> SecretRef:
         return SecretRef(self._name(user_name), self._arns.get(user_name, ""))
@@ -382,10 +387,11 @@ class SecretsManagerStore:
         return self._resolved_trust().distrust(facts, owner_arn)
 
     def _resolved_trust(self) -> SecretTrust:
-        if self._trust is None:
-            source = self._trust_source
-            self._trust = source if isinstance(source, SecretTrust) else source()
-        return self._trust
+        with self._trust_lock:
+            if self._trust is None:
+                source = self._trust_source
+                self._trust = source if isinstance(source, SecretTrust) else source()
+            return self._trust
 
     def _facts(self, user_name: str, described: Any) -> SecretFacts:
         replicas = described.get("ReplicationStatus") or []

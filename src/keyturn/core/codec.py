@@ -44,6 +44,9 @@ the one ``VersionIdsToStages`` labels AWSCURRENT."""
 VERSION_ID = re.compile(r"[A-Za-z0-9-]{32,64}", re.ASCII)
 MIRROR_FIELDS = 6
 MAX_TAG_VALUE = 256
+TAG_ROTATION_FAILED = "keyturn:rotation-failed"
+"""When a run's rotation of the user last failed: the user waits behind the others next time
+(:mod:`keyturn.core.urgency`). Read leniently: it orders, it never decides."""
 META = "Keyturn"
 KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
 """IAM's access key id alphabet (AKIA..., ASIA...)."""
@@ -109,7 +112,8 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
     restored_key, restored_at = _split_stamp(tags, TAG_RESTORED)
     pending, keys_before = _pending(tags.get(TAG_PENDING_SINCE))
     switch_key, switch_days = _switch_days(tags.get(TAG_SWITCH_DAYS))
-    if doc is None and pending is None and deactivated_key is None:
+    failed = _aware(_lenient_time(tags.get(TAG_ROTATION_FAILED)))
+    if doc is None and pending is None and deactivated_key is None and failed is None:
         return None
     meta: Mapping[str, Any] = (doc or {}).get(META) or {}
     if not isinstance(meta, Mapping):
@@ -134,6 +138,7 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         switch_days=switch_days,
         restored_key_id=restored_key,
         restored_at=restored_at,
+        rotation_failed_at=failed,
     )
 
 
@@ -231,14 +236,16 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
         if stamp is not None:
             key_id, when = stamp
             to_set[tag] = f"{key_id}@{when.isoformat()}"
-    if marks.warned_key_id is not None:
-        to_set[TAG_WARNED] = marks.warned_key_id
-    if marks.in_grace is not None:
-        to_set[TAG_IN_GRACE] = marks.in_grace
+    failed_at = marks.rotation_failed_at
+    plain = (
+        (TAG_WARNED, marks.warned_key_id),
+        (TAG_IN_GRACE, marks.in_grace),
+        (TAG_CURRENT, marks.mirror),
+        (TAG_ROTATION_FAILED, failed_at.isoformat() if failed_at is not None else None),
+    )
+    to_set.update({tag: value for tag, value in plain if value is not None})
     if marks.clear_in_grace:
         to_remove.append(TAG_IN_GRACE)
-    if marks.mirror is not None:
-        to_set[TAG_CURRENT] = marks.mirror
     if marks.switch is not None:
         key_id, days = marks.switch
         recent = days[-MAX_SWITCH_RECORDS:]
@@ -315,6 +322,11 @@ def _time(raw: object, where: str) -> datetime | None:
     if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
         raise ConfigurationError(f"{where} is not a timezone-aware ISO time: {_shown(raw)}")
     return moment
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """``moment`` if it is timezone-aware, else None."""
+    return moment if moment is not None and moment.utcoffset() is not None else None
 
 
 def _lenient_time(raw: object) -> datetime | None:

@@ -90,6 +90,8 @@ class Marks:
     """A previous key keyturn never held the secret of, brought back by ``restore``, and when."""
     mirror: str | None = None
     """The ``keyturn:current`` value (:func:`keyturn.core.codec.mirror_tag`), set at promotion."""
+    rotation_failed_at: datetime | None = None
+    """A run's rotation of the user failed at this time (``keyturn:rotation-failed``)."""
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,9 @@ class StoredState:
         restored_key_id / restored_at: a previous key whose secret keyturn never held (the key
             before its first rotation), brought back by ``restore``: its retirement starts over
             from that moment (a fresh grace period, the cap still kept).
+        rotation_failed_at: when a run's rotation of this user last failed
+            (``keyturn:rotation-failed``); only the order of a run's rotations reads it
+            (:mod:`keyturn.core.urgency`), so an unreadable one is ignored, never refused.
     """
 
     current_key_id: str | None = None
@@ -136,6 +139,7 @@ class StoredState:
     switch_days: tuple[float, ...] = ()
     restored_key_id: str | None = None
     restored_at: datetime | None = None
+    rotation_failed_at: datetime | None = None
 
     def restored_time(self, key_id: str) -> datetime | None:
         """When ``key_id`` was brought back by a restore that left the secret as it was."""

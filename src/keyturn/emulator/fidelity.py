@@ -17,11 +17,19 @@ Each patch makes moto answer as AWS does; :func:`patched` applies them for a ``w
    ``Note``) on the findings named, answering ``UnprocessedFindings`` for unknown ones as AWS
    does. Not patched: moto's GetFindings ignores ``Filters``; keyturn's adapter checks every
    finding it reads again (product, generator, account, Id prefix), so it needs no patch.
+5. **Secrets Manager's writes are not atomic.** moto's server answers requests on many
+   threads, and its Secrets Manager backend checks and changes plain dicts and lists: two
+   PutSecretValue calls with one ClientRequestToken can both pass the check of patch 3 (AWS's
+   compare-and-set lets only one in), and a secret created meanwhile breaks another request's
+   lookup (``dictionary changed size during iteration``). A concurrent run makes such requests
+   at once, so the backend's changes take one lock, as one AWS request is atomic.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +44,29 @@ from moto.securityhub.responses import SecurityHubResponse
 
 CURRENT = "AWSCURRENT"
 BATCH_UPDATE_PATH = "{0}/findings/batchupdate$"
+_SECRETS_LOCK = threading.RLock()
+ATOMIC_SECRETS_METHODS = (
+    "create_secret",
+    "put_secret_value",
+    "update_secret_version_stage",
+    "tag_resource",
+    "untag_resource",
+    "put_resource_policy",
+    "delete_secret",
+    "describe_secret",
+    "get_secret_value",
+    "list_secrets",
+)
+"""The backend methods keyturn's calls reach, each run under one lock (patch 5)."""
+
+
+def _atomic(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def under_lock(*args: Any, **kwargs: Any) -> Any:
+        with _SECRETS_LOCK:
+            return original(*args, **kwargs)
+
+    return under_lock
 
 
 def _reject_inactive(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -128,9 +159,14 @@ def patched() -> Iterator[None]:
     backend.put_secret_value = _keep_values(saved[2])  # type: ignore[method-assign]
     securityhub_urls.url_paths[BATCH_UPDATE_PATH] = SecurityHubResponse.dispatch
     SecurityHubResponse.batch_update_findings = batch_update_findings  # type: ignore[attr-defined]
+    unlocked = {name: getattr(backend, name) for name in ATOMIC_SECRETS_METHODS}
+    for name, method in unlocked.items():
+        setattr(backend, name, _atomic(method))
     try:
         yield
     finally:
+        for name, method in unlocked.items():
+            setattr(backend, name, method)
         securityhub_urls.url_paths.pop(BATCH_UPDATE_PATH, None)
         del SecurityHubResponse.batch_update_findings  # type: ignore[attr-defined]
         access_control.create_access_key = saved[0]

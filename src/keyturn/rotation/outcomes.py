@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from keyturn.core.actions import PLANNED_KEY_ID, Snapshot
+from keyturn.core.actions import PLANNED_KEY_ID, ActionKind, Snapshot
 from keyturn.core.delivery import SecretRef
 from keyturn.core.forecast import ManagedUser, NoDate, OnboardingForecast, forecast
 from keyturn.core.models import AccessKey, User
@@ -34,6 +34,13 @@ def context(found: Inspection, now: datetime, secret: SecretRef) -> Context:
     ids = tuple(k.key_id for k in keys)
     active = tuple(k.key_id for k in keys if k.active)
     return Context(found.user, now, found.policy, found.snapshot.state, secret, ids, active)
+
+
+def creates_key(found: Inspection) -> bool:
+    """True if the plan makes a new key: a rotation, which waits out the key's proof."""
+    return found.plan.refusal is None and any(
+        a.kind is ActionKind.CREATE for a in found.plan.actions
+    )
 
 
 def step_facts(step: StepDone) -> dict[str, object]:

@@ -79,6 +79,8 @@ class RunResult:
     """How the run found its users: ``credential-report`` (only the users the report shows as
     possibly due were looked at) or ``listing`` (every user; the report could not be had, or
     the run was asked to list)."""
+    deferred: int = 0
+    """How many users this run left to the next (short of time); they lead the next run."""
 
     @property
     def failures(self) -> tuple[UserResult, ...]:

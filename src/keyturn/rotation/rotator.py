@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from keyturn.core.actions import ActionKind, Snapshot, apply
 from keyturn.core.delivery import Marks
@@ -32,7 +33,7 @@ from keyturn.errors import (
     UnexpectedError,
     UserNotFoundError,
 )
-from keyturn.rotation import audit_mode, notices, outcomes
+from keyturn.rotation import audit_mode, notices, outcomes, pool
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.doors import Doors
 from keyturn.rotation.executor import Executor
@@ -90,12 +91,18 @@ class Rotator(Doors):
     """Who a scheduled run looks at (the credential report's candidates); None: ``directory``."""
 
     def __post_init__(self) -> None:
+        settings = self.settings
+        self.pace = pool.Pace.of(
+            settings.concurrency, settings.users_in_flight, settings.iam_writes_per_second
+        )
         prover = None
         if self.verifier is not None:
             if self.sleep is None:
                 raise ConfigurationError("a key verifier needs a sleeper")
-            prover = Prover(self.verifier, self.clock, self.sleep, self.settings.verification)
-        include_secret = self.settings.notify_include_secret
+            pause = partial(self.pace.slots.pause, self.sleep)  # a proof's wait is not work
+            prover = Prover(self.verifier, self.clock, pause, settings.verification)
+        include_secret = settings.notify_include_secret
+        paced = pool.PacedKeys(self.keys, self.pace.rate)
         self._modes: dict[str, Mode] = {}
         self.reporter = Reporter(
             self.notifier,
@@ -104,11 +111,9 @@ class Rotator(Doors):
             account_id=self.account_id,
             mode_of=self._mode_of,
         )
-        self.promoter = Promoter(self.keys, self.secrets, prover)
-        self.executor = Executor(
-            self.keys, self.secrets, self.notifier, self.promoter, include_secret
-        )
-        self.restorer = Restorer(self.keys, self.secrets, self.promoter, self.notifier)
+        self.promoter = Promoter(paced, self.secrets, prover)
+        self.executor = Executor(paced, self.secrets, self.notifier, self.promoter, include_secret)
+        self.restorer = Restorer(paced, self.secrets, self.promoter, self.notifier)
         self.secrets_manager = SecretsManagerRotation(
             self.secrets,
             self.promoter,
@@ -137,8 +142,13 @@ class Rotator(Doors):
         starts a new look at the user: what is read here is carried through the handling."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
         self._fresh(user.name)
+        # The state before the keys: a run racing this one may deliver a key in between, and
+        # an old state with new keys plans for the old generation, whose delivery token the
+        # racer already used (so this run loses the compare-and-set); new state with old keys
+        # would plan a new generation's key beside the racer's ("no key": create).
+        state = self.secrets.read_state(user.name) or StoredState()
         keys = tuple(self.keys.list_keys(user.name))
-        snapshot = Snapshot(keys, self.secrets.read_state(user.name) or StoredState())
+        snapshot = Snapshot(keys, state)
         now = at or self.clock.now()
         found = plan(user, keys, snapshot.state, policy, now, force=force, make_room=make_room)
         return Inspection(user, policy, snapshot, found)
@@ -223,36 +233,41 @@ class Rotator(Doors):
         seconds_left: Callable[[], float] | None = None,
         progress: Progress | None = None,
     ) -> RunResult:
-        """Apply the policy to every managed user; others are only reported.
+        """Apply the policy to every managed user, many at once; others are only reported.
+
+        Users are read and planned first; the plans that create a key then start most urgent
+        first (:mod:`keyturn.rotation.pool`), their proofs overlapping.
 
         Parameters:
             seconds_left: how long the caller may still run (Lambda's remaining time). A user
                 is started only while more than one worst-case rotation remains; the rest are
-                reported as deferred and handled by the next run, never cut off mid-rotation.
-            progress: called once with each user's result as soon as it is known (a progress
-                bar); it may be called from worker threads, so it must be thread-safe.
+                reported as deferred and handled first by the next run, never cut off
+                mid-rotation.
+            progress: called once with each user's result as it finishes, from the worker
+                threads (so it must be thread-safe).
         """
         now = self.clock.now()
-        reserve = self.worst_case_seconds()
-        results = []
+        stages = _RunStages(self, now)
+        reserve = (AWS_CALLS_ALLOWANCE_SECONDS, self.worst_case_seconds())
         directory = self.run_directory or self.directory
-        for user in directory.list_users():
-            if not self.settings.scope.manages(user):
-                results.append(outcomes.not_inspected(user, "outside keyturn's scope"))
-            elif seconds_left is not None and seconds_left() < reserve:
-                results.append(outcomes.deferred(user))
-            else:
-                results.append(self._run_user(user, now))
-            if progress is not None:
-                progress(results[-1])
+        users = pool.pipelined(
+            list(directory.list_users()),
+            stages,
+            self.pace,
+            time_left=seconds_left,
+            reserve=reserve,
+            progress=progress,
+        )
+        deferred = sum(u.status is Status.DEFERRED for u in users)
         found_by, notes = self._found_by()
         return RunResult(
             self.run_id,
             now,
-            tuple(results),
+            tuple(users),
             self._run_notes() + notes,
             mode=self.settings.mode,
             found_by=found_by,
+            deferred=deferred,
         )
 
     def _found_by(self) -> tuple[str, tuple[str, ...]]:
@@ -308,25 +323,40 @@ class Rotator(Doors):
         """An upper bound for one user's run: the verification budget plus the AWS calls."""
         return self.settings.verification.budget.total_seconds() + AWS_CALLS_ALLOWANCE_SECONDS
 
-    def _run_user(self, user: User, now: datetime) -> UserResult:
-        """Apply the policy to one user. Whatever goes wrong with this user (a tag or mark
-        keyturn cannot use, a call the role may not make, a surprise) is this user's refused
-        or failed result, told to the owner; the run goes on with the others."""
-        mode = self.mode_for(user)
-        return replace(self._act_on(user, now), mode=mode)
-
-    def _act_on(self, user: User, now: datetime) -> UserResult:
-        found = None
+    def _read_user(self, user: User, now: datetime) -> Inspection | UserResult:
+        """A run's first step for one user: read and plan (:meth:`_apply_user` carries the plan
+        out). Whatever goes wrong with this user (a tag or mark keyturn cannot use, a call the
+        role may not make, a surprise) is this user's refused or failed result, told to the
+        owner; the run goes on with the others."""
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
-            found = self.inspect(user, at=now, policy=policy)
-            return self.apply_plan(found, now)
+            return self.inspect(user, at=now, policy=policy)
         except KeyturnError as exc:
-            return outcomes.as_read(self._answer(user, exc), found)
+            return self._answer(user, exc)
         except Exception as exc:
             error = self._unexpected(user, exc)
             self.reporter.failed(user.name, error)
             return outcomes.failed(user, error)
+
+    def _apply_user(self, found: Inspection, now: datetime) -> UserResult:
+        """A run's second step for one user: carry out the plan, or this user's error result."""
+        try:
+            return self.apply_plan(found, now)
+        except KeyturnError as exc:
+            return outcomes.as_read(self._answer(found.user, exc), found)
+        except Exception as exc:
+            error = self._unexpected(found.user, exc)
+            self.reporter.failed(found.user.name, error)
+            return outcomes.failed(found.user, error)
+
+    def _remember_failure(self, user_name: str) -> None:
+        """Mark a failed rotation, so the next run queues the user behind those already
+        waiting (:mod:`keyturn.core.urgency`). Best effort: without the mark the order only
+        falls back to the oldest key."""
+        try:
+            self.secrets.set_marks(user_name, Marks(rotation_failed_at=self.clock.now()))
+        except KeyturnError as exc:
+            log.warning("could not mark the failed rotation of %s: %s", user_name, exc)
 
     def _answer(self, user: User, exc: KeyturnError) -> UserResult:
         """One user's error as that user's result, told to the owner once."""
@@ -544,3 +574,36 @@ class Rotator(Doors):
         keys = self.keys.list_keys(user_name)
         previous = next((k for k in keys if k.key_id == previous_key_id), None)
         return notices.previous_key_schedule(previous, state, policy, now)
+
+
+@dataclass(frozen=True)
+class _RunStages:
+    """A run's view of the service for :func:`keyturn.rotation.pool.pipelined`."""
+
+    rotator: Rotator
+    now: datetime
+
+    def manages(self, user: User) -> bool:
+        return self.rotator.settings.scope.manages(user)
+
+    def unmanaged(self, user: User) -> UserResult:
+        return outcomes.not_inspected(user, "outside keyturn's scope")
+
+    def read(self, user: User) -> UserResult | Inspection:
+        mode = self.rotator.mode_for(user)  # remembered: the user's events and notices say it
+        found = self.rotator._read_user(user, self.now)
+        if isinstance(found, UserResult):
+            return replace(found, mode=mode)
+        if outcomes.creates_key(found):
+            return found
+        return replace(self.rotator._apply_user(found, self.now), mode=mode)
+
+    def rotate(self, found: Inspection) -> UserResult:
+        mode = self.rotator.mode_for(found.user)
+        result = self.rotator._apply_user(found, self.now)
+        if result.status is Status.FAILED and mode is Mode.ACT:
+            self.rotator._remember_failure(found.user.name)
+        return replace(result, mode=mode)
+
+    def deferred(self, user: User) -> UserResult:
+        return outcomes.deferred(user)

@@ -83,6 +83,8 @@ def run_json(run: RunResult) -> dict[str, Any]:
         "found_by": run.found_by,
         "users": [user_json(u) for u in run.users],
     }
+    if run.deferred:
+        body["deferred"] = run.deferred  # left to the next run, which starts with them
     if run.forecast is not None:
         body["forecast"] = forecast_json(run.forecast)
     return body
