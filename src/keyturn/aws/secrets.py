@@ -75,15 +75,15 @@ class SecretsManagerStore:
         """Version id -> the document keyturn staged under it in this run."""
         self._unmirrored: dict[str, str] = {}
         """User -> the mirror its AWSCURRENT version lacks, written with the next marks."""
+        self._trust_lock = threading.Lock()
+        """A run works on many users at once: the trust is resolved once for all of them. The
+        per-user dicts need no lock: each user is handled by one thread at a time, and a dict's
+        single reads and writes are atomic."""
 
     def forget(self, user_name: str) -> None:
         """Start a new look at ``user_name``: the next read goes to Secrets Manager."""
         self._described.pop(user_name, None)
         self._unmirrored.pop(user_name, None)
-        self._trust_lock = threading.Lock()
-        """A run works on many users at once: the trust is resolved once for all of them. The
-        per-user dicts need no lock: each user is handled by one thread at a time, and a dict's
-        single reads and writes are atomic."""
 
     def locate(self, user_name: str) -> SecretRef:
         return SecretRef(self._name(user_name), self._arns.get(user_name, ""))

@@ -133,4 +133,7 @@ def summary_line(run: RunResult) -> str:
     counts = Counter(user.status for user in run.users)
     shown = [*SUMMARY, *(s for s in Status if s not in SUMMARY and counts[s])]
     parts = ", ".join(f"{counts[status]} {status.value}" for status in shown)
-    return f"{parts} ({len(run.users)} user{'' if len(run.users) == 1 else 's'})"
+    looked = f"{len(run.users)} user{'' if len(run.users) == 1 else 's'}"
+    if run.idle_users:
+        looked += f"; {len(run.idle_users)} more idle in the credential report"
+    return f"{parts} ({looked})"

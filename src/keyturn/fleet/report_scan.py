@@ -44,6 +44,8 @@ class ReportSelection:
     candidates: list[Candidate] = field(default_factory=list)
     in_flight_only: list[str] = field(default_factory=list)
     """Users with an in-flight mark that the report does not show yet."""
+    idle: frozenset[str] = frozenset()
+    """Users the report shows with nothing that could be due (not looked at one by one)."""
 
     @property
     def names(self) -> list[str]:
@@ -73,7 +75,9 @@ class ReportDirectory:
         marked = self.in_flight.users_in_flight()
         candidates = select_candidates(report.rows, self.clock.now(), self.horizon_days, marked)
         shown = {row.user_name for row in report.rows}
-        self.last = ReportSelection(len(report.rows), candidates, sorted(marked - shown))
+        looked_at = {c.row.user_name for c in candidates}
+        idle = frozenset(shown - looked_at)
+        self.last = ReportSelection(len(report.rows), candidates, sorted(marked - shown), idle)
         log.info(
             "credential report: %d users, %d to look at",
             len(report.rows),
@@ -141,6 +145,8 @@ class ReportFirst:
     know: Callable[[Iterable[ReportRow]], None] | None = None
     found_by: str = FOUND_BY_LISTING
     note: str = ""
+    idle: frozenset[str] = frozenset()
+    """After ``list_users``: the users the report showed idle (none when it fell back)."""
 
     def get_user(self, user_name: str) -> User:
         return self.listing.get_user(user_name)
@@ -151,7 +157,7 @@ class ReportFirst:
         except AwsError as exc:
             if exc.code not in FALLBACK_CODES:
                 raise
-            self.found_by = FOUND_BY_LISTING
+            self.found_by, self.idle = FOUND_BY_LISTING, frozenset()
             self.note = (
                 f"the credential report could not be had ({exc.code}); every user was listed"
             )
@@ -159,7 +165,7 @@ class ReportFirst:
             return self.listing.list_users()
         if self.know is not None:
             self.know(c.row for c in selection.candidates)
-        self.found_by, self.note = FOUND_BY_REPORT, ""
+        self.found_by, self.note, self.idle = FOUND_BY_REPORT, "", selection.idle
         return self._in_scope(selection)
 
     def _in_scope(self, selection: ReportSelection) -> Iterator[User]:

@@ -106,8 +106,10 @@ def assess(run: RunResult, cap_days: int) -> Assessment:
     findings: list[Finding] = []
     for user in run.users:
         findings.extend(_user_findings(user, run.at, cap_days))
-    settled = frozenset(u.user_name for u in run.users if u.status in LOOKED_AT)
-    known = frozenset(u.user_name for u in run.users if _keys_known(u))
+    # the credential report's idle users have no key that could be past the cap, and nothing
+    # to refuse or fail: their conditions are clear
+    settled = frozenset(u.user_name for u in run.users if u.status in LOOKED_AT) | run.idle_users
+    known = frozenset(u.user_name for u in run.users if _keys_known(u)) | run.idle_users
     return Assessment(tuple(findings), settled, known)
 
 

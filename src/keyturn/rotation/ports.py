@@ -92,6 +92,8 @@ class RunDirectory(UserDirectory, Protocol):
     """``credential-report`` or ``listing`` (:mod:`keyturn.rotation.results`)."""
     note: str
     """Why the run fell back to the listing, if it did; else empty."""
+    idle: frozenset[str]
+    """The users the credential report showed with nothing that could be due."""
 
 
 class KeyStore(Protocol):

@@ -79,6 +79,9 @@ class RunResult:
     """How the run found its users: ``credential-report`` (only the users the report shows as
     possibly due were looked at) or ``listing`` (every user; the report could not be had, or
     the run was asked to list)."""
+    idle_users: frozenset[str] = frozenset()
+    """Users the credential report showed with nothing that could be due, so not looked at
+    one by one (a report-driven run); they are settled for the run's findings."""
     deferred: int = 0
     """How many users this run left to the next (short of time); they lead the next run."""
 

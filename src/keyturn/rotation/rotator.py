@@ -267,6 +267,7 @@ class Rotator(Doors):
             self._run_notes() + notes,
             mode=self.settings.mode,
             found_by=found_by,
+            idle_users=self.run_directory.idle if self.run_directory is not None else frozenset(),
             deferred=deferred,
         )
 

@@ -8,7 +8,7 @@ from typing import Any
 from keyturn.core.forecast import KeyAge, OnboardingForecast
 from keyturn.core.models import AccessKey
 from keyturn.core.planner import Plan
-from keyturn.rotation.results import RunResult, StepDone, UserResult
+from keyturn.rotation.results import FOUND_BY_REPORT, RunResult, StepDone, UserResult
 
 
 def key_rows(user_name: str, keys: tuple[AccessKey, ...]) -> list[dict[str, Any]]:
@@ -83,6 +83,8 @@ def run_json(run: RunResult) -> dict[str, Any]:
         "found_by": run.found_by,
         "users": [user_json(u) for u in run.users],
     }
+    if run.found_by == FOUND_BY_REPORT:
+        body["idle_users"] = len(run.idle_users)  # the report showed nothing due for them
     if run.deferred:
         body["deferred"] = run.deferred  # left to the next run, which starts with them
     if run.forecast is not None:
