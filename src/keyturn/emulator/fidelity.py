@@ -157,6 +157,9 @@ def patched() -> Iterator[None]:
     access_control.create_access_key = _reject_inactive(saved[0])
     backend.update_secret_version_stage = _move_default(saved[1])  # type: ignore[method-assign]
     backend.put_secret_value = _keep_values(saved[2])  # type: ignore[method-assign]
+    # Blocks nest (the session's emulator, a test's own block): restore what was there.
+    had_route = BATCH_UPDATE_PATH in securityhub_urls.url_paths
+    had_handler = hasattr(SecurityHubResponse, "batch_update_findings")
     securityhub_urls.url_paths[BATCH_UPDATE_PATH] = SecurityHubResponse.dispatch
     SecurityHubResponse.batch_update_findings = batch_update_findings  # type: ignore[attr-defined]
     unlocked = {name: getattr(backend, name) for name in ATOMIC_SECRETS_METHODS}
@@ -167,8 +170,10 @@ def patched() -> Iterator[None]:
     finally:
         for name, method in unlocked.items():
             setattr(backend, name, method)
-        securityhub_urls.url_paths.pop(BATCH_UPDATE_PATH, None)
-        del SecurityHubResponse.batch_update_findings  # type: ignore[attr-defined]
+        if not had_route:
+            securityhub_urls.url_paths.pop(BATCH_UPDATE_PATH, None)
+        if not had_handler:
+            del SecurityHubResponse.batch_update_findings  # type: ignore[attr-defined]
         access_control.create_access_key = saved[0]
         backend.update_secret_version_stage = saved[1]  # type: ignore[method-assign]
         backend.put_secret_value = saved[2]  # type: ignore[method-assign]
