@@ -267,7 +267,14 @@ def start(
     return Running(aws, function, ["handler", str(event), str(function.timeout_s)], extra or {})
 
 
-def recipe(aws: EmbeddedAws, function: Function, count: int, prefix: str) -> Invocation:
+def recipe(
+    aws: EmbeddedAws,
+    function: Function,
+    count: int,
+    prefix: str,
+    *,
+    extra: dict[str, str] | None = None,
+) -> Invocation:
     """The original recipe once per user, in a process of its own like keyturn's."""
     topic = function.environment["KEYTURN_TOPIC_ARN"]
-    return Running(aws, function, ["recipe", str(count), prefix, topic], {}).wait()
+    return Running(aws, function, ["recipe", str(count), prefix, topic], extra or {}).wait()

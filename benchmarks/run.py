@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from benchmarks import cost, deployed, population, scans, startup
+from benchmarks import cost, deployed, latency, population, scans, startup
 from keyturn.emulator import EmbeddedAws
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -104,6 +104,42 @@ def rotation_rows(ours: deployed.Invocation, recipe: deployed.Invocation, users:
         f"{recipe.total() / users:.1f} AWS calls per user | {recipe_rate:.1f} rotations/s | |",
         f"| {users:,} due users rotated | ratio keyturn / recipe | | "
         f"{_ratio(ours_rate, recipe_rate)} | "
+        f"{_target(f'≥ {MIN_SPEEDUP}×', ours_rate >= MIN_SPEEDUP * recipe_rate)} |",  # noqa: RUF001
+    ]
+
+
+def latency_run(
+    aws: EmbeddedAws, function: deployed.Function, users: int, latency_ms: float
+) -> tuple[deployed.Invocation, deployed.Invocation]:
+    """keyturn and the recipe, each over ``users`` due users, every request of theirs
+    answered ``latency_ms`` late (benchmarks/latency.py)."""
+    with latency.latent_endpoint(latency_ms / 1000) as url:
+        endpoint = {"AWS_ENDPOINT_URL": url}
+        pace = {"KEYTURN_IAM_WRITES_PER_SECOND": str(latency.IAM_WRITES_PER_SECOND)}
+        ours = scans.scheduled_run(
+            aws, function, users, age_days=85, extra={**scans.FAST_PROOF, **pace, **endpoint}
+        )
+        recipe = scans.recipe_run(aws, function, users, extra=endpoint)
+    return ours, recipe
+
+
+def latency_rows(
+    ours: deployed.Invocation, recipe: deployed.Invocation, users: int, latency_ms: float
+) -> list[str]:
+    """The rotations-per-second comparison with an AWS-like round trip on every request."""
+    ours_rate, recipe_rate = ours.created / ours.run_s, recipe.created / recipe.run_s
+    probes = sum(ours.probes.values()) / users
+    label = f"{users:,} due users rotated, {latency_ms:g} ms added to every request"
+    pace = latency.IAM_WRITES_PER_SECOND
+    return [
+        f"| {label} | keyturn, scheduled run (one probe, no window; benchmark setting "
+        f"`KEYTURN_IAM_WRITES_PER_SECOND={pace}`, concurrency at the stack's default) | "
+        f"{ours.total() / users:.1f} AWS calls per user (+ {probes:.1f} STS probes) | "
+        f"{ours_rate:.1f} rotations/s ({ours.created:,} rotated in {ours.run_s:.0f} s) | |",
+        f"| {label} | original recipe, once per user | "
+        f"{recipe.total() / users:.1f} AWS calls per user | {recipe_rate:.1f} rotations/s "
+        f"({recipe.run_s:.0f} s) | |",
+        f"| {label} | ratio keyturn / recipe | | {_ratio(ours_rate, recipe_rate)} | "
         f"{_target(f'≥ {MIN_SPEEDUP}×', ours_rate >= MIN_SPEEDUP * recipe_rate)} |",  # noqa: RUF001
     ]
 
@@ -196,7 +232,11 @@ def machine() -> str:
 
 
 def measured_rows(
-    aws: EmbeddedAws, sizes: tuple[int, ...], due_users: int, rotations: int
+    aws: EmbeddedAws,
+    sizes: tuple[int, ...],
+    due_users: int,
+    rotations: int,
+    latency_ms: float = latency.DEFAULT_MS,
 ) -> tuple[list[str], bool]:
     """Every row measured on the emulator; True when the default-proof run overlapped others.
 
@@ -214,12 +254,14 @@ def measured_rows(
     noop = {users: scans.scheduled_run(aws, function, users) for users in sizes}
     ours = scans.scheduled_run(aws, function, rotations, age_days=85, extra=scans.FAST_PROOF)
     recipe = scans.recipe_run(aws, function, rotations)
+    latent = latency_rows(*latency_run(aws, function, rotations, latency_ms), rotations, latency_ms)
     due = scans.finished(running, used, due=True)
     return (
         noop_rows(noop)
         + report
         + due_rows(due, due_users, function, overlapped=overlapped)
         + rotation_rows(ours, recipe, rotations)
+        + latent
         + rows
         + cost_rows(noop[sizes[-1]], due, sizes[-1], due_users, function)
     ), overlapped
@@ -229,7 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="keyturn benchmarks")
     parser.add_argument("--write", action="store_true", help="save to benchmarks/RESULTS.md")
     parser.add_argument("--quick", action="store_true", help="small populations (harness check)")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=latency.DEFAULT_MS,
+        help=f"round trip added to each request, latency row (default {latency.DEFAULT_MS:g})",
+    )
+    parser.add_argument("--only-latency", action="store_true", help="measure the latency row alone")
     args = parser.parse_args(argv)
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must not be negative")
     logging.disable(logging.INFO)  # keep the engine's per-user logs out of the table
     if args.quick:
         sizes, due_users, rotations = QUICK_SIZES, QUICK_DUE, QUICK_ROTATIONS
@@ -237,8 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes, due_users, rotations = SCAN_SIZES, ROTATIONS, ROTATIONS
     started = time.perf_counter()
     with population.accounts_apart(), EmbeddedAws() as aws:
-        rows, _ = measured_rows(aws, sizes, due_users, rotations)
-    rows += startup_rows()
+        if args.only_latency:
+            function = deployed.deploy(aws)
+            measured = latency_run(aws, function, rotations, args.latency_ms)
+            rows = latency_rows(*measured, rotations, args.latency_ms)
+        else:
+            rows, _ = measured_rows(aws, sizes, due_users, rotations, args.latency_ms)
+    if not args.only_latency:
+        rows += startup_rows()
     header = [
         "| benchmark | variant | calls | figure | target |",
         "| --- | --- | --- | --- | --- |",
@@ -247,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(table)
     print(f"\n{machine()}; whole run {elapsed:.0f} s")
-    if args.write:
+    if args.write and not args.only_latency:
         write(table, elapsed)
     return 0
 

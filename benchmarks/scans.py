@@ -134,13 +134,19 @@ def scheduled_run(
     return finished(running, used, due=age_days is not None)
 
 
-def recipe_run(aws: EmbeddedAws, function: deployed.Function, users: int) -> deployed.Invocation:
+def recipe_run(
+    aws: EmbeddedAws,
+    function: deployed.Function,
+    users: int,
+    *,
+    extra: dict[str, str] | None = None,
+) -> deployed.Invocation:
     """The original recipe's handler once per user of the same population, in its own process
     and account (clients made once, as when warm)."""
     function = fresh_account(function)
     deployed.prepare(aws, function)
     populate(users, age_days=85, path=DEPLOYED_PATH, tags=[], account=account_of(function))
-    done = deployed.recipe(aws, function, users, "user")
+    done = deployed.recipe(aws, function, users, "user", extra=extra)
     forget(account_of(function))
     return done
 
