@@ -22,7 +22,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from moto.iam.models import iam_backends
 
+from keyturn import wiring
 from keyturn.aws import quiet_sdk_logs
+from keyturn.aws.credential_report import Backoff
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
 from tests import secret_hygiene
 
@@ -63,6 +65,14 @@ def _fast_key_proof(_no_real_aws: None, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("KEYTURN_VERIFY_SUCCESSES", "2")
     monkeypatch.setenv("KEYTURN_VERIFY_WINDOW_SECONDS", "0")
     monkeypatch.setenv("KEYTURN_VERIFY_INTERVAL_SECONDS", "0.02")
+
+
+@pytest.fixture(autouse=True)
+def _prompt_credential_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduled run waits for IAM to generate the credential report, first 0.5 s (AWS takes
+    seconds). The emulator's report is ready on the second ask, so the tests poll after 10 ms:
+    the same calls and logic, without the wait. Tests of the wait itself set their own."""
+    monkeypatch.setattr(wiring, "REPORT_WAIT", Backoff(first=0.01, factor=2.0, cap=8.0, attempts=6))
 
 
 DEPLOYED_USERS = "test,app"

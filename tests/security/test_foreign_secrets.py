@@ -103,7 +103,11 @@ def _secret_as_seen(aws: EmbeddedAws) -> dict[str, Any]:
     }
     seen["Replicas"] = [r["Region"] for r in described.get("ReplicationStatus", [])]
     seen["Policy"] = sm.get_resource_policy(SecretId=SECRET).get("ResourcePolicy")
-    seen["Versions"] = sm.list_secret_version_ids(SecretId=SECRET)["Versions"]
+    # the versions and their labels (moto's dates move when the test itself reads a value)
+    seen["Versions"] = [
+        (v["VersionId"], sorted(v["VersionStages"]))
+        for v in sm.list_secret_version_ids(SecretId=SECRET)["Versions"]
+    ]
     return seen
 
 

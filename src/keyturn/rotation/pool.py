@@ -174,6 +174,8 @@ def run_each(
     Raises:
         BaseException: the first one a worker raised (a crash), after the others finished.
     """
+    if min(pace.in_flight, len(items)) <= 1:
+        return _one_at_a_time(items, work, pace, may_start=may_start, skipped=skipped, done=done)
     results: list[R | None] = [None] * len(items)
     places = threading.BoundedSemaphore(pace.in_flight)
     crashed: list[BaseException] = []
@@ -201,6 +203,31 @@ def run_each(
     if crashed:
         raise crashed[0]
     return [r for r in results if r is not None]
+
+
+def _one_at_a_time(
+    items: Sequence[T],
+    work: Callable[[T], R],
+    pace: Pace,
+    *,
+    may_start: Callable[[], bool],
+    skipped: Callable[[T], R],
+    done: Callable[[R], None] | None,
+) -> list[R]:
+    """:func:`run_each` with one item in flight: in the calling thread, no pool to start (a
+    run over one user, or one configured with ``KEYTURN_USERS_IN_FLIGHT=1``)."""
+    results: list[R] = []
+    for index, item in enumerate(items):
+        if not may_start():
+            rest = [skipped(i) for i in items[index:]]
+            for result in rest:
+                _tell(done, result)
+            return results + rest
+        with pace.slots.held():
+            result = work(item)
+        _tell(done, result)
+        results.append(result)
+    return results
 
 
 def _tell(done: Callable[[R], None] | None, result: R | None) -> None:
