@@ -34,10 +34,9 @@ LIFECYCLE_MUTATING = 14
 """Three of them are the SNS notices; the other 11 change IAM or Secrets Manager."""
 
 
-def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCounter]:
-    session = aws.session()
-    counter = CallCounter().attach(session)
-    settings = Settings(
+def _settings(aws: EmbeddedAws, topic: str) -> Settings:
+    """What the counted runs share: the emulator, the topic, the fast proof, tag opt-in."""
+    return Settings(
         endpoint_url=aws.url,
         region=aws.region,
         topic_arn=topic,
@@ -45,6 +44,12 @@ def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCount
         scope=Scope(manage_tagged=True),
         trusted_principal_arns=(ROLE,),
     )
+
+
+def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCounter]:
+    session = aws.session()
+    counter = CallCounter().attach(session)
+    settings = _settings(aws, topic)
     clock = OffsetClock(timedelta(days=day, minutes=5))
     run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock)
     result = run.user_rotator(["app"]).run()
@@ -111,14 +116,7 @@ def test_the_scheduled_lifecycle_costs_at_most_28_calls_per_user(aws: EmbeddedAw
     for day in (0, 6, 7, 14):
         session = aws.session()
         counter = CallCounter().attach(session)
-        settings = Settings(
-            endpoint_url=aws.url,
-            region=aws.region,
-            topic_arn=topic,
-            verification=PROOF,
-            scope=Scope(manage_tagged=True),
-            trusted_principal_arns=(ROLE,),
-        )
+        settings = _settings(aws, topic)
         clock = OffsetClock(timedelta(days=day, minutes=5))
         run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock)
         rotator = rotator_on(run.clients, settings, clock, by_report=True)
