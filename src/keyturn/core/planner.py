@@ -117,7 +117,7 @@ def plan(  # noqa: PLR0913 - the lead's public signature plus one keyword-only f
     implausible = future_mark(snapshot.state, now)
     if implausible is not None:
         return Plan(user.name, refusal=implausible)
-    if requested_room and _rotated_just_now(snapshot, policy, now):
+    if requested_room and rotated_just_now(snapshot, policy, now):
         # A second requested rotation in a row is refused; what is due anyway still happens.
         regular = plan(user, snapshot.keys, stored_state, policy, now)
         if ActionKind.CREATE in {a.kind for a in regular.actions}:
@@ -289,7 +289,7 @@ def future_mark(state: StoredState, now: datetime) -> str | None:
     return None
 
 
-def _rotated_just_now(snapshot: Snapshot, policy: Policy, now: datetime) -> bool:
+def rotated_just_now(snapshot: Snapshot, policy: Policy, now: datetime) -> bool:
     """True when the active current key was stored within the cooldown."""
     current = snapshot.key(snapshot.state.current_key_id)
     return current is not None and current.active and _fresh(snapshot.state, policy, now)

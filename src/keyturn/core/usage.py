@@ -42,10 +42,11 @@ def consumer_switched(
     previous: AccessKey, current: AccessKey, state: StoredState, policy: Policy
 ) -> bool:
     """True if the new key is demonstrably in use and the previous one is not."""
-    return _new_key_used(current, state, policy) and not in_use(previous, state, policy, current)
+    return new_key_used(current, state, policy) and not in_use(previous, state, policy, current)
 
 
-def _new_key_used(current: AccessKey, state: StoredState, policy: Policy) -> bool:
+def new_key_used(current: AccessKey, state: StoredState, policy: Policy) -> bool:
+    """True if the new key was used after keyturn's own verification calls."""
     verified = state.verified_time(current.key_id)
     if verified is None or current.last_used is None:
         return False
@@ -58,7 +59,7 @@ def _left_behind(
     new_use = current.last_used
     if previous.last_used is None or new_use is None:
         return False
-    if not _new_key_used(current, state, policy):
+    if not new_key_used(current, state, policy):
         return False
     return previous.last_used + policy.usage_granularity < new_use
 
@@ -75,7 +76,7 @@ def measured_switch(
     window); a consumer using both keys has not switched."""
     if state.stored_at is None or state.switch_key_id == current.key_id:
         return None
-    if not _new_key_used(current, state, policy) or current.last_used is None:
+    if not new_key_used(current, state, policy) or current.last_used is None:
         return None
     if previous is not None and previous.active:
         if in_use(previous, state, policy, current):
