@@ -19,6 +19,7 @@ from typing import Any
 
 from keyturn.core import codec
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
+from keyturn.core.last_use import LastUseWanted, every_key, settle
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
 from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
@@ -58,6 +59,7 @@ class InMemoryIam:
     users: dict[str, User] = field(default_factory=dict)
     keys: dict[str, list[AccessKey]] = field(default_factory=dict)
     issued: dict[str, SecretValue] = field(default_factory=dict)
+    last_use_reads: list[str] = field(default_factory=list)
 
     def add_user(self, name: str, *, path: str = "/", tags: dict[str, str] | None = None) -> User:
         user = User(name, f"arn:aws:iam::123456789012:user{path}{name}", path, dict(tags or {}))
@@ -82,9 +84,18 @@ class InMemoryIam:
     def list_users(self) -> Iterator[User]:
         return iter(list(self.users.values()))
 
-    def list_keys(self, user_name: str) -> list[AccessKey]:
+    def list_keys(self, user_name: str, *, last_use: LastUseWanted = every_key) -> list[AccessKey]:
+        """The keys, with only the last uses ``last_use`` names (each read is recorded in
+        :attr:`last_use_reads`, as ``GetAccessKeyLastUsed`` would be)."""
         self.get_user(user_name)
-        return list(self.keys[user_name])
+        truth = {k.key_id: k for k in self.keys[user_name]}
+
+        def read(key: AccessKey) -> AccessKey:
+            self.last_use_reads.append(key.key_id)
+            return truth[key.key_id]
+
+        unread = [replace(k, last_used=None) for k in truth.values()]
+        return settle(unread, last_use, read)
 
     def create_key(self, user_name: str) -> NewKey:
         self.get_user(user_name)
@@ -98,22 +109,25 @@ class InMemoryIam:
 
     def set_key_status(self, user_name: str, key_id: str, status: KeyStatus) -> None:
         self.keys[user_name] = [
-            replace(k, status=status) if k.key_id == key_id else k
-            for k in self.list_keys(user_name)
+            replace(k, status=status) if k.key_id == key_id else k for k in self._keys_of(user_name)
         ]
 
     def delete_key(self, user_name: str, key_id: str) -> None:
-        self.keys[user_name] = [k for k in self.list_keys(user_name) if k.key_id != key_id]
+        self.keys[user_name] = [k for k in self._keys_of(user_name) if k.key_id != key_id]
 
     def forget(self, user_name: str) -> None:
         del user_name  # nothing is kept between looks
+
+    def _keys_of(self, user_name: str) -> list[AccessKey]:
+        self.get_user(user_name)
+        return list(self.keys[user_name])
 
     def record_use(self, user_name: str, key_id: str, at: datetime | None = None) -> None:
         """A consumer called AWS with this key (IAM's last-used record)."""
         when = at or self.clock.now()
         self.keys[user_name] = [
             replace(k, last_used=when) if k.key_id == key_id else k
-            for k in self.list_keys(user_name)
+            for k in self._keys_of(user_name)
         ]
 
     def owner_of(self, key_id: str) -> tuple[User, AccessKey] | None:

@@ -26,10 +26,14 @@ from tests.integration.helpers import make_topic, make_user
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keyturn-rotation"
-LIFECYCLE_CALLS = 30
-"""The fan-out worker's count (rotate 12, deactivate 10, delete 8); was 48 before the diet.
-The scheduled run's is lower (27): the credential report's rows stand in for
-GetAccessKeyLastUsed where no decision needs fresher data."""
+LIFECYCLE_CALLS = 28
+"""The fan-out worker's count (rotate 11, deactivate 10, delete 7); was 48 before the diet,
+30 before GetAccessKeyLastUsed was read only where a decision reads it (rotate: none,
+deactivate: both keys, delete: the new key). The scheduled run's is 27: the credential
+report's rows stand in for GetAccessKeyLastUsed where no decision needs fresher data."""
+LAST_USE_READS = {"create": 0, "deactivate": 2, "delete": 1}
+"""GetAccessKeyLastUsed per step (:mod:`keyturn.core.last_use`): a due key's age decides the
+rotation; the grace end reads both keys; the deletion run, whether the consumer switched."""
 LIFECYCLE_MUTATING = 14
 """Three of them are the SNS notices; the other 11 change IAM or Secrets Manager."""
 
@@ -56,7 +60,7 @@ def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCount
     return [d.action.kind.value for d in result.users[0].done], counter
 
 
-def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_30_calls(aws: EmbeddedAws) -> None:
+def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_28_calls(aws: EmbeddedAws) -> None:
     # GIVEN a managed user with one 85-day-old key
     make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
     topic = make_topic(aws)
@@ -75,6 +79,7 @@ def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_30_calls(aws: Embed
         assert counter.calls["secretsmanager.DescribeSecret"] == 1, step
         assert counter.calls["secretsmanager.GetSecretValue"] == 0, step
         assert counter.calls["iam.ListUserTags"] == 0, step  # GetUser carries the tags
+        assert counter.calls["iam.GetAccessKeyLastUsed"] == LAST_USE_READS[step], step
         assert counter.calls["secretsmanager.TagResource"] <= 2, step  # marks merged
     probes = sum(n for op, n in calls.items() if op.startswith("sts."))
     total = sum(calls.values()) - probes

@@ -8,6 +8,7 @@ import pytest
 
 from keyturn.core import KeyStatus
 from keyturn.core.delivery import Marks
+from keyturn.core.last_use import LastUseWanted, every_key
 from keyturn.errors import AwsError, PartialRotationError, RefusedError, UserNotFoundError
 from keyturn.rotation.ports import NotificationKind
 from keyturn.rotation.results import Status
@@ -211,11 +212,11 @@ class DeniedIam:
     def __getattr__(self, name: str) -> object:
         return getattr(self._iam, name)
 
-    def list_keys(self, user_name: str) -> list:  # type: ignore[type-arg]
+    def list_keys(self, user_name: str, *, last_use: LastUseWanted = every_key) -> list:  # type: ignore[type-arg]
         self.key_reads.append(user_name)
         if user_name == self._denied:
             raise AwsError("ListAccessKeys", "AccessDenied", "not in the role's scope")
-        return self._iam.list_keys(user_name)
+        return self._iam.list_keys(user_name, last_use=last_use)
 
 
 def test_a_run_never_reads_the_keys_of_unmanaged_users(world: FakeAws) -> None:

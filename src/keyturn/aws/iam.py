@@ -1,21 +1,24 @@
 """IAM users and access keys through boto3 (paginated everywhere).
 
 A user's keys are read once per look at the user (:meth:`IamUsers.forget` starts a new one)
-and kept up to date with keyturn's own changes. When a credential report was read for the run
-(:meth:`IamUsers.know`), a key's last use comes from its row instead of
-``GetAccessKeyLastUsed`` unless a decision needs fresher data: with two active keys, whether
-the consumer switched decides a retirement, so those are always read fresh.
+and kept up to date with keyturn's own changes. A key's last use costs one
+``GetAccessKeyLastUsed`` call, so it is read only for the keys the caller names
+(:mod:`keyturn.core.last_use`: a run names those a decision of its plan reads), at most once
+per key and look. When a credential report was read for the run (:meth:`IamUsers.know`), a
+key's last use comes from its row instead unless a decision needs fresher data: with two
+active keys, whether the consumer switched decides a retirement, so those are read fresh.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keyturn.aws.errors import aws_call
 from keyturn.core.credential_report import ReportKey, ReportRow
+from keyturn.core.last_use import LastUseWanted, every_key, settle
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, User
 from keyturn.errors import AwsError, UserNotFoundError
 
@@ -29,7 +32,10 @@ class IamUsers:
     def __init__(self, client: IAMClient) -> None:
         self._iam = client
         self._keys: dict[str, list[AccessKey]] = {}
+        self._used: dict[str, dict[str, datetime | None]] = {}
+        """Per user, the last uses read in this look (a new key's: none)."""
         self._rows: dict[str, ReportRow] = {}
+        self._stand_in: dict[str, ReportRow | None] = {}
 
     def know(self, rows: Iterable[ReportRow]) -> None:
         """The credential report's rows for this run: their last-use dates stand in for
@@ -39,6 +45,7 @@ class IamUsers:
     def forget(self, user_name: str) -> None:
         """Start a new look at ``user_name``: the next listing goes to IAM."""
         self._keys.pop(user_name, None)
+        self._used.pop(user_name, None)
 
     def get_user(self, user_name: str) -> User:
         try:
@@ -57,19 +64,38 @@ class IamUsers:
             for raw in page["Users"]:
                 yield self._user(raw)
 
-    def list_keys(self, user_name: str) -> list[AccessKey]:
-        """The user's keys; a key deleted by a concurrent run while being listed is left out."""
-        known = self._keys.get(user_name)
-        if known is not None:
-            return list(known)
+    def list_keys(self, user_name: str, *, last_use: LastUseWanted = every_key) -> list[AccessKey]:
+        """The user's keys, with the last use of those ``last_use`` names; a key deleted by a
+        concurrent run while being listed is left out. Within one look, each key's last use
+        is read at most once."""
+        listed = self._keys.get(user_name)
+        if listed is None:
+            listed = self._keys[user_name] = self._listed(user_name)
+        known = self._used.setdefault(user_name, {})
+
+        def read(key: AccessKey) -> AccessKey | None:
+            if key.key_id not in known:
+                found = self._last_use(user_name, key)
+                if found is None:
+                    self._drop(user_name, key.key_id)
+                    return None
+                known[key.key_id] = found.last_used
+            return replace(key, last_used=known[key.key_id])
+
+        view = [replace(k, last_used=known.get(k.key_id)) for k in listed]
+        return settle(view, _remembered(last_use, frozenset(known)), read)
+
+    def _listed(self, user_name: str) -> list[AccessKey]:
+        """ListAccessKeys; whether the report's row may stand in for the last uses."""
         with aws_call("ListAccessKeys"):
             pages = self._iam.get_paginator("list_access_keys").paginate(UserName=user_name)
             metadata = [m for page in pages for m in page["AccessKeyMetadata"]]
         active = sum(m["Status"] == KeyStatus.ACTIVE.value for m in metadata)
-        row = self._rows.get(user_name) if active < 2 else None
-        keys = [key for m in metadata if (key := self._key(m, row)) is not None]
-        self._keys[user_name] = keys
-        return list(keys)
+        self._stand_in[user_name] = self._rows.get(user_name) if active < 2 else None
+        self._used[user_name] = {}
+        return [
+            AccessKey(m["AccessKeyId"], KeyStatus(m["Status"]), m["CreateDate"]) for m in metadata
+        ]
 
     def create_key(self, user_name: str) -> NewKey:
         with aws_call("CreateAccessKey"):
@@ -79,6 +105,7 @@ class IamUsers:
         )
         if user_name in self._keys:
             self._keys[user_name].append(AccessKey(new.key_id, KeyStatus.ACTIVE, new.created))
+            self._used.setdefault(user_name, {})[new.key_id] = None  # never used yet
         return new
 
     def set_key_status(self, user_name: str, key_id: str, status: KeyStatus) -> None:
@@ -97,8 +124,7 @@ class IamUsers:
         except AwsError as exc:
             if exc.code != "NoSuchEntity":
                 raise
-        if user_name in self._keys:
-            self._keys[user_name] = [k for k in self._keys[user_name] if k.key_id != key_id]
+        self._drop(user_name, key_id)
 
     def user_tags(self, user_name: str) -> dict[str, str]:
         """The user's tags (every page)."""
@@ -115,22 +141,34 @@ class IamUsers:
             tags = self.user_tags(name)
         return User(name, raw.get("Arn", ""), raw.get("Path", "/"), tags)
 
-    def _key(self, meta: Any, row: ReportRow | None) -> AccessKey | None:
-        key_id = meta["AccessKeyId"]
-        status, created = KeyStatus(meta["Status"]), meta["CreateDate"]
-        reported = _slot(row, created) if row is not None else None
-        if reported is not None and reported.active == (status is KeyStatus.ACTIVE):
-            return AccessKey(key_id, status, created, reported.last_used)
+    def _last_use(self, user_name: str, key: AccessKey) -> AccessKey | None:
+        """``key`` with its last use: the report's, where it may stand in, else
+        GetAccessKeyLastUsed's; None if the key is gone."""
+        row = self._stand_in.get(user_name)
+        reported = _slot(row, key.created) if row is not None else None
+        if reported is not None and reported.active == key.active:
+            return replace(key, last_used=reported.last_used)
         try:
             with aws_call("GetAccessKeyLastUsed"):
-                used = self._iam.get_access_key_last_used(AccessKeyId=key_id)["AccessKeyLastUsed"]
+                used = self._iam.get_access_key_last_used(AccessKeyId=key.key_id)
         except AwsError as exc:
             if exc.code == "NoSuchEntity":
                 return None
             raise
-        return AccessKey(
-            key_id, KeyStatus(meta["Status"]), meta["CreateDate"], used.get("LastUsedDate")
-        )
+        return replace(key, last_used=used["AccessKeyLastUsed"].get("LastUsedDate"))
+
+    def _drop(self, user_name: str, key_id: str) -> None:
+        if user_name in self._keys:
+            self._keys[user_name] = [k for k in self._keys[user_name] if k.key_id != key_id]
+
+
+def _remembered(wanted: LastUseWanted, known: frozenset[str]) -> LastUseWanted:
+    """``wanted``, told of the last uses this look already read."""
+
+    def also_known(keys: tuple[AccessKey, ...], read: frozenset[str]) -> frozenset[str]:
+        return wanted(keys, read | known)
+
+    return also_known
 
 
 def _slot(row: ReportRow, created: Any) -> ReportKey | None:

@@ -52,6 +52,23 @@ def no_key(keys: tuple[AccessKey, ...], known: frozenset[str]) -> frozenset[str]
     return frozenset()
 
 
+def settle(
+    keys: Iterable[AccessKey],
+    wanted: LastUseWanted,
+    read: Callable[[AccessKey], AccessKey | None],
+) -> list[AccessKey]:
+    """``keys`` (their ``last_used`` unread) with the last uses ``wanted`` names read by
+    ``read`` (None: the key is gone), in rounds until it names nothing new."""
+    found, known = list(keys), set[str]()
+    while True:
+        ids = {k.key_id for k in found}
+        more = (wanted(tuple(found), frozenset(known)) & ids) - known
+        if not more:
+            return found
+        found = [k for k in (read(k) if k.key_id in more else k for k in found) if k is not None]
+        known |= more
+
+
 def for_plan(
     state: StoredState | None,
     policy: Policy,

@@ -54,7 +54,9 @@ class Doors:
         """:meth:`inspect` for a change someone asked for: stored state keyturn cannot use (a
         tag or field of the user's secret) refuses the user, with a notification."""
         try:
-            return self.inspect(user, at=at, policy=policy, force=force, make_room=make_room)
+            return self.inspect(
+                user, at=at, policy=policy, force=force, make_room=make_room, decisive_only=True
+            )
         except ConfigurationError as exc:
             raise self.reporter.refuse(user.name, str(exc)) from None
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from keyturn.core.last_use import LastUseWanted, every_key
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, User
 from keyturn.core.urgency import Urgency, urgency
 from keyturn.rotation.outcomes import Inspection
@@ -119,8 +120,8 @@ class PacedKeys:
     keys: KeyStore
     rate: WriteRate
 
-    def list_keys(self, user_name: str) -> list[AccessKey]:
-        return self.keys.list_keys(user_name)
+    def list_keys(self, user_name: str, *, last_use: LastUseWanted = every_key) -> list[AccessKey]:
+        return self.keys.list_keys(user_name, last_use=last_use)
 
     def forget(self, user_name: str) -> None:
         self.keys.forget(user_name)

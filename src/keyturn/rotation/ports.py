@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
+from keyturn.core.last_use import LastUseWanted, every_key
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, StoredState, User
 from keyturn.errors import KeyturnError
 
@@ -99,7 +100,10 @@ class RunDirectory(UserDirectory, Protocol):
 class KeyStore(Protocol):
     """A user's IAM access keys."""
 
-    def list_keys(self, user_name: str) -> list[AccessKey]: ...
+    def list_keys(self, user_name: str, *, last_use: LastUseWanted = every_key) -> list[AccessKey]:
+        """The user's keys; ``last_use`` names the keys whose last use is read (the others'
+        ``last_used`` is None: not read, see :mod:`keyturn.core.last_use`)."""
+        ...
 
     def create_key(self, user_name: str) -> NewKey: ...
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
+from keyturn.core import last_use
 from keyturn.core.actions import ActionKind, Snapshot, apply
 from keyturn.core.delivery import Marks
 from keyturn.core.forecast import OnboardingForecast
+from keyturn.core.last_use import LastUseWanted, every_key
 from keyturn.core.models import AccessKey, StoredState, User
 from keyturn.core.planner import plan
 from keyturn.core.policy import Policy
@@ -137,9 +139,14 @@ class Rotator(Doors):
         force: bool = False,
         policy: Policy | None = None,
         make_room: bool = False,
+        decisive_only: bool = False,
     ) -> Inspection:
         """Read ``user``'s keys and stored state and plan for them; changes nothing. This
-        starts a new look at the user: what is read here is carried through the handling."""
+        starts a new look at the user: what is read here is carried through the handling.
+
+        ``decisive_only`` (runs) reads the last use only of the keys a decision of the plan
+        reads (:mod:`keyturn.core.last_use`, the same plan); the others show none. Without it
+        (scans, reports) every key's last use is read, to be shown."""
         policy = policy or self.settings.policy.for_user(user.name, user.tags)
         self._fresh(user.name)
         # The state before the keys: a run racing this one may deliver a key in between, and
@@ -147,9 +154,12 @@ class Rotator(Doors):
         # racer already used (so this run loses the compare-and-set); new state with old keys
         # would plan a new generation's key beside the racer's ("no key": create).
         state = self.secrets.read_state(user.name) or StoredState()
-        keys = tuple(self.keys.list_keys(user.name))
-        snapshot = Snapshot(keys, state)
         now = at or self.clock.now()
+        wanted: LastUseWanted = every_key
+        if decisive_only:
+            wanted = last_use.for_plan(state, policy, now, force=force, make_room=make_room)
+        keys = tuple(self.keys.list_keys(user.name, last_use=wanted))
+        snapshot = Snapshot(keys, state)
         found = plan(user, keys, snapshot.state, policy, now, force=force, make_room=make_room)
         return Inspection(user, policy, snapshot, found)
 
@@ -301,8 +311,9 @@ class Rotator(Doors):
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
             self._fresh(user.name)
-            keys = tuple(self.keys.list_keys(user.name))
             state = self.secrets.read_state(user.name)
+            wanted = last_use.for_retire(state, policy, now)
+            keys = tuple(self.keys.list_keys(user.name, last_use=wanted))
             if stale_grace_mark(keys, state) and self.mode_for(user) is Mode.ACT:
                 self.secrets.set_marks(user.name, Marks(clear_in_grace=True))
             found = retire_plan(user, keys, state, policy, now)
@@ -331,7 +342,7 @@ class Rotator(Doors):
         owner; the run goes on with the others."""
         try:
             policy = self.settings.policy.for_user(user.name, user.tags)
-            return self.inspect(user, at=now, policy=policy)
+            return self.inspect(user, at=now, policy=policy, decisive_only=True)
         except KeyturnError as exc:
             return self._answer(user, exc)
         except Exception as exc:
@@ -466,7 +477,7 @@ class Rotator(Doors):
             self.reporter.failed(user.name, exc)
             raise
         self.reporter.audit(user.name, "restore", step.key_id, "requested", None)
-        keys = tuple(self.keys.list_keys(user.name))
+        keys = tuple(self.keys.list_keys(user.name, last_use=last_use.no_key))
         message = step.action.detail
         return UserResult(user.name, Status.CHANGED, found.plan, keys, (step,), message)
 
@@ -552,7 +563,10 @@ class Rotator(Doors):
             audit(user.name, action.kind.value, step.key_id, action.reason.value, None, extra)
             snapshot = apply(snapshot, action, now, step.key_id or "")
             ctx = outcomes.context(replace(found, snapshot=snapshot), now, ctx.secret)
-        keys = tuple(self.keys.list_keys(user.name)) if done else found.snapshot.keys
+        if done:  # what the changes left; last uses as read for the plan
+            keys = tuple(self.keys.list_keys(user.name, last_use=last_use.no_key))
+        else:
+            keys = found.snapshot.keys
         status = Status.CHANGED if done else Status.UNCHANGED
         if found.policy.exempt:
             status = Status.EXEMPT
@@ -572,7 +586,7 @@ class Rotator(Doors):
         user = self.directory.get_user(user_name)
         policy = self.settings.policy.for_user(user.name, user.tags)
         state = self.secrets.read_state(user_name) or StoredState()
-        keys = self.keys.list_keys(user_name)
+        keys = self.keys.list_keys(user_name, last_use=last_use.no_key)
         previous = next((k for k in keys if k.key_id == previous_key_id), None)
         return notices.previous_key_schedule(previous, state, policy, now)
 
