@@ -23,6 +23,7 @@ def test_a_lifecycle_reads_the_last_use_only_where_a_decision_reads_it() -> None
     # WHEN the daily runs rotate, warn, deactivate and delete
     rotate, rotate_reads = _run(aws)
     new = aws.current("app")
+    assert new is not None
     aws.clock.advance(days=6)
     warn, warn_reads = _run(aws)
     aws.clock.advance(days=1)
