@@ -61,14 +61,34 @@ def quiet_sdk_logs() -> None:
             logger.setLevel(logging.INFO)
 
 
+@dataclass(frozen=True)
+class CallerIdentity:
+    """Who a session's credentials authenticate as, where known without asking STS.
+
+    Attributes:
+        account_id: the account the credentials belong to.
+        arn: what ``GetCallerIdentity`` answers as ``Arn`` (an assumed role's session ARN);
+            None when only the account is known.
+    """
+
+    account_id: str
+    arn: str | None = None
+
+
 @dataclass
 class AwsClients:
-    """Creates the boto3 clients keyturn needs from one session."""
+    """Creates the boto3 clients keyturn needs from one session.
+
+    ``identity`` is who the session authenticates as: given when it is known (clients made
+    by :meth:`assume_role` know the role session AssumeRole answered with), else asked of STS
+    once (``GetCallerIdentity``) and remembered, as a session's identity does not change.
+    """
 
     session: boto3.Session
     endpoint_url: str | None = None
     config: Config = RETRY_CONFIG
     _made: dict[str, Any] | None = None
+    identity: CallerIdentity | None = None
 
     @classmethod
     def connect(
@@ -86,14 +106,22 @@ class AwsClients:
 
     def account_id(self) -> str:
         """The account these clients' credentials belong to."""
-        with aws_call("GetCallerIdentity"):
-            return self.sts().get_caller_identity()["Account"]
+        if self.identity is None:
+            return self._asked().account_id
+        return self.identity.account_id
 
     def caller_arn(self) -> str:
         """The ARN these clients' credentials authenticate as (an assumed-role session's ARN
         for a role)."""
+        arn = self.identity.arn if self.identity is not None else None
+        return arn if arn is not None else str(self._asked().arn)
+
+    def _asked(self) -> CallerIdentity:
+        """STS ``GetCallerIdentity``, remembered."""
         with aws_call("GetCallerIdentity"):
-            return self.sts().get_caller_identity()["Arn"]
+            found = self.sts().get_caller_identity()
+        self.identity = CallerIdentity(found["Account"], found["Arn"])
+        return self.identity
 
     @property
     def region(self) -> str | None:
@@ -107,9 +135,12 @@ class AwsClients:
         role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
         extra: dict[str, Any] = {"ExternalId": external_id} if external_id else {}
         with aws_call("AssumeRole"):
-            creds = self.sts().assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)[
-                "Credentials"
-            ]
+            assumed = self.sts().assume_role(
+                RoleArn=role_arn, RoleSessionName=session_name, **extra
+            )
+        creds = assumed["Credentials"]
+        # what GetCallerIdentity would answer for these credentials, known without asking
+        identity = CallerIdentity(account_id, assumed["AssumedRoleUser"]["Arn"])
         quiet_sdk_logs()
         session = boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
@@ -117,7 +148,8 @@ class AwsClients:
             aws_session_token=creds["SessionToken"],
             region_name=self.session.region_name,
         )
-        return AwsClients(session, self.endpoint_url, self.config), creds["Expiration"]
+        clients = AwsClients(session, self.endpoint_url, self.config, identity=identity)
+        return clients, creds["Expiration"]
 
     def cached(self) -> AwsClients:
         """This factory, remembering each client it makes."""

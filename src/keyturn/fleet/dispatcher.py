@@ -20,7 +20,7 @@ from keyturn.fleet.messages import WorkItem
 from keyturn.fleet.ports import Fleet
 from keyturn.fleet.settings import FleetSettings
 from keyturn.settings import Settings
-from keyturn.wiring.fleet import AwsFleet
+from keyturn.wiring.fleet import AwsFleet, function_account
 
 logger = Logger(service="keyturn-dispatcher")
 metrics = Metrics(namespace="keyturn", service="keyturn-dispatcher")
@@ -106,7 +106,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (an EventBridge schedule; the event is not read)."""
     del event
     fleet = AwsFleet.from_settings(
-        Settings.from_env(os.environ), FleetSettings.from_env(os.environ, enter_own_account=True)
+        Settings.from_env(os.environ),
+        FleetSettings.from_env(os.environ, enter_own_account=True),
+        account_id=function_account(context),
     )
     result = dispatch(fleet, getattr(context, "aws_request_id", "local"))
     for name, value in dispatch_counts(result).items():

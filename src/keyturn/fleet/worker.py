@@ -48,7 +48,7 @@ from keyturn.fleet.settings import FleetSettings
 from keyturn.rotation.metrics import run_counts
 from keyturn.rotation.results import Status, UserResult
 from keyturn.settings import Settings
-from keyturn.wiring.fleet import AwsFleet
+from keyturn.wiring.fleet import AwsFleet, function_account
 
 SERVICE = "keyturn-worker"
 NAMESPACE = "keyturn"
@@ -210,5 +210,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         _fleet = AwsFleet.from_settings(
             Settings.from_env(os.environ),
             FleetSettings.from_env(os.environ, enter_own_account=True),
+            account_id=function_account(context),
         )
     return handle(event, context, _fleet)

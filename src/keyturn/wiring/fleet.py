@@ -13,7 +13,7 @@ from keyturn.aws.credential_report import IamCredentialReports
 from keyturn.aws.iam import IamUsers
 from keyturn.aws.organizations import OrganizationAccounts
 from keyturn.aws.secret_index import SecretsInFlightIndex
-from keyturn.aws.session import AwsClients, Session
+from keyturn.aws.session import AwsClients, CallerIdentity, Session
 from keyturn.aws.sqs import SqsWorkQueue
 from keyturn.core.rollout import Mode
 from keyturn.errors import ConfigurationError, KeyturnError
@@ -36,6 +36,17 @@ log = logging.getLogger(__name__)
 SESSION_NAME = "keyturn-fleet"
 SESSION_MARGIN = timedelta(minutes=5)
 """An assumed-role session this close to expiry is renewed before use."""
+
+
+def function_account(context: object) -> str | None:
+    """The account of the Lambda function a context was invoked as (its ARN's account field),
+    so the hub's own account needs no STS call; None when the context has no such ARN."""
+    arn = getattr(context, "invoked_function_arn", None)
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda":
+        return None
+    account = parts[4]
+    return account if len(account) == 12 and account.isdigit() else None
 
 
 @dataclass
@@ -127,10 +138,17 @@ class AwsFleet:
         *,
         session: Session | None = None,
         clock: Clock | None = None,
+        account_id: str | None = None,
     ) -> AwsFleet:
-        return cls(settings, fleet, clients_for(settings, session), clock or SystemClock())
+        """The fleet on the settings' credentials; ``account_id`` is their account when it is
+        known without STS (a Lambda function's, from its ARN: :func:`function_account`)."""
+        hub = clients_for(settings, session)
+        if account_id is not None:
+            hub.identity = CallerIdentity(account_id)
+        return cls(settings, fleet, hub, clock or SystemClock())
 
     def own_account(self) -> str:
+        """The hub's account (STS ``GetCallerIdentity`` once, unless known)."""
         return self.hub.account_id()
 
     def account_ids(self) -> list[str]:
