@@ -19,10 +19,11 @@ from keyturn.aws.session import AwsClients
 from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 from keyturn.emulator.calls import CallCounter
+from keyturn.fleet.settings import DEFAULT_MEMBER_ROLE
 from keyturn.rotation.ports import OffsetClock
 from keyturn.rotation.results import Status
 from keyturn.settings import Scope, Settings
-from keyturn.wiring.fleet import AccountRun
+from keyturn.wiring.fleet import SESSION_NAME, AccountRun
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
 """One STS probe per new key and no waiting window: moto knows a new key at once, and the
@@ -53,10 +54,19 @@ def counting_new_sessions(counter: CallCounter) -> Iterator[None]:
 
 
 def account(
-    aws: EmbeddedAws, clock: OffsetClock | None = None, topic: str | None = None
+    aws: EmbeddedAws,
+    clock: OffsetClock | None = None,
+    topic: str | None = None,
+    *,
+    member: bool = False,
 ) -> tuple[AccountRun, CallCounter]:
-    session = aws.session()
-    counter = CallCounter().attach(session)
+    """Adapters in the emulator's account and the counter of their calls; ``member``: on the
+    member role's clients, as the fleet worker's (they know who they are from AssumeRole,
+    which the worker makes once per session, not per run: not counted)."""
+    clients = AwsClients(aws.session(), aws.url)
+    if member:
+        clients, _ = clients.assume_role(DEFAULT_MEMBER_ROLE, ACCOUNT_ID, SESSION_NAME, None)
+    counter = CallCounter().attach(clients.session)
     settings = Settings(
         endpoint_url=aws.url,
         region=aws.region,
@@ -64,7 +74,7 @@ def account(
         verification=PROOF,
         scope=Scope(manage_tagged=True),  # the population is tagged keyturn:managed
     )
-    run = AccountRun(ACCOUNT_ID, AwsClients(session, aws.url), settings, clock or OffsetClock())
+    run = AccountRun(ACCOUNT_ID, clients, settings, clock or OffsetClock())
     return run, counter
 
 
@@ -185,7 +195,7 @@ def lifecycle(aws: EmbeddedAws) -> list[tuple[str, CallCounter, CallCounter]]:
         ("delete (day 14)", 14, "delete"),
     ):
         clock.offset = timedelta(days=day, minutes=5)
-        run, counter = account(aws, clock, arn)
+        run, counter = account(aws, clock, arn, member=True)
         probes = CallCounter()
         with counting_new_sessions(probes):
             result = run.user_rotator([name]).run()
