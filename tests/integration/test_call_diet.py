@@ -32,7 +32,10 @@ The scheduled run's is lower (26): the credential report's rows stand in for
 GetAccessKeyLastUsed where no decision needs fresher data."""
 LIFECYCLE_MUTATING = 13
 """Three of them are the SNS notices; the other 10 change IAM or Secrets Manager. The
-deactivation's stamp and the emptied ``keyturn:in-grace`` go in one TagResource."""
+deactivation's stamp and the emptied ``keyturn:in-grace`` go in one TagResource. The in-flight
+mark is still set by its own TagResource and removed by an UntagResource: the scheduled run's
+in-flight index lists ``keyturn:pending-since`` by tag key, so an emptied value would be listed
+on every run, and the secret is created (and locked by its policy) only at the claim."""
 
 
 def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCounter]:
