@@ -333,14 +333,18 @@ class InMemorySecrets:
 
     def in_grace(self) -> list[str]:
         self.listings += 1
-        return [u for u, s in self.secrets.items() if codec.TAG_IN_GRACE in s.tags]
+        return [
+            u
+            for u, s in self.secrets.items()
+            if codec.in_grace_listed(s.tags.get(codec.TAG_IN_GRACE))
+        ]
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
         to_set, to_remove = codec.mark_tags(marks)
         if not to_set and not to_remove:
             return
         secret = self._owned(user_name)
-        secret.tags.update(to_set)
+        secret.tags.update({k: v for k, v in to_set.items() if v or k in secret.tags})
         for key in to_remove:
             secret.tags.pop(key, None)
 

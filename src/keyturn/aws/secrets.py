@@ -241,10 +241,14 @@ class SecretsManagerStore:
         return user
 
     def in_grace(self) -> list[str]:
-        """One filtered ListSecrets (paginated): keyturn's secrets tagged ``keyturn:in-grace``
-        under this prefix; the user is the ``keyturn:user`` tag, checked against the name."""
+        """One filtered ListSecrets (paginated): keyturn's secrets under this prefix whose
+        ``keyturn:in-grace`` names a key (``grace:KEY_ID``; emptied tags are not listed); the
+        user is the ``keyturn:user`` tag, checked against the name."""
         filters: list[FilterTypeDef] = [
             {"Key": "tag-key", "Values": [codec.TAG_IN_GRACE]},
+            # tag-value matches any tag's value by prefix: only a key in grace starts so
+            # (a deactivation empties the tag rather than removing it)
+            {"Key": "tag-value", "Values": [codec.IN_GRACE_PREFIX]},
             {"Key": "name", "Values": [self._prefix]},
         ]
         with aws_call("ListSecrets"):
@@ -256,7 +260,8 @@ class SecretsManagerStore:
         for secret in listed:
             tags = {t["Key"]: t["Value"] for t in secret.get("Tags", [])}
             user = tags.get(codec.TAG_USER, "")
-            if user and secret.get("Name") == self._name(user) and codec.TAG_IN_GRACE in tags:
+            listed_here = codec.in_grace_listed(tags.get(codec.TAG_IN_GRACE))
+            if user and secret.get("Name") == self._name(user) and listed_here:
                 self._arns[user] = secret["ARN"]
                 users.append(user)
         return users
@@ -279,7 +284,8 @@ class SecretsManagerStore:
         known = self._described.get(user_name)
         if known:
             tags = _tags(known)
-            to_set = {k: v for k, v in to_set.items() if tags.get(k) != v}
+            # an emptied tag and an absent one mean the same: emptying an absent one is a no-op
+            to_set = {k: v for k, v in to_set.items() if tags.get(k, "") != v}
             to_remove = [k for k in to_remove if k in tags]
         if not to_set and not to_remove:
             return

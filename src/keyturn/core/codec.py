@@ -27,8 +27,12 @@ TAG_WARNED = "keyturn:warned"
 TAG_VERIFIED = "keyturn:verified"
 TAG_POSTPONED = "keyturn:postponed"
 TAG_IN_GRACE = "keyturn:in-grace"
-"""The previous key a rotation left active; set after promotion, removed at its deactivation.
-The hourly retirement pass lists only secrets with this tag."""
+"""``grace:KEY_ID``: the previous key a rotation left active; written with the proof's marks,
+emptied (value ``""``: no key in grace) in the TagResource that records its deactivation, so
+that the deactivation costs one tag call. The hourly retirement pass lists only the secrets
+with a tag value starting ``grace:`` (a prefix no other keyturn tag value can have: IAM names
+hold no colon), never the emptied ones. A bare ``KEY_ID`` (an older keyturn) is read too."""
+IN_GRACE_PREFIX = "grace:"
 TAG_SWITCH_DAYS = "keyturn:switch-days"
 """``KEY_ID@3.38,4.38,3.38``: the consumer's last switch delays in days, newest last, the
 newest measured for KEY_ID."""
@@ -133,7 +137,7 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         verified_at=verified_at,
         postponed_key_id=postponed_key,
         postponed_at=postponed_at,
-        in_grace_key_id=_key_id(tags.get(TAG_IN_GRACE) or None, f"tag {TAG_IN_GRACE}"),
+        in_grace_key_id=_in_grace(tags.get(TAG_IN_GRACE)),
         switch_key_id=switch_key,
         switch_days=switch_days,
         restored_key_id=restored_key,
@@ -237,15 +241,16 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
             key_id, when = stamp
             to_set[tag] = f"{key_id}@{when.isoformat()}"
     failed_at = marks.rotation_failed_at
+    in_grace = f"{IN_GRACE_PREFIX}{marks.in_grace}" if marks.in_grace is not None else None
     plain = (
         (TAG_WARNED, marks.warned_key_id),
-        (TAG_IN_GRACE, marks.in_grace),
+        (TAG_IN_GRACE, in_grace),
         (TAG_CURRENT, marks.mirror),
         (TAG_ROTATION_FAILED, failed_at.isoformat() if failed_at is not None else None),
     )
     to_set.update({tag: value for tag, value in plain if value is not None})
     if marks.clear_in_grace:
-        to_remove.append(TAG_IN_GRACE)
+        to_set[TAG_IN_GRACE] = ""  # emptied, not removed: rides along in the same TagResource
     if marks.switch is not None:
         key_id, days = marks.switch
         recent = days[-MAX_SWITCH_RECORDS:]
@@ -273,6 +278,18 @@ def _pending(raw: str | None) -> tuple[datetime | None, frozenset[str] | None]:
     if len(before) > MAX_KEYS:
         raise ConfigurationError(f"tag {TAG_PENDING_SINCE} records more than {MAX_KEYS} keys")
     return moment, frozenset(_key_id(i, f"tag {TAG_PENDING_SINCE}") or "" for i in before)
+
+
+def _in_grace(raw: str | None) -> str | None:
+    """``grace:KEY_ID`` (or an older keyturn's bare ``KEY_ID``); empty or absent: none."""
+    if raw is None or raw == "":
+        return None
+    return _key_id(raw.removeprefix(IN_GRACE_PREFIX), f"tag {TAG_IN_GRACE}")
+
+
+def in_grace_listed(raw: str | None) -> bool:
+    """True if a ``keyturn:in-grace`` value is one the retirement pass's listing matches."""
+    return raw is not None and raw.startswith(IN_GRACE_PREFIX) and len(raw) > len(IN_GRACE_PREFIX)
 
 
 def _switch_days(raw: str | None) -> tuple[str | None, tuple[float, ...]]:
