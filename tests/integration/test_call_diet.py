@@ -26,16 +26,16 @@ from tests.integration.helpers import make_topic, make_user
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keyturn-rotation"
-LIFECYCLE_CALLS = 29
-"""The fan-out worker's count (rotate 12, deactivate 9, delete 8); was 48 before the diet.
-The scheduled run's is lower (26): the credential report's rows stand in for
+LIFECYCLE_CALLS = 27
+"""The fan-out worker's count (rotate 10, deactivate 9, delete 8); was 48 before the diet.
+The scheduled run's is lower (24): the credential report's rows stand in for
 GetAccessKeyLastUsed where no decision needs fresher data."""
-LIFECYCLE_MUTATING = 13
-"""Three of them are the SNS notices; the other 10 change IAM or Secrets Manager. The
-deactivation's stamp and the emptied ``keyturn:in-grace`` go in one TagResource. The in-flight
-mark is still set by its own TagResource and removed by an UntagResource: the scheduled run's
-in-flight index lists ``keyturn:pending-since`` by tag key, so an emptied value would be listed
-on every run, and the secret is created (and locked by its policy) only at the claim."""
+LIFECYCLE_MUTATING = 11
+"""Three of them are the SNS notices; the other 8 change IAM or Secrets Manager. The
+deactivation's stamp and the emptied ``keyturn:in-grace`` go in one TagResource. The first
+rotation's in-flight mark rides in CreateSecret's tags and is emptied (not removed) in the
+promotion's one TagResource (the version is AWSCURRENT from PutSecretValue on): the scheduled
+run's in-flight index lists only non-empty ``since:`` values."""
 
 
 def _settings(aws: EmbeddedAws, topic: str) -> Settings:
@@ -60,7 +60,7 @@ def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCount
     return [d.action.kind.value for d in result.users[0].done], counter
 
 
-def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_29_calls(aws: EmbeddedAws) -> None:
+def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_27_calls(aws: EmbeddedAws) -> None:
     # GIVEN a managed user with one 85-day-old key
     make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
     topic = make_topic(aws)
@@ -82,7 +82,10 @@ def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_29_calls(aws: Embed
         assert counter.calls["secretsmanager.TagResource"] <= 2, step  # marks merged
     # the deactivation: its stamp and the emptied in-grace tag in one TagResource
     assert phases["deactivate"].calls["secretsmanager.TagResource"] == 1
-    assert phases["deactivate"].calls["secretsmanager.UntagResource"] == 0
+    # the rotation: the in-flight mark in CreateSecret, the proof, mirror, in-grace mark and
+    # the emptied in-flight mark in one TagResource; nothing is ever untagged
+    assert phases["create"].calls["secretsmanager.TagResource"] == 1
+    assert calls["secretsmanager.UntagResource"] == 0
     probes = sum(n for op, n in calls.items() if op.startswith("sts."))
     total = sum(calls.values()) - probes
     mutating = sum(c.mutating() for c in phases.values())
@@ -110,10 +113,10 @@ RUN_FIXED = frozenset(
     {"iam.GenerateCredentialReport", "iam.GetCredentialReport", "secretsmanager.ListSecrets"}
 )
 """What a report-driven run costs once, whatever the number of users."""
-SCHEDULED_LIFECYCLE_CALLS = 26
+SCHEDULED_LIFECYCLE_CALLS = 24
 
 
-def test_the_scheduled_lifecycle_costs_at_most_26_calls_per_user(aws: EmbeddedAws) -> None:
+def test_the_scheduled_lifecycle_costs_at_most_24_calls_per_user(aws: EmbeddedAws) -> None:
     # GIVEN the same user, handled by the deployed path: report-driven scheduled runs
     make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
     topic = make_topic(aws)

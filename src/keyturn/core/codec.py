@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,13 @@ from keyturn.errors import ConfigurationError
 TAG_MANAGED_BY = "keyturn:managed-by"
 TAG_USER = "keyturn:user"
 TAG_PENDING_SINCE = "keyturn:pending-since"
+"""The in-flight mark, ``since:TIME@KEY_ID,KEY_ID`` (the keys before the creation): set before
+``CreateAccessKey`` (in ``CreateSecret``'s tags on a user's first rotation), emptied (value
+``""``: no rotation in flight) once the key is delivered, in the promotion's TagResource when
+no stage has to move. The scheduled run's in-flight index lists only values starting
+``since:`` (a prefix no other keyturn tag value can have: IAM names hold no colon). An older
+keyturn's ``TIME@KEY_ID,...`` or bare ``TIME`` is read too, but not listed."""
+PENDING_PREFIX = "since:"
 TAG_DEACTIVATED = "keyturn:deactivated"
 TAG_WARNED = "keyturn:warned"
 TAG_VERIFIED = "keyturn:verified"
@@ -222,14 +229,15 @@ def stored_key(doc: Mapping[str, Any]) -> StoredKey:
 
 
 def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
-    """The tags to set and the tag keys to remove for ``marks``."""
+    """The tags to set and the tag keys to remove for ``marks``. Every clear empties its tag
+    (an empty value means "none"), so that it rides in the same TagResource as the other
+    marks: nothing is removed today."""
     to_set: dict[str, str] = {}
     to_remove: list[str] = []
     if marks.pending_since is not None:
-        before = ",".join(marks.keys_before)
-        to_set[TAG_PENDING_SINCE] = f"{marks.pending_since.isoformat()}@{before}"
+        to_set[TAG_PENDING_SINCE] = in_flight_value(marks.pending_since, marks.keys_before)
     if marks.clear_pending:
-        to_remove.append(TAG_PENDING_SINCE)
+        to_set[TAG_PENDING_SINCE] = ""  # emptied, not removed: rides along in one TagResource
     stamps = (
         (TAG_DEACTIVATED, marks.deactivated),
         (TAG_VERIFIED, marks.verified),
@@ -258,6 +266,12 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
     return to_set, to_remove
 
 
+def in_flight_value(since: datetime, keys_before: Sequence[str]) -> str:
+    """The ``keyturn:pending-since`` value for a creation started at ``since``, the user then
+    holding ``keys_before``."""
+    return f"{PENDING_PREFIX}{since.isoformat()}@{','.join(keys_before)}"
+
+
 def previous_key_id(doc: Mapping[str, Any]) -> str | None:
     """The key a version's key replaced, from keyturn's record in the document."""
     meta: Mapping[str, Any] = doc.get(META) or {}
@@ -266,11 +280,12 @@ def previous_key_id(doc: Mapping[str, Any]) -> str | None:
 
 
 def _pending(raw: str | None) -> tuple[datetime | None, frozenset[str] | None]:
-    """The in-flight mark: ``TIME@ID,ID`` (the keys before the creation); a bare ``TIME`` (an
-    older keyturn) has no record of them."""
+    """The in-flight mark: ``since:TIME@ID,ID`` (the keys before the creation), or an older
+    keyturn's ``TIME@ID,ID``; a bare ``TIME`` (older still) has no record of them. Empty or
+    absent: no rotation in flight."""
     if raw is None or raw == "":
         return None, None
-    when, sep, ids = raw.partition("@")
+    when, sep, ids = raw.removeprefix(PENDING_PREFIX).partition("@")
     moment = _time(when, f"tag {TAG_PENDING_SINCE}")
     if not sep:
         return moment, None
@@ -278,6 +293,12 @@ def _pending(raw: str | None) -> tuple[datetime | None, frozenset[str] | None]:
     if len(before) > MAX_KEYS:
         raise ConfigurationError(f"tag {TAG_PENDING_SINCE} records more than {MAX_KEYS} keys")
     return moment, frozenset(_key_id(i, f"tag {TAG_PENDING_SINCE}") or "" for i in before)
+
+
+def pending_listed(raw: str | None) -> bool:
+    """True if a ``keyturn:pending-since`` value is one the in-flight index's listing matches
+    (this keyturn's format, not emptied)."""
+    return raw is not None and raw.startswith(PENDING_PREFIX) and len(raw) > len(PENDING_PREFIX)
 
 
 def _in_grace(raw: str | None) -> str | None:
