@@ -21,10 +21,11 @@ class SecretsInFlightIndex:
     tag value: ``keyturn:pending-since`` holding ``since:...`` (:data:`codec.PENDING_PREFIX`).
 
     Secrets Manager's ``tag-value`` filter is a case-sensitive prefix match on *any* tag's
-    value, so each listed secret's own mark is checked again. An older keyturn's mark (a bare
-    ``TIME@...``, only left by a rotation that crashed across an upgrade) is not listed: the
-    report-first run then looks at that user only when the credential report says so, and
-    ``keyturn run --listing`` (which looks at every user) finds it.
+    value, so each listed secret's own mark is checked again. The index misses an older
+    keyturn's mark (a bare ``TIME@...``, only left by a rotation that crashed across an
+    upgrade): the report-first run then looks at that user only when the credential report
+    says so (a key that rotation created is a second key, which it does), and
+    ``keyturn run --listing``, which looks at every user, finds it.
     """
 
     def __init__(self, client: SecretsManagerClient, prefix: str = "keyturn/") -> None:
