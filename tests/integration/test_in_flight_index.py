@@ -1,4 +1,5 @@
-"""The report-first run's in-flight index on moto server: ListSecrets' filters, as AWS has them.
+"""The in-flight mark on moto server: the report-first run's index (ListSecrets' filters, as AWS
+has them), and a mark on a secret that has no policy yet.
 
 Secrets Manager's ``tag-key`` and ``tag-value`` filters are case-sensitive prefix matches, the
 value one on *any* tag's value (not the tag the key filter named). An in-flight mark is emptied,
@@ -13,8 +14,9 @@ from datetime import UTC, datetime
 from keyturn.aws.secret_index import SecretsInFlightIndex
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.core.delivery import Marks
-from keyturn.core.secret_trust import SecretTrust
+from keyturn.core.secret_trust import SecretTrust, creation_tags
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
+from keyturn.emulator.calls import CallCounter
 from tests.integration.helpers import make_user
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
@@ -71,3 +73,21 @@ def test_a_first_rotations_mark_is_listed_from_creation_until_it_is_emptied(
     tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="keyturn/app")["Tags"]}
     assert tags[MARK] == ""
     assert index.users_in_flight() == frozenset()
+
+
+def test_a_mark_on_a_bare_secret_is_believed_only_once_a_policy_is_on(aws: EmbeddedAws) -> None:
+    # GIVEN a secret with keyturn's creation tags and a mark, but no policy and no version
+    _secret(aws, "keyturn/app", {**creation_tags("app"), MARK: f"since:{SINCE}@"})
+    session = aws.session()
+    counter = CallCounter().attach(session)
+    sm = session.client("secretsmanager", endpoint_url=aws.url)
+    # THEN a writer reads no rotation in flight (one look at the policy) ...
+    store = SecretsManagerStore(sm, trust=SecretTrust((ROLE,)))
+    assert store.read_state("app") is None
+    assert counter.calls["secretsmanager.GetResourcePolicy"] == 1
+    # ... and the auditor, which may not read policies, shows the mark as it is
+    auditor = SecretsManagerStore(sm, trust=SecretTrust((ROLE,)), metadata_only=True)
+    state = auditor.read_state("app")
+    assert state is not None
+    assert state.pending_since == datetime.fromisoformat(SINCE)
+    assert counter.calls["secretsmanager.GetResourcePolicy"] == 1
