@@ -21,7 +21,7 @@ from keyturn.core import codec
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StagedVersion, StoredKey
 from keyturn.core.last_use import LastUseWanted, every_key, settle
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, SecretValue, StoredState, User
-from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
+from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags, mark_unfounded
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, UserNotFoundError
 from keyturn.rotation.findings import Finding
 from keyturn.rotation.ports import Notification, Probe, SystemClock
@@ -210,11 +210,12 @@ class InMemorySecrets:
         name = f"{self.prefix}{user_name}"
         return SecretRef(name, f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}")
 
-    def claim(self, user_name: str, owner_arn: str) -> None:
+    def claim(self, user_name: str, owner_arn: str, in_flight: Marks | None = None) -> None:
         secret = self.secrets.get(user_name)
+        mark = {} if in_flight is None else codec.mark_tags(in_flight)[0]
         if secret is None:
             self.secrets[user_name] = _Secret(
-                tags=creation_tags(user_name),
+                tags={**creation_tags(user_name), **mark},
                 kms_key_id=self.trust.kms_key_id,
                 policy=self.trust.policy_for(owner_arn),
             )
@@ -229,10 +230,14 @@ class InMemorySecrets:
             secret.tags,
             tuple(v for v, _, _ in secret.versions),
         )
-        if self.trust.unfinished(facts, user_name, owner_arn):  # keyturn's, stopped early
+        unfinished = self.trust.unfinished(facts, user_name, owner_arn)
+        if unfinished:  # keyturn's, stopped early: its mark (never believed) is replaced
             secret.policy = self.trust.policy_for(owner_arn)
             facts = replace(facts, policy=secret.policy)
         why = self.trust.distrust(facts, owner_arn)
+        found, wanted = (t.get(codec.TAG_PENDING_SINCE, "") for t in (secret.tags, mark))
+        if unfinished and why is None and found != wanted:
+            secret.tags[codec.TAG_PENDING_SINCE] = wanted
         if why is not None:
             self.owned.discard(user_name)
             name = self.locate(user_name).name
@@ -272,7 +277,11 @@ class InMemorySecrets:
         secret = self.secrets.get(user_name)
         if secret is None:
             return None
-        return codec.state_from(secret.staged("AWSCURRENT"), secret.tags)
+        tags = dict(secret.tags)
+        versions = [v for v, _, _ in secret.versions]
+        if mark_unfounded(tags, versions, secret.policy is not None):
+            tags[codec.TAG_PENDING_SINCE] = ""  # no policy, no key in flight: not believed
+        return codec.state_from(secret.staged("AWSCURRENT"), tags)
 
     def stage(self, delivery: Delivery) -> SecretRef:
         if self.fail_deliveries:
@@ -300,7 +309,9 @@ class InMemorySecrets:
         secret = self._owned(user_name)
         found = secret.find(version_id)
         mirror = codec.mirror_tag(version_id, found[1]) if found else None
-        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror))
+        delivered = found is not None and "AWSCURRENT" in found[2]  # as the adapter does
+        marks = replace(marks or Marks(), mirror=mirror, clear_pending=delivered)
+        self.set_marks(user_name, marks)
         if self.fail_promotions:
             self.fail_promotions -= 1
             raise AwsError("UpdateSecretVersionStage", "InternalFailure", "injected fault")
@@ -312,7 +323,7 @@ class InMemorySecrets:
             found[2].discard("AWSPREVIOUS")
             if old is not None:
                 secret.move("AWSPREVIOUS", old)
-        secret.tags.pop(codec.TAG_PENDING_SINCE, None)
+        self.set_marks(user_name, Marks(clear_pending=True))  # emptied, as the adapter does
         return self.locate(user_name)
 
     def unstage(self, user_name: str, version_id: str) -> None:
@@ -347,14 +358,18 @@ class InMemorySecrets:
 
     def in_grace(self) -> list[str]:
         self.listings += 1
-        return [u for u, s in self.secrets.items() if codec.TAG_IN_GRACE in s.tags]
+        return [
+            u
+            for u, s in self.secrets.items()
+            if codec.in_grace_listed(s.tags.get(codec.TAG_IN_GRACE))
+        ]
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
         to_set, to_remove = codec.mark_tags(marks)
         if not to_set and not to_remove:
             return
         secret = self._owned(user_name)
-        secret.tags.update(to_set)
+        secret.tags.update({k: v for k, v in to_set.items() if v or k in secret.tags})
         for key in to_remove:
             secret.tags.pop(key, None)
 

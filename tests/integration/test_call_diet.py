@@ -26,16 +26,20 @@ from tests.integration.helpers import make_topic, make_user
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keyturn-rotation"
-LIFECYCLE_CALLS = 28
-"""The fan-out worker's count (rotate 11, deactivate 10, delete 7); was 48 before the diet,
-30 before GetAccessKeyLastUsed was read only where a decision reads it (rotate: none,
-deactivate: both keys, delete: the new key). The scheduled run's is 27: the credential
-report's rows stand in for GetAccessKeyLastUsed where no decision needs fresher data."""
+LIFECYCLE_CALLS = 25
+"""The fan-out worker's count (rotate 9, deactivate 9, delete 7); was 48 before the diet, 27
+before GetAccessKeyLastUsed was read only where a decision reads it. The scheduled run's is
+lower (24): the credential report's rows stand in for GetAccessKeyLastUsed where no decision
+needs fresher data."""
 LAST_USE_READS = {"create": 0, "deactivate": 2, "delete": 1}
 """GetAccessKeyLastUsed per step (:mod:`keyturn.core.last_use`): a due key's age decides the
 rotation; the grace end reads both keys; the deletion run, whether the consumer switched."""
-LIFECYCLE_MUTATING = 14
-"""Three of them are the SNS notices; the other 11 change IAM or Secrets Manager."""
+LIFECYCLE_MUTATING = 11
+"""Three of them are the SNS notices; the other 8 change IAM or Secrets Manager. The
+deactivation's stamp and the emptied ``keyturn:in-grace`` go in one TagResource. The first
+rotation's in-flight mark rides in CreateSecret's tags and is emptied (not removed) in the
+promotion's one TagResource (the version is AWSCURRENT from PutSecretValue on): the scheduled
+run's in-flight index lists only non-empty ``since:`` values."""
 
 
 def _settings(aws: EmbeddedAws, topic: str) -> Settings:
@@ -60,7 +64,7 @@ def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCount
     return [d.action.kind.value for d in result.users[0].done], counter
 
 
-def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_28_calls(aws: EmbeddedAws) -> None:
+def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_25_calls(aws: EmbeddedAws) -> None:
     # GIVEN a managed user with one 85-day-old key
     make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
     topic = make_topic(aws)
@@ -81,6 +85,12 @@ def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_28_calls(aws: Embed
         assert counter.calls["iam.ListUserTags"] == 0, step  # GetUser carries the tags
         assert counter.calls["iam.GetAccessKeyLastUsed"] == LAST_USE_READS[step], step
         assert counter.calls["secretsmanager.TagResource"] <= 2, step  # marks merged
+    # the deactivation: its stamp and the emptied in-grace tag in one TagResource
+    assert phases["deactivate"].calls["secretsmanager.TagResource"] == 1
+    # the rotation: the in-flight mark in CreateSecret, the proof, mirror, in-grace mark and
+    # the emptied in-flight mark in one TagResource; nothing is ever untagged
+    assert phases["create"].calls["secretsmanager.TagResource"] == 1
+    assert calls["secretsmanager.UntagResource"] == 0
     probes = sum(n for op, n in calls.items() if op.startswith("sts."))
     total = sum(calls.values()) - probes
     mutating = sum(c.mutating() for c in phases.values())
@@ -108,10 +118,10 @@ RUN_FIXED = frozenset(
     {"iam.GenerateCredentialReport", "iam.GetCredentialReport", "secretsmanager.ListSecrets"}
 )
 """What a report-driven run costs once, whatever the number of users."""
-SCHEDULED_LIFECYCLE_CALLS = 28
+SCHEDULED_LIFECYCLE_CALLS = 24
 
 
-def test_the_scheduled_lifecycle_costs_at_most_28_calls_per_user(aws: EmbeddedAws) -> None:
+def test_the_scheduled_lifecycle_costs_at_most_24_calls_per_user(aws: EmbeddedAws) -> None:
     # GIVEN the same user, handled by the deployed path: report-driven scheduled runs
     make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
     topic = make_topic(aws)

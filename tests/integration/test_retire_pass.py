@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner, Result
 from moto.iam.models import AccessKeyLastUsed, iam_backends
 
+from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.cli import cli
+from keyturn.core.secret_trust import SecretTrust
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 from keyturn.handler import handle
 from keyturn.rotation.rotator import Rotator
@@ -48,7 +50,7 @@ def test_keyturn_retire_deactivates_the_old_key_once_the_consumer_switched(
     [old] = make_user(aws, "app", key_ages=(85,))
     assert keyturn("run").exit_code == 0
     new = current_secret(aws, "app")["AccessKeyId"]
-    assert _tags(aws, "app")["keyturn:in-grace"] == old
+    assert _tags(aws, "app")["keyturn:in-grace"] == f"grace:{old}"
     # WHEN the pass runs before the consumer switched THEN nothing changes
     assert keyturn("retire").exit_code == 0
     assert keys_of(aws, "app") == {old: "Active", new: "Active"}
@@ -60,8 +62,11 @@ def test_keyturn_retire_deactivates_the_old_key_once_the_consumer_switched(
     assert result.exit_code == 0, result.output
     assert keys_of(aws, "app") == {old: "Inactive", new: "Active"}
     tags = _tags(aws, "app")
-    assert "keyturn:in-grace" not in tags
+    assert tags["keyturn:in-grace"] == ""  # emptied in the deactivation's one TagResource
     assert tags["keyturn:switch-days"].startswith(f"{new}@0.0")
+    # AND the emptied tag is not listed by the next pass: it stays O(users in grace)
+    store = SecretsManagerStore(aws.client("secretsmanager"), trust=SecretTrust(()))
+    assert store.in_grace() == []
 
 
 def test_the_retire_event_looks_only_at_users_in_grace(aws: EmbeddedAws) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from keyturn.core import NewKey, SecretValue, StoredState
 from keyturn.core import codec as state_codec
 from keyturn.core.delivery import Delivery, Marks, SecretRef
+from keyturn.errors import ConfigurationError
 from keyturn.rotation import notices as notifications
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -43,6 +46,49 @@ def test_a_secret_with_nothing_stored_has_no_state() -> None:
     assert state_codec.state_from(None, pending) == StoredState(
         pending_since=NOW, keys_before=frozenset()
     )
+
+
+OLD_ID = "AKIAOLDOLDOLDOLDOLD1"
+
+
+def test_the_in_flight_mark_is_written_with_its_prefix_and_emptied_not_removed() -> None:
+    tags, removed = state_codec.mark_tags(Marks(pending_since=NOW, keys_before=(OLD_ID,)))
+    assert tags == {state_codec.TAG_PENDING_SINCE: f"since:{NOW.isoformat()}@{OLD_ID}"}
+    assert state_codec.mark_tags(Marks(clear_pending=True)) == (
+        {state_codec.TAG_PENDING_SINCE: ""},
+        [],
+    )
+    assert removed == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "since", "before", "listed"),
+    [
+        (f"since:{NOW.isoformat()}@{OLD_ID}", NOW, frozenset({OLD_ID}), True),
+        (f"since:{NOW.isoformat()}@", NOW, frozenset(), True),
+        (f"{NOW.isoformat()}@{OLD_ID}", NOW, frozenset({OLD_ID}), False),  # an older keyturn
+        (NOW.isoformat(), NOW, None, False),  # older still: no record of the keys
+        ("", None, None, False),  # emptied: no rotation in flight
+        ("since:", "refused", None, False),
+        (f"since:since:{NOW.isoformat()}@", "refused", None, True),
+        (f"Since:{NOW.isoformat()}@", "refused", None, False),
+    ],
+)
+def test_the_in_flight_mark_is_read_in_every_format_and_listed_only_in_this_one(
+    raw: str, since: datetime | str | None, before: frozenset[str] | None, listed: bool
+) -> None:
+    tags = {state_codec.TAG_PENDING_SINCE: raw}
+    assert state_codec.pending_listed(raw) is listed
+    if since == "refused":
+        with pytest.raises(ConfigurationError, match="pending-since"):
+            state_codec.state_from(None, tags)
+        return
+    state = state_codec.state_from(None, tags)
+    if since is None:
+        assert state is None
+        return
+    assert isinstance(since, datetime)
+    assert state == StoredState(pending_since=since, keys_before=before)
 
 
 def test_the_delivery_token_is_one_per_generation() -> None:

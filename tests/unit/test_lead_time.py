@@ -170,10 +170,35 @@ def test_a_switch_days_tag_keyturn_did_not_write_is_refused(raw: str) -> None:
 
 
 def test_the_in_grace_tag_is_set_and_removed() -> None:
-    assert codec.mark_tags(Marks(in_grace=OLD)) == ({codec.TAG_IN_GRACE: OLD}, [])
-    assert codec.mark_tags(Marks(clear_in_grace=True)) == ({}, [codec.TAG_IN_GRACE])
+    assert codec.mark_tags(Marks(in_grace=OLD)) == ({codec.TAG_IN_GRACE: f"grace:{OLD}"}, [])
+    assert codec.mark_tags(Marks(clear_in_grace=True)) == ({codec.TAG_IN_GRACE: ""}, [])
     with pytest.raises(ConfigurationError, match="in-grace"):
         codec.state_from(None, {codec.TAG_IN_GRACE: "x", codec.TAG_PENDING_SINCE: NOW.isoformat()})
+
+
+@pytest.mark.parametrize(
+    ("raw", "key_id", "listed"),
+    [
+        (f"grace:{OLD}", OLD, True),
+        (OLD, OLD, False),  # an older keyturn's bare id: read, left to the daily run
+        ("", None, False),  # emptied by the deactivation: no key in grace, never listed
+        ("grace:", None, None),
+        ("grace:grace:" + OLD, None, None),
+        (f"Grace:{OLD}", None, None),
+    ],
+)
+def test_the_in_grace_tag_is_parsed_strictly(
+    raw: str, key_id: str | None, listed: bool | None
+) -> None:
+    tags = {codec.TAG_IN_GRACE: raw, codec.TAG_PENDING_SINCE: NOW.isoformat()}
+    if listed is None:
+        with pytest.raises(ConfigurationError, match="in-grace"):
+            codec.state_from(None, tags)
+        return
+    state = codec.state_from(None, tags)
+    assert state is not None
+    assert state.in_grace_key_id == key_id
+    assert codec.in_grace_listed(raw) is listed
 
 
 def test_remember_keeps_the_last_three() -> None:

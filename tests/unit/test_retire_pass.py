@@ -23,10 +23,10 @@ def _rotated(aws: FakeAws, user: str = "app") -> tuple[str, str]:
 def test_a_rotation_tags_the_secret_in_grace_and_deactivation_removes_the_tag() -> None:
     aws = FakeAws()
     old, _ = _rotated(aws)
-    assert aws.secrets.secrets["app"].tags[codec.TAG_IN_GRACE] == old
+    assert aws.secrets.secrets["app"].tags[codec.TAG_IN_GRACE] == f"grace:{old}"
     aws.clock.advance(days=7)
     aws.rotator().run()
-    assert codec.TAG_IN_GRACE not in aws.secrets.secrets["app"].tags
+    assert aws.secrets.secrets["app"].tags[codec.TAG_IN_GRACE] == ""  # emptied
     assert aws.secrets.in_grace() == []
 
 

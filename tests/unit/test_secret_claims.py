@@ -7,6 +7,7 @@ left untouched; so are the user's IAM keys, even when the plan would start with 
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -130,14 +131,66 @@ def test_keyturns_own_creation_stopped_before_its_policy_is_finished(world: Fake
     assert world.secrets.secrets["app"].policy == world.secrets.trust.policy_for(owner)
 
 
-def test_a_bare_creation_with_anything_in_it_is_refused(world: FakeAws) -> None:
+@pytest.mark.parametrize(
+    "extra", [{"keyturn:warned": "AKIAOLD0000000000000"}, {"owner": "mallory"}]
+)
+def test_a_bare_creation_with_anything_else_in_it_is_refused(
+    world: FakeAws, extra: dict[str, str]
+) -> None:
     world.iam.add_user("app")
     old = world.iam.add_key("app", age_days=85)
-    # A well-formed mark, so that the claim (not the strict parsing of marks) is what refuses it.
-    mark = "2025-12-31T00:00:00+00:00@"
-    tags = {"keyturn:managed-by": "keyturn", "keyturn:user": "app", "keyturn:pending-since": mark}
+    tags = {"keyturn:managed-by": "keyturn", "keyturn:user": "app", **extra}
     world.secrets.plant("app", tags=tags)
     with pytest.raises(RefusedError, match="it has no resource policy"):
         world.rotator().rotate("app")
     assert world.iam.keys["app"] == [old]
     assert world.secrets.secrets["app"].policy is None
+
+
+@pytest.mark.parametrize("fmt", ["since:{}@", "{}@", "{}"])
+def test_a_mark_on_a_bare_creation_is_never_believed(world: FakeAws, fmt: str) -> None:
+    # GIVEN a bare creation whose in-flight mark (this keyturn's or an older one's format)
+    # makes the user's one key look created by that rotation: keyturn's undelivered key
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=85)
+    mark = fmt.format((old.created - timedelta(seconds=30)).isoformat())
+    tags = {"keyturn:managed-by": "keyturn", "keyturn:user": "app", "keyturn:pending-since": mark}
+    world.secrets.plant("app", tags=tags)
+    # THEN the state has no rotation in flight (no policy: keyturn created no key for it)
+    state = world.secrets.read_state("app")
+    assert state is None or state.pending_since is None
+    # WHEN the user is rotated
+    result = world.rotator().rotate("app")
+    # THEN keyturn finished the creation, the old key is the previous one, still active
+    assert result.status is Status.CHANGED
+    owner = world.iam.users["app"].arn
+    assert world.secrets.secrets["app"].policy == world.secrets.trust.policy_for(owner)
+    statuses = {k.key_id: k.status for k in world.iam.keys["app"]}
+    assert len(statuses) == 2
+    assert statuses[old.key_id] is KeyStatus.ACTIVE
+    assert world.secrets.secrets["app"].tags["keyturn:pending-since"] == ""
+
+
+def test_a_first_rotation_stopped_after_its_policy_waits_then_starts_over(
+    world: FakeAws,
+) -> None:
+    # GIVEN a first run stopped after PutResourcePolicy, before CreateAccessKey: the secret is
+    # keyturn's, its mark (from CreateSecret) believed, and no key was created for it
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=85)
+    owner = world.iam.users["app"].arn
+    mark = f"since:{world.clock.now().isoformat()}@{old.key_id}"
+    tags = {"keyturn:managed-by": "keyturn", "keyturn:user": "app", "keyturn:pending-since": mark}
+    world.secrets.plant("app", tags=tags, policy=world.secrets.trust.policy_for(owner))
+    state = world.secrets.read_state("app")
+    assert state is not None
+    assert state.pending_since == world.clock.now()
+    # WHEN a run comes at once THEN it waits for that rotation
+    assert world.rotator().run().users[0].status is Status.UNCHANGED
+    # WHEN the next one comes after the longest run THEN it clears the mark and rotates
+    world.clock.advance(days=1)
+    assert world.rotator().run().users[0].status is Status.CHANGED
+    statuses = {k.key_id: k.status for k in world.iam.keys["app"]}
+    assert len(statuses) == 2
+    assert statuses[old.key_id] is KeyStatus.ACTIVE
+    assert world.secrets.secrets["app"].tags["keyturn:pending-since"] == ""

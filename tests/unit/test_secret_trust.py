@@ -14,7 +14,13 @@ from keyturn.core.secret_policy import (
     same_policy,
     secret_policy,
 )
-from keyturn.core.secret_trust import SecretFacts, SecretTrust, parse_arn, same_kms_key
+from keyturn.core.secret_trust import (
+    SecretFacts,
+    SecretTrust,
+    mark_unfounded,
+    parse_arn,
+    same_kms_key,
+)
 from keyturn.errors import ConfigurationError
 from keyturn.settings import Settings
 
@@ -279,7 +285,9 @@ BARE = SecretFacts(SECRET_ARN, tags={"keyturn:managed-by": "keyturn", "keyturn:u
     [
         (BARE, True),
         (replace(BARE, version_ids=("v1",)), False),
-        (replace(BARE, tags={**BARE.tags, "keyturn:pending-since": "2020-01-01"}), False),
+        # a first rotation's mark rides in CreateSecret: unfinished, the mark never believed
+        (replace(BARE, tags={**BARE.tags, "keyturn:pending-since": "2020-01-01"}), True),
+        (replace(BARE, tags={**BARE.tags, "keyturn:warned": "AKIAOLD0000000000000"}), False),
         (replace(BARE, tags={"keyturn:managed-by": "keyturn", "keyturn:user": "other"}), False),
         (replace(BARE, tags={}), False),
         (replace(BARE, kms_key_id=KEY_ARN), False),
@@ -292,3 +300,20 @@ def test_only_a_bare_creation_without_policy_is_keyturns_unfinished_one(
     facts: SecretFacts, unfinished: bool
 ) -> None:
     assert TRUST.unfinished(facts, "app", OWNER) is unfinished
+
+
+@pytest.mark.parametrize(
+    ("mark", "versions", "has_policy", "unfounded"),
+    [
+        ("since:2026-01-01T00:00:00+00:00@", (), False, True),  # no policy: no key in flight
+        ("2026-01-01T00:00:00+00:00", (), False, True),  # an older keyturn's, the same
+        ("since:2026-01-01T00:00:00+00:00@", (), True, False),  # crash after the policy
+        ("since:2026-01-01T00:00:00+00:00@", ("v1",), False, False),  # the claim refuses it
+        ("", (), False, False),  # emptied: no mark at all
+    ],
+)
+def test_a_mark_is_unfounded_on_a_secret_without_policy_or_version(
+    mark: str, versions: tuple[str, ...], has_policy: bool, unfounded: bool
+) -> None:
+    tags = {**BARE.tags, "keyturn:pending-since": mark}
+    assert mark_unfounded(tags, versions, has_policy) is unfounded

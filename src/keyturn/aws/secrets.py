@@ -25,7 +25,13 @@ from keyturn.core.delivery import (
     StagedVersion,
 )
 from keyturn.core.models import StoredState
-from keyturn.core.secret_trust import SecretFacts, SecretTrust, creation_tags
+from keyturn.core.secret_trust import (
+    SecretFacts,
+    SecretTrust,
+    creation_tags,
+    mark_unfounded,
+    without_mark,
+)
 from keyturn.errors import AwsError, ConcurrentDeliveryError, RefusedError, StateUnreadableError
 
 if TYPE_CHECKING:
@@ -93,6 +99,15 @@ class SecretsManagerStore:
         if described is None:
             return None
         tags = _tags(described)
+        versions = tuple(described.get("VersionIdsToStages") or {})
+        # a mark on a secret without a version is believed only once keyturn's policy is on
+        # (an unfinished creation, or one planted to look like it, has no key in flight); the
+        # auditor may not read policies: it shows the plan as if the policy were on
+        suspect = bool(tags.get(codec.TAG_PENDING_SINCE)) and not versions
+        if self._metadata_only:
+            suspect = False
+        if suspect and mark_unfounded(tags, versions, self._policy(user_name) is not None):
+            tags[codec.TAG_PENDING_SINCE] = ""
         return codec.state_from(self._current_document(user_name, described, tags), tags)
 
     def _current_document(
@@ -146,14 +161,17 @@ class SecretsManagerStore:
 
     def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:
         """Write ``marks`` and the version's mirror in one TagResource, move AWSCURRENT to the
-        version, then clear the in-flight mark. A crash after the tag and before the move
-        leaves a mirror of a version that is not AWSCURRENT: readers see it is stale."""
+        version, then empty the in-flight mark. A crash after the tag and before the move
+        leaves a mirror of a version that is not AWSCURRENT: readers see it is stale, and the
+        mark still makes the staged key undelivered. A version that is AWSCURRENT already (a
+        secret's first) holds the delivered key: its mark is emptied in that one TagResource."""
         stages = self._stages(user_name)
         current = next((v for v, labels in stages.items() if CURRENT in labels), None)
         doc = self._staged.get(version_id) or self._version_document(user_name, version_id)
         mirror = codec.mirror_tag(version_id, doc) if doc else None
-        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror))
-        if current != version_id:
+        delivered = current == version_id
+        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror, clear_pending=delivered))
+        if not delivered:
             extra: dict[str, Any] = {"RemoveFromVersionId": current} if current else {}
             try:
                 with aws_call("UpdateSecretVersionStage"):
@@ -171,7 +189,7 @@ class SecretsManagerStore:
             if current:
                 self._relabel(user_name, current, add=PREVIOUS, remove=CURRENT)
             self._relabel(user_name, version_id, add=CURRENT)
-        self.set_marks(user_name, Marks(clear_pending=True))
+            self.set_marks(user_name, Marks(clear_pending=True))
         return self.locate(user_name)
 
     def unstage(self, user_name: str, version_id: str) -> None:
@@ -241,10 +259,14 @@ class SecretsManagerStore:
         return user
 
     def in_grace(self) -> list[str]:
-        """One filtered ListSecrets (paginated): keyturn's secrets tagged ``keyturn:in-grace``
-        under this prefix; the user is the ``keyturn:user`` tag, checked against the name."""
+        """One filtered ListSecrets (paginated): keyturn's secrets under this prefix whose
+        ``keyturn:in-grace`` names a key (``grace:KEY_ID``; emptied tags are not listed); the
+        user is the ``keyturn:user`` tag, checked against the name."""
         filters: list[FilterTypeDef] = [
             {"Key": "tag-key", "Values": [codec.TAG_IN_GRACE]},
+            # tag-value matches any tag's value by prefix: only a key in grace starts so
+            # (a deactivation empties the tag rather than removing it)
+            {"Key": "tag-value", "Values": [codec.IN_GRACE_PREFIX]},
             {"Key": "name", "Values": [self._prefix]},
         ]
         with aws_call("ListSecrets"):
@@ -256,19 +278,25 @@ class SecretsManagerStore:
         for secret in listed:
             tags = {t["Key"]: t["Value"] for t in secret.get("Tags", [])}
             user = tags.get(codec.TAG_USER, "")
-            if user and secret.get("Name") == self._name(user) and codec.TAG_IN_GRACE in tags:
+            listed_here = codec.in_grace_listed(tags.get(codec.TAG_IN_GRACE))
+            if user and secret.get("Name") == self._name(user) and listed_here:
                 self._arns[user] = secret["ARN"]
                 users.append(user)
         return users
 
-    def claim(self, user_name: str, owner_arn: str) -> None:
+    def claim(self, user_name: str, owner_arn: str, in_flight: Marks | None = None) -> None:
         """Create the user's secret with keyturn's policy, or check the one found is keyturn's.
+
+        ``in_flight`` (a rotation's first step) is the in-flight mark the rotation is about to
+        write: a secret created now carries it in ``CreateSecret``'s tags, and an unfinished
+        creation finished now gets it in place of the mark it held (never believed).
 
         Raises:
             RefusedError: the secret at keyturn's name is someone else's; nothing was written.
         """
         if user_name not in self._verdicts:
-            self._verdicts[user_name] = self._judge(user_name, owner_arn)
+            mark = _in_flight_tag(in_flight)
+            self._verdicts[user_name] = self._judge(user_name, owner_arn, mark)
         self._owned(user_name)
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
@@ -279,7 +307,8 @@ class SecretsManagerStore:
         known = self._described.get(user_name)
         if known:
             tags = _tags(known)
-            to_set = {k: v for k, v in to_set.items() if tags.get(k) != v}
+            # an emptied tag and an absent one mean the same: emptying an absent one is a no-op
+            to_set = {k: v for k, v in to_set.items() if tags.get(k, "") != v}
             to_remove = [k for k in to_remove if k in tags]
         if not to_set and not to_remove:
             return
@@ -288,16 +317,24 @@ class SecretsManagerStore:
             missing = self._unmirrored.pop(user_name, None)
             if missing is not None and codec.TAG_CURRENT not in to_set:
                 to_set[codec.TAG_CURRENT] = missing
-            with aws_call("TagResource"):
-                tag_list: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in to_set.items()]
-                self._sm.tag_resource(SecretId=name, Tags=tag_list)
+            self._tag(user_name, to_set)
         if to_remove:
             with aws_call("UntagResource"):
                 self._sm.untag_resource(SecretId=name, TagKeys=to_remove)
+            if known:
+                tags = _tags(known)
+                known["Tags"] = [
+                    {"Key": k, "Value": v} for k, v in tags.items() if k not in to_remove
+                ]
+
+    def _tag(self, user_name: str, to_set: dict[str, str]) -> None:
+        """One TagResource; the memo follows it."""
+        with aws_call("TagResource"):
+            tag_list: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in to_set.items()]
+            self._sm.tag_resource(SecretId=self._name(user_name), Tags=tag_list)
+        known = self._described.get(user_name)
         if known:
-            tags.update(to_set)
-            for key in to_remove:
-                tags.pop(key, None)
+            tags = {**_tags(known), **to_set}
             known["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
 
     def _name(self, user_name: str) -> str:
@@ -356,13 +393,14 @@ class SecretsManagerStore:
             raise RefusedError(user_name, f"secret {name} was not created by keyturn: {why}")
         return name
 
-    def _judge(self, user_name: str, owner_arn: str) -> str | None:
-        """None if the secret is keyturn's (created now, policy first), else why it is not."""
+    def _judge(self, user_name: str, owner_arn: str, mark: dict[str, str]) -> str | None:
+        """None if the secret is keyturn's (created now, policy first), else why it is not.
+        ``mark``: the in-flight mark to create the secret with (may be empty)."""
         if not owner_arn:
             return "keyturn does not know the user's ARN to write its resource policy"
         described = self._describe(user_name)
         if described is None:
-            if self._create(user_name):
+            if self._create(user_name, mark):
                 self._put_policy(user_name, owner_arn)  # before any value or mark goes in
                 return None
             described = self._describe(user_name, fresh=True)  # someone created one meanwhile
@@ -373,18 +411,24 @@ class SecretsManagerStore:
         if trust.unfinished(facts, user_name, owner_arn):
             # keyturn's own creation, stopped before its policy: finish it, then look again
             self._put_policy(user_name, owner_arn)
-            return self._recheck(user_name, owner_arn)
+            return self._recheck(user_name, owner_arn, mark)
         return trust.distrust(facts, owner_arn)
 
-    def _recheck(self, user_name: str, owner_arn: str) -> str | None:
-        """The verdict on a creation keyturn just finished: nothing may have gone in since."""
+    def _recheck(self, user_name: str, owner_arn: str, mark: dict[str, str]) -> str | None:
+        """The verdict on a creation keyturn just finished: nothing may have gone in since but
+        an in-flight mark, which was not believed (no policy, no key in flight): it is
+        replaced by ``mark`` (this run's, if it is about to rotate) or emptied."""
         described = self._describe(user_name, fresh=True)
         if described is None:
             return "it vanished while keyturn looked at it"
         facts = self._facts(user_name, described)
-        if facts.version_ids or dict(facts.tags) != creation_tags(user_name):
+        if facts.version_ids or without_mark(facts.tags) != creation_tags(user_name):
             return "something was written into it before keyturn's policy was on"
-        return self._resolved_trust().distrust(facts, owner_arn)
+        why = self._resolved_trust().distrust(facts, owner_arn)
+        found, wanted = (t.get(codec.TAG_PENDING_SINCE, "") for t in (facts.tags, mark))
+        if why is None and found != wanted:
+            self._tag(user_name, {codec.TAG_PENDING_SINCE: wanted})
+        return why
 
     def _resolved_trust(self) -> SecretTrust:
         with self._trust_lock:
@@ -416,10 +460,11 @@ class SecretsManagerStore:
         except ValueError:
             return {"unreadable": True}
 
-    def _create(self, user_name: str) -> bool:
-        """Create the secret, without a value; False if one appeared at its name meanwhile."""
+    def _create(self, user_name: str, mark: dict[str, str]) -> bool:
+        """Create the secret, without a value, with ``mark`` among its tags; False if one
+        appeared at its name meanwhile."""
         tags: list[TagTypeDef] = [
-            {"Key": k, "Value": v} for k, v in creation_tags(user_name).items()
+            {"Key": k, "Value": v} for k, v in {**creation_tags(user_name), **mark}.items()
         ]
         kms_key_id = self._resolved_trust().kms_key_id
         extra: dict[str, Any] = {"KmsKeyId": kms_key_id} if kms_key_id else {}
@@ -452,6 +497,14 @@ class SecretsManagerStore:
                 ResourcePolicy=json.dumps(policy),
                 BlockPublicPolicy=True,
             )
+
+
+def _in_flight_tag(marks: Marks | None) -> dict[str, str]:
+    """The in-flight mark of ``marks`` as a tag (nothing when it sets none)."""
+    if marks is None or marks.pending_since is None:
+        return {}
+    value = codec.in_flight_value(marks.pending_since, marks.keys_before)
+    return {codec.TAG_PENDING_SINCE: value}
 
 
 def _tags(described: Any) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,13 +22,24 @@ from keyturn.errors import ConfigurationError
 TAG_MANAGED_BY = "keyturn:managed-by"
 TAG_USER = "keyturn:user"
 TAG_PENDING_SINCE = "keyturn:pending-since"
+"""The in-flight mark, ``since:TIME@KEY_ID,KEY_ID`` (the keys before the creation): set before
+``CreateAccessKey`` (in ``CreateSecret``'s tags on a user's first rotation), emptied (value
+``""``: no rotation in flight) once the key is delivered, in the promotion's TagResource when
+no stage has to move. The scheduled run's in-flight index lists only values starting
+``since:`` (a prefix no other keyturn tag value can have: IAM names hold no colon). An older
+keyturn's ``TIME@KEY_ID,...`` or bare ``TIME`` is read too, but not listed."""
+PENDING_PREFIX = "since:"
 TAG_DEACTIVATED = "keyturn:deactivated"
 TAG_WARNED = "keyturn:warned"
 TAG_VERIFIED = "keyturn:verified"
 TAG_POSTPONED = "keyturn:postponed"
 TAG_IN_GRACE = "keyturn:in-grace"
-"""The previous key a rotation left active; set after promotion, removed at its deactivation.
-The hourly retirement pass lists only secrets with this tag."""
+"""``grace:KEY_ID``: the previous key a rotation left active; written with the proof's marks,
+emptied (value ``""``: no key in grace) in the TagResource that records its deactivation, so
+that the deactivation costs one tag call. The hourly retirement pass lists only the secrets
+with a tag value starting ``grace:`` (a prefix no other keyturn tag value can have: IAM names
+hold no colon), never the emptied ones. A bare ``KEY_ID`` (an older keyturn) is read too."""
+IN_GRACE_PREFIX = "grace:"
 TAG_SWITCH_DAYS = "keyturn:switch-days"
 """``KEY_ID@3.38,4.38,3.38``: the consumer's last switch delays in days, newest last, the
 newest measured for KEY_ID."""
@@ -133,7 +144,7 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         verified_at=verified_at,
         postponed_key_id=postponed_key,
         postponed_at=postponed_at,
-        in_grace_key_id=_key_id(tags.get(TAG_IN_GRACE) or None, f"tag {TAG_IN_GRACE}"),
+        in_grace_key_id=_in_grace(tags.get(TAG_IN_GRACE)),
         switch_key_id=switch_key,
         switch_days=switch_days,
         restored_key_id=restored_key,
@@ -218,14 +229,15 @@ def stored_key(doc: Mapping[str, Any]) -> StoredKey:
 
 
 def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
-    """The tags to set and the tag keys to remove for ``marks``."""
+    """The tags to set and the tag keys to remove for ``marks``. Every clear empties its tag
+    (an empty value means "none"), so that it rides in the same TagResource as the other
+    marks: nothing is removed today."""
     to_set: dict[str, str] = {}
     to_remove: list[str] = []
     if marks.pending_since is not None:
-        before = ",".join(marks.keys_before)
-        to_set[TAG_PENDING_SINCE] = f"{marks.pending_since.isoformat()}@{before}"
+        to_set[TAG_PENDING_SINCE] = in_flight_value(marks.pending_since, marks.keys_before)
     if marks.clear_pending:
-        to_remove.append(TAG_PENDING_SINCE)
+        to_set[TAG_PENDING_SINCE] = ""  # emptied, not removed: rides along in one TagResource
     stamps = (
         (TAG_DEACTIVATED, marks.deactivated),
         (TAG_VERIFIED, marks.verified),
@@ -237,20 +249,27 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
             key_id, when = stamp
             to_set[tag] = f"{key_id}@{when.isoformat()}"
     failed_at = marks.rotation_failed_at
+    in_grace = f"{IN_GRACE_PREFIX}{marks.in_grace}" if marks.in_grace is not None else None
     plain = (
         (TAG_WARNED, marks.warned_key_id),
-        (TAG_IN_GRACE, marks.in_grace),
+        (TAG_IN_GRACE, in_grace),
         (TAG_CURRENT, marks.mirror),
         (TAG_ROTATION_FAILED, failed_at.isoformat() if failed_at is not None else None),
     )
     to_set.update({tag: value for tag, value in plain if value is not None})
     if marks.clear_in_grace:
-        to_remove.append(TAG_IN_GRACE)
+        to_set[TAG_IN_GRACE] = ""  # emptied, not removed: rides along in the same TagResource
     if marks.switch is not None:
         key_id, days = marks.switch
         recent = days[-MAX_SWITCH_RECORDS:]
         to_set[TAG_SWITCH_DAYS] = f"{key_id}@" + ",".join(f"{d:.2f}" for d in recent)
     return to_set, to_remove
+
+
+def in_flight_value(since: datetime, keys_before: Sequence[str]) -> str:
+    """The ``keyturn:pending-since`` value for a creation started at ``since``, the user then
+    holding ``keys_before``."""
+    return f"{PENDING_PREFIX}{since.isoformat()}@{','.join(keys_before)}"
 
 
 def previous_key_id(doc: Mapping[str, Any]) -> str | None:
@@ -261,11 +280,12 @@ def previous_key_id(doc: Mapping[str, Any]) -> str | None:
 
 
 def _pending(raw: str | None) -> tuple[datetime | None, frozenset[str] | None]:
-    """The in-flight mark: ``TIME@ID,ID`` (the keys before the creation); a bare ``TIME`` (an
-    older keyturn) has no record of them."""
+    """The in-flight mark: ``since:TIME@ID,ID`` (the keys before the creation), or an older
+    keyturn's ``TIME@ID,ID``; a bare ``TIME`` (older still) has no record of them. Empty or
+    absent: no rotation in flight."""
     if raw is None or raw == "":
         return None, None
-    when, sep, ids = raw.partition("@")
+    when, sep, ids = raw.removeprefix(PENDING_PREFIX).partition("@")
     moment = _time(when, f"tag {TAG_PENDING_SINCE}")
     if not sep:
         return moment, None
@@ -273,6 +293,24 @@ def _pending(raw: str | None) -> tuple[datetime | None, frozenset[str] | None]:
     if len(before) > MAX_KEYS:
         raise ConfigurationError(f"tag {TAG_PENDING_SINCE} records more than {MAX_KEYS} keys")
     return moment, frozenset(_key_id(i, f"tag {TAG_PENDING_SINCE}") or "" for i in before)
+
+
+def pending_listed(raw: str | None) -> bool:
+    """True if a ``keyturn:pending-since`` value is one the in-flight index's listing matches
+    (this keyturn's format, not emptied)."""
+    return raw is not None and raw.startswith(PENDING_PREFIX) and len(raw) > len(PENDING_PREFIX)
+
+
+def _in_grace(raw: str | None) -> str | None:
+    """``grace:KEY_ID`` (or an older keyturn's bare ``KEY_ID``); empty or absent: none."""
+    if raw is None or raw == "":
+        return None
+    return _key_id(raw.removeprefix(IN_GRACE_PREFIX), f"tag {TAG_IN_GRACE}")
+
+
+def in_grace_listed(raw: str | None) -> bool:
+    """True if a ``keyturn:in-grace`` value is one the retirement pass's listing matches."""
+    return raw is not None and raw.startswith(IN_GRACE_PREFIX) and len(raw) > len(IN_GRACE_PREFIX)
 
 
 def _switch_days(raw: str | None) -> tuple[str | None, tuple[float, ...]]:

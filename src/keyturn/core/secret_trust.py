@@ -12,9 +12,17 @@ secret only if what Secrets Manager reports about it is what keyturn itself woul
 One exception keeps a crash between ``CreateSecret`` and ``PutResourcePolicy`` repairable: a
 secret with *no* policy that is otherwise exactly what keyturn's ``CreateSecret`` makes (the
 KMS key above, no rotation function, no replica, no version, no tag but keyturn's two creation
-tags) is keyturn's unfinished creation (:meth:`SecretTrust.unfinished`); keyturn puts its
-policy on it before anything else. Whoever made such a secret gains nothing: it holds nothing,
-and once the policy is on nobody else can read or change it.
+tags and perhaps an in-flight mark) is keyturn's unfinished creation
+(:meth:`SecretTrust.unfinished`); keyturn puts its policy on it before anything else. Whoever
+made such a secret gains nothing: it holds nothing, and once the policy is on nobody else can
+read or change it.
+
+The in-flight mark rides in a first rotation's ``CreateSecret``, so an unfinished creation may
+carry one, and so may a secret planted to look like one. Such a mark is never believed
+(:func:`mark_unfounded`): keyturn calls ``CreateAccessKey`` only once its policy is on, so no
+key of keyturn's can be in flight for a secret without a policy, and believing the mark could
+make keyturn take someone else's key for its own undelivered one (and delete it). The state
+is read with the mark ignored, and the claim that finishes the creation replaces the mark.
 
 Pure: the adapters gather the facts, this module judges them.
 """
@@ -26,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from keyturn.core.codec import TAG_MANAGED_BY, TAG_USER
+from keyturn.core.codec import TAG_MANAGED_BY, TAG_PENDING_SINCE, TAG_USER
 from keyturn.core.secret_policy import same_policy, secret_policy
 
 AWS_MANAGED_KEY = "alias/aws/secretsmanager"
@@ -69,6 +77,19 @@ def creation_tags(user_name: str) -> dict[str, str]:
     return {TAG_MANAGED_BY: "keyturn", TAG_USER: user_name}
 
 
+def without_mark(tags: Mapping[str, str]) -> dict[str, str]:
+    """``tags`` without the in-flight mark."""
+    return {k: v for k, v in tags.items() if k != TAG_PENDING_SINCE}
+
+
+def mark_unfounded(tags: Mapping[str, str], version_ids: Sequence[str], has_policy: bool) -> bool:
+    """True if the secret's in-flight mark cannot be a rotation keyturn started: there is a
+    mark, but no version and no resource policy (keyturn creates a key only after its policy
+    is on). Such a mark is read as no mark. A secret with a version needs no look at its
+    policy here: without keyturn's, the claim refuses it before anything is changed."""
+    return bool(tags.get(TAG_PENDING_SINCE)) and not version_ids and not has_policy
+
+
 @dataclass(frozen=True)
 class SecretTrust:
     """What a secret keyturn owns looks like, for this deployment."""
@@ -104,12 +125,13 @@ class SecretTrust:
         return None
 
     def unfinished(self, facts: SecretFacts, user_name: str, owner_arn: str) -> bool:
-        """True if the secret is what keyturn's ``CreateSecret`` made and nothing more: a
-        first run stopped before ``PutResourcePolicy``. keyturn may put its policy on it."""
+        """True if the secret is what keyturn's ``CreateSecret`` made and nothing more (its
+        tags, perhaps an in-flight mark, which is not believed): a first run stopped before
+        ``PutResourcePolicy``. keyturn may put its policy on it."""
         return (
             facts.policy is None
             and not facts.version_ids
-            and dict(facts.tags) == creation_tags(user_name)
+            and without_mark(facts.tags) == creation_tags(user_name)
             and self.distrust(replace(facts, policy=self.policy_for(owner_arn)), owner_arn) is None
         )
 

@@ -92,7 +92,8 @@ class Executor:
 
     def _create(self, ctx: Context, action: Action, staging_token: str | None) -> str:
         name = ctx.user.name
-        self.secrets.set_marks(name, Marks(pending_since=ctx.now, keys_before=ctx.key_ids))
+        # on a first rotation the claim created the secret with this mark: it costs nothing
+        self.secrets.set_marks(name, in_flight_marks(ctx))
         try:
             new_key = self.keys.create_key(name)
         except AwsError as exc:
@@ -224,6 +225,12 @@ class Executor:
 
     def _mark(self, ctx: Context, marks: Marks) -> None:
         self.secrets.set_marks(ctx.user.name, marks)
+
+
+def in_flight_marks(ctx: Context) -> Marks:
+    """The in-flight mark a CREATE writes before ``CreateAccessKey``: the moment and the keys
+    the user holds, so that only a key created after it can count as keyturn's."""
+    return Marks(pending_since=ctx.now, keys_before=ctx.key_ids)
 
 
 def _deactivation_marks(ctx: Context, key_id: str, switch_days: float | None = None) -> Marks:

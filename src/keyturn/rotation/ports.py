@@ -131,10 +131,12 @@ class SecretStore(Protocol):
         """The state from the AWSCURRENT version and the marks; None if nothing was stored."""
         ...
 
-    def claim(self, user_name: str, owner_arn: str) -> None:
+    def claim(self, user_name: str, owner_arn: str, in_flight: Marks | None = None) -> None:
         """Make sure the secret at the user's name is keyturn's before anything is written:
         create it (no value, keyturn's resource policy) if there is none; otherwise check that
         it is one keyturn made (:mod:`keyturn.core.secret_trust`). The verdict is remembered.
+        ``in_flight``: the in-flight mark a rotation is about to write, created with the
+        secret (so that its own write then costs nothing).
 
         Raises:
             RefusedError: someone else's secret is at keyturn's name; nothing was written.

@@ -17,7 +17,7 @@ from functools import partial
 
 from keyturn.core import last_use
 from keyturn.core.actions import ActionKind, Snapshot, apply
-from keyturn.core.delivery import Marks
+from keyturn.core.delivery import Marks, SecretRef
 from keyturn.core.forecast import OnboardingForecast
 from keyturn.core.last_use import LastUseWanted, every_key
 from keyturn.core.models import AccessKey, StoredState, User
@@ -38,7 +38,7 @@ from keyturn.errors import (
 from keyturn.rotation import audit_mode, notices, outcomes, pool
 from keyturn.rotation.audit import Reporter
 from keyturn.rotation.doors import Doors
-from keyturn.rotation.executor import Executor
+from keyturn.rotation.executor import Executor, in_flight_marks
 from keyturn.rotation.findings import FindingsPublisher
 from keyturn.rotation.outcomes import Inspection, Seen
 from keyturn.rotation.ports import (
@@ -485,14 +485,15 @@ class Rotator(Doors):
         """Serve one step of Secrets Manager's rotation of a keyturn secret."""
         return self.secrets_manager.run_step(event)
 
-    def claim_secret(self, user: User) -> None:
-        """Make sure ``user``'s secret is keyturn's before anything of the user's is changed.
+    def claim_secret(self, user: User, in_flight: Marks | None = None) -> None:
+        """Make sure ``user``'s secret is keyturn's before anything of the user's is changed;
+        ``in_flight``: the mark of a rotation that is the plan's first action.
 
         Raises:
             RefusedError: someone else's secret is at keyturn's name (refusal notified).
         """
         try:
-            self.secrets.claim(user.name, user.arn)
+            self.secrets.claim(user.name, user.arn, in_flight)
         except RefusedError as exc:
             raise self.reporter.refuse(user.name, exc.reason) from None
 
@@ -546,7 +547,9 @@ class Rotator(Doors):
                 raise audit_mode.refuse_rotation(self.reporter, user.name)
             return audit_mode.would_do(found, self.reporter, self.notifier, self.secrets)
         if current_plan.actions:
-            self.claim_secret(user)  # before the first action, IAM ones included
+            # before the first action, IAM ones included; a rotation's in-flight mark rides in
+            # the secret's creation
+            self.claim_secret(user, in_flight=_in_flight(found, now))
         ctx = outcomes.context(found, now, self.secrets.locate(user.name))
         snapshot, done, audit = found.snapshot, list[StepDone](), self.reporter.audit
         for action in current_plan.actions:
@@ -589,6 +592,14 @@ class Rotator(Doors):
         keys = self.keys.list_keys(user_name, last_use=last_use.no_key)
         previous = next((k for k in keys if k.key_id == previous_key_id), None)
         return notices.previous_key_schedule(previous, state, policy, now)
+
+
+def _in_flight(found: Inspection, now: datetime) -> Marks | None:
+    """The in-flight mark the plan's first action writes, if it is a CREATE."""
+    actions = found.plan.actions
+    if not actions or actions[0].kind is not ActionKind.CREATE:
+        return None
+    return in_flight_marks(outcomes.context(found, now, SecretRef("", "")))
 
 
 @dataclass(frozen=True)
