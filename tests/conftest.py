@@ -28,6 +28,10 @@ from keyturn.aws.credential_report import Backoff
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
 from tests import secret_hygiene
 
+pytest_plugins = ["tests.summary"]
+"""The summary lines (secret scan, reliability figures, insider attacks), added up over
+xdist workers."""
+
 AWS_CLI = Path(sys.executable).with_name("aws")
 SLOW = os.environ.get("KEYTURN_SLOW") == "1"
 
@@ -161,15 +165,3 @@ def pytest_runtest_makereport(
             report.outcome = "failed"
             report.longrepr = f"issued secrets leaked into: {hits}"
     return report
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    totals = secret_hygiene.TOTALS
-    if not totals.tests:
-        return
-    terminalreporter.section("keyturn secret scan")
-    terminalreporter.write_line(
-        f"secret leaks: {totals.hits} hits in {totals.texts} texts and {totals.log_records} "
-        f"log records (DEBUG) of {totals.tests} tests, against {totals.secrets} issued secrets; "
-        f"{totals.opt_in_notifications} opt-in notifications carried a secret by design"
-    )
