@@ -151,6 +151,15 @@ def _secret_scan(
     assert not hits, f"issued secrets leaked into: {hits}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a test marked ``slow`` (sized by KEYTURN_SLOW: the long ones) run first,
+    each module's tests in their own order. Under pytest-xdist (``make test``, whole modules
+    per worker, ``--no-loadscope-reorder``) the long modules start at once and the many short
+    ones fill in after them, instead of a long module ending the run on one worker alone."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
