@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, settings
 from moto.iam.models import iam_backends
@@ -26,7 +27,7 @@ from keyturn import wiring
 from keyturn.aws import quiet_sdk_logs
 from keyturn.aws.credential_report import Backoff
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
-from tests import secret_hygiene
+from tests import sdk, secret_hygiene
 
 pytest_plugins = ["tests.summary"]
 """The summary lines (secret scan, reliability figures, insider attacks), added up over
@@ -98,6 +99,15 @@ def no_scope(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment of a deployment that configured no scope (tag opt-in off)."""
     monkeypatch.delenv("KEYTURN_MANAGE_TAGGED", raising=False)
     monkeypatch.delenv("KEYTURN_USERS", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_sdk_models() -> Iterator[None]:
+    """Every boto3 session of the run, keyturn's included, reads the service models once
+    (tests/sdk.py): the same clients, without parsing IAM's model again for each session."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", sdk.shared_loader)
+        yield
 
 
 @pytest.fixture(scope="session")

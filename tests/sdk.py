@@ -1,18 +1,41 @@
-"""boto3 sessions for the tests' own clients, sharing one botocore model loader.
+"""boto3 sessions for the tests, sharing one botocore model loader.
 
 A new boto3 session reads and parses each service's model again when it makes its first client
-(about a third of a second for IAM); sessions made here share one loader, so their clients are
-made in milliseconds. The loader holds only botocore's service models (read-only data), so a
-session from here may also be handed to keyturn where a test builds keyturn on a session.
+(about a third of a second for IAM); sessions sharing one loader make their clients in
+milliseconds. The loader holds only botocore's and boto3's service models (read-only data), so
+sharing it changes nothing a client does. ``session`` makes such a session for the tests' own
+clients; ``shared_loader`` stands in for botocore's ``create_loader`` for the whole run
+(tests/conftest.py), so the sessions keyturn itself makes in the tests share it too.
 """
 
 from __future__ import annotations
+
+import functools
+import os
 
 import botocore.loaders
 import botocore.session
 from boto3 import Session
 
-_LOADER = botocore.loaders.create_loader()
+
+class _SearchPaths(list[str]):
+    """A loader's search paths: each boto3 session appends boto3's data path to its loader's;
+    on a shared loader the path is kept once."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    """One loader per data path for the whole process: botocore's ``create_loader``, cached,
+    its search paths kept once each."""
+    paths = _SearchPaths()
+    for path in (search_path_string or "").split(os.pathsep):
+        if path:
+            paths.append(os.path.expanduser(os.path.expandvars(path)))
+    return botocore.loaders.Loader(extra_search_paths=paths)
 
 
 def session(
@@ -20,7 +43,7 @@ def session(
 ) -> Session:
     """A boto3 session with these credentials, its models from the shared loader."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", _LOADER)
+    core.register_component("data_loader", shared_loader())
     return Session(
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
