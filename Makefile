@@ -28,9 +28,15 @@ demo: install
 
 ## Lint, type-check, build the docs strictly and run the whole suite under coverage (what CI
 ## runs). The tools it needs beyond the Python packages come from `test-setup`.
+## The suite runs in TEST_WORKERS pytest-xdist workers (one per core of CI's 2), each with its
+## own moto server, whole test modules at a time, the long (`slow`) modules first
+## (tests/conftest.py); `make test TEST_WORKERS=0` runs it in one process. Coverage follows
+## the workers (`patch = ["subprocess"]` in pyproject.toml) and is combined before the report.
+TEST_WORKERS ?= 2
 test: lint typecheck docs-check test-setup
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
 ## What the suite needs besides the locked Python packages: the template scanners' virtual

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, settings
 from moto.iam.models import iam_backends
@@ -26,7 +27,11 @@ from keyturn import wiring
 from keyturn.aws import quiet_sdk_logs
 from keyturn.aws.credential_report import Backoff
 from keyturn.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY_ID, FAKE_SECRET, EmbeddedAws
-from tests import secret_hygiene
+from tests import sdk, secret_hygiene
+
+pytest_plugins = ["tests.summary"]
+"""The summary lines (secret scan, reliability figures, insider attacks), added up over
+xdist workers."""
 
 AWS_CLI = Path(sys.executable).with_name("aws")
 SLOW = os.environ.get("KEYTURN_SLOW") == "1"
@@ -96,6 +101,15 @@ def no_scope(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KEYTURN_USERS", raising=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shared_sdk_models() -> Iterator[None]:
+    """Every boto3 session of the run, keyturn's included, reads the service models once
+    (tests/sdk.py): the same clients, without parsing IAM's model again for each session."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", sdk.shared_loader)
+        yield
+
+
 @pytest.fixture(scope="session")
 def _emulator() -> Iterator[EmbeddedAws]:
     with EmbeddedAws() as aws:
@@ -147,6 +161,15 @@ def _secret_scan(
     assert not hits, f"issued secrets leaked into: {hits}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a test marked ``slow`` (sized by KEYTURN_SLOW: the long ones) run first,
+    each module's tests in their own order. Under pytest-xdist (``make test``, whole modules
+    per worker, ``--no-loadscope-reorder``) the long modules start at once and the many short
+    ones fill in after them, instead of a long module ending the run on one worker alone."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -161,15 +184,3 @@ def pytest_runtest_makereport(
             report.outcome = "failed"
             report.longrepr = f"issued secrets leaked into: {hits}"
     return report
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    totals = secret_hygiene.TOTALS
-    if not totals.tests:
-        return
-    terminalreporter.section("keyturn secret scan")
-    terminalreporter.write_line(
-        f"secret leaks: {totals.hits} hits in {totals.texts} texts and {totals.log_records} "
-        f"log records (DEBUG) of {totals.tests} tests, against {totals.secrets} issued secrets; "
-        f"{totals.opt_in_notifications} opt-in notifications carried a secret by design"
-    )

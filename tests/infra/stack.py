@@ -1,7 +1,13 @@
-"""Helpers of the deployment tests: translate keyturn's SAM template, create stacks in moto."""
+"""Helpers of the deployment tests: translate keyturn's SAM template, create stacks in moto.
+
+A fleet (hub stack, member roles, an organization) is set up in one way for every test that
+needs one: :func:`fleet_accounts`, then :func:`deploy_fleet_hub`.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import io
 import json
@@ -11,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from keyturn.emulator import EmbeddedAws
+from tests.integration.fleet_world import member_session
 
 from .iam_audit import policy_document
 
@@ -51,8 +60,15 @@ def source_zip() -> bytes:
 
 
 def translate(parameters: dict[str, str], code_uri: str) -> dict[str, Any]:
+    """The template as SAM translates it for ``parameters`` (a fresh copy each call: the
+    translation of each set of parameters is made once per session)."""
+    return copy.deepcopy(_translated(tuple(sorted(parameters.items())), code_uri))
+
+
+@functools.cache
+def _translated(parameters: tuple[tuple[str, str], ...], code_uri: str) -> dict[str, Any]:
     template = translate_module.load_template(TEMPLATE)
-    return translate_module.translate(template, code_uri, REGION, parameters)  # type: ignore[no-any-return]
+    return translate_module.translate(template, code_uri, REGION, dict(parameters))  # type: ignore[no-any-return]
 
 
 def deploy(
@@ -155,3 +171,74 @@ def user_policy(aws: EmbeddedAws, user_name: str) -> dict[str, Any]:
     return policy_document(
         iam.get_user_policy(UserName=user_name, PolicyName=name)["PolicyDocument"]
     )
+
+
+@dataclass(frozen=True)
+class FleetAccounts:
+    """The accounts of a fleet deployment: the hub's (moto's default) and, with an organization,
+    its one member account."""
+
+    aws: EmbeddedAws
+    external_id: str
+    org_id: str | None = None
+    member_id: str | None = None
+    member: boto3.Session | None = None
+
+    @property
+    def accounts(self) -> list[str]:
+        """The accounts the fleet covers, the hub's first."""
+        return [ACCOUNT] if self.member_id is None else [ACCOUNT, self.member_id]
+
+    def member_client(self, service: str) -> Any:
+        assert self.member is not None, "a fleet without an organization has no member account"
+        return self.member.client(service, endpoint_url=self.aws.url)  # type: ignore[call-overload]
+
+
+def fleet_accounts(
+    aws: EmbeddedAws, external_id: str, *, organization: bool = True, hub_member_roles: bool = False
+) -> FleetAccounts:
+    """The fleet's accounts before its hub: an organization with one member account holding
+    the member roles (infra/member-role.yaml), and those roles in the hub account too if
+    ``hub_member_roles``. The one way the deployment tests (tests/infra, tests/security) set a
+    fleet up; users go in next, then :func:`deploy_fleet_hub`."""
+    accounts = FleetAccounts(aws, external_id)
+    if organization:
+        org = aws.client("organizations")
+        org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+        status = org.create_account(AccountName="member", Email="member@example.com")
+        member_id = status["CreateAccountStatus"]["AccountId"]
+        member = member_session(aws, member_id)
+        accounts = FleetAccounts(aws, external_id, org_id, member_id, member)
+        _member_roles(accounts, accounts.member_client("cloudformation"))
+    if hub_member_roles:
+        _member_roles(accounts, aws.client("cloudformation"))
+    return accounts
+
+
+def _member_roles(accounts: FleetAccounts, cloudformation: Any) -> None:
+    """infra/member-role.yaml as stack keyturn-member, through ``cloudformation``'s account."""
+    cloudformation.create_stack(
+        StackName="keyturn-member",
+        TemplateBody=json.dumps(_member_role_template()),
+        Parameters=[
+            {"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
+            {"ParameterKey": "ExternalId", "ParameterValue": accounts.external_id},
+        ],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    stack = cloudformation.describe_stacks(StackName="keyturn-member")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+
+
+@functools.cache
+def _member_role_template() -> dict[str, Any]:
+    return translate_module.load_template(MEMBER_ROLE)  # type: ignore[no-any-return]
+
+
+def deploy_fleet_hub(accounts: FleetAccounts, parameters: dict[str, str]) -> Deployed:
+    """keyturn's stack in hub mode (as :func:`deploy_keyturn`) over ``accounts``, with the
+    organization's id when there is one; ``parameters`` add to or override the fleet's."""
+    values = {"FleetMode": "hub", "FleetExternalId": accounts.external_id}
+    if accounts.org_id is not None:
+        values["FleetOrganizationId"] = accounts.org_id
+    return deploy_keyturn(accounts.aws, "keyturn", {**values, **parameters})

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from moto.iam.models import iam_backends
 
@@ -30,7 +29,7 @@ from keyturn.wiring.fleet import AwsFleet
 from tests.integration.fleet_world import member_session
 
 from .enforced_roles import Enforcer, assume, enforced_roles
-from .stack import ACCOUNT, MEMBER_ROLE, REGION, Deployed, deploy_keyturn, translate_module
+from .stack import ACCOUNT, REGION, Deployed, deploy_fleet_hub, fleet_accounts
 
 EXTERNAL_ID = "keyturn-hub-account-external-id"
 BUS = "keyturn-events"
@@ -45,26 +44,6 @@ class LambdaContext:
     invoked_function_arn: str
     memory_limit_in_mb: int = 256
     aws_request_id: str = "4b1c6f7e-0000-4000-8000-000000000003"
-
-
-def _member_roles(aws: EmbeddedAws, session: boto3.Session | None) -> None:
-    """infra/member-role.yaml in the account of ``session`` (None: the hub account)."""
-    cloudformation = (
-        session.client("cloudformation", endpoint_url=aws.url)
-        if session
-        else aws.client("cloudformation")
-    )
-    cloudformation.create_stack(
-        StackName="keyturn-member",
-        TemplateBody=json.dumps(translate_module.load_template(MEMBER_ROLE)),
-        Parameters=[
-            {"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
-            {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID},
-        ],
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
-    stack = cloudformation.describe_stacks(StackName="keyturn-member")["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
 
 
 def _users(account_id: str, iam: Any) -> None:
@@ -113,33 +92,23 @@ class Hub:
 
 
 def _hub(aws: EmbeddedAws, *, organization: bool, hub_member_roles: bool = True) -> Hub:
-    accounts = [ACCOUNT]
     parameters = {
-        "FleetMode": "hub",
-        "FleetExternalId": EXTERNAL_ID,
         "NotificationEmail": "ops@example.com",
         "EventBusName": BUS,
         "FleetUseOrganization": str(organization).lower(),
     }
+    fleet = fleet_accounts(
+        aws, EXTERNAL_ID, organization=organization, hub_member_roles=hub_member_roles
+    )
     enforcer = Enforcer()
-    if organization:
-        org = aws.client("organizations")
-        org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
-        status = org.create_account(AccountName="member", Email="member@example.com")
-        member_id = status["CreateAccountStatus"]["AccountId"]
-        member = member_session(aws, member_id)
-        _member_roles(aws, member)
-        _users(member_id, member.client("iam", endpoint_url=aws.url))
-        accounts.append(member_id)
-        parameters["FleetOrganizationId"] = org_id
-        enforcer = Enforcer(frozenset(accounts), org_id)
-    if hub_member_roles:
-        _member_roles(aws, None)
+    if fleet.member_id is not None:
+        _users(fleet.member_id, fleet.member_client("iam"))
+        enforcer = Enforcer(frozenset(fleet.accounts), fleet.org_id or "")
     _users(ACCOUNT, aws.client("iam"))
     aws.client("events").create_event_bus(Name=BUS)
-    stack = deploy_keyturn(aws, "keyturn", parameters)
+    stack = deploy_fleet_hub(fleet, parameters)
     _stop_event_source(aws, stack)
-    return Hub(aws, stack, accounts, enforcer)
+    return Hub(aws, stack, fleet.accounts, enforcer)
 
 
 def _stop_event_source(aws: EmbeddedAws, stack: Deployed) -> None:

@@ -21,7 +21,6 @@ from moto.iam.models import iam_backends
 
 from keyturn.emulator import EmbeddedAws
 from keyturn.fleet import dispatcher, worker
-from tests.integration.fleet_world import member_session
 
 from .iam_audit import (
     Call,
@@ -32,10 +31,10 @@ from .iam_audit import (
     recorded_calls,
     request_context,
 )
-from .stack import ACCOUNT, REGION, Deployed, deploy_keyturn, role_policy, translate_module
+from .stack import ACCOUNT, REGION, Deployed, deploy_fleet_hub, fleet_accounts, role_policy
 
 EXTERNAL_ID = "keyturn-fleet-test-external-id"
-HUB = {"FleetMode": "hub", "FleetExternalId": EXTERNAL_ID, "NotificationEmail": "ops@example.com"}
+HUB = {"NotificationEmail": "ops@example.com"}
 IN_SCOPE = "app"  # on keyturn's path, key 85 days old
 OUTSIDER = "outsider"  # not on the path, not tagged, key 85 days old
 WRITER = "keyturn-member"  # the worker's member role
@@ -76,40 +75,21 @@ class Fleet:
         return [k["AccessKeyId"] for k in listed_keys["AccessKeyMetadata"]]
 
 
-def _member_role_stack(aws: EmbeddedAws, member: boto3.Session) -> None:
-    path = translate_module.Path(__file__).resolve().parents[2] / "infra" / "member-role.yaml"
-    template = translate_module.load_template(path)
-    cloudformation = member.client("cloudformation", endpoint_url=aws.url)
-    cloudformation.create_stack(
-        StackName="keyturn-member",
-        TemplateBody=json.dumps(template),
-        Parameters=[
-            {"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
-            {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID},
-        ],
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
-    stack = cloudformation.describe_stacks(StackName="keyturn-member")["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-
-
 @pytest.fixture
 def fleet(cloud: EmbeddedAws) -> Fleet:
-    org = cloud.client("organizations")
-    org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
-    status = org.create_account(AccountName="member", Email="member@example.com")
-    member_id = status["CreateAccountStatus"]["AccountId"]
-    member = member_session(cloud, member_id)
-    _member_role_stack(cloud, member)
-    iam = member.client("iam", endpoint_url=cloud.url)
+    accounts = fleet_accounts(cloud, EXTERNAL_ID)
+    assert accounts.member_id
+    assert accounts.member
+    assert accounts.org_id
+    iam = accounts.member_client("iam")
     for user, path in ((IN_SCOPE, "/keyturn/"), (OUTSIDER, "/")):
         iam.create_user(UserName=user, Path=path)
         iam.create_access_key(UserName=user)
-        for key in iam_backends[member_id]["global"].users[user].access_keys:
+        for key in iam_backends[accounts.member_id]["global"].users[user].access_keys:
             key.create_date -= timedelta(days=85)
     iam.generate_credential_report()
-    hub = deploy_keyturn(cloud, "keyturn", {**HUB, "FleetOrganizationId": org_id})
-    return Fleet(cloud, hub, member_id, member, org_id)
+    hub = deploy_fleet_hub(accounts, HUB)
+    return Fleet(cloud, hub, accounts.member_id, accounts.member, accounts.org_id)
 
 
 def test_the_hub_has_a_dispatcher_a_worker_and_a_queue_with_a_dead_letter_queue(

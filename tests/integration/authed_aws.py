@@ -22,6 +22,7 @@ from keyturn.rotation.results import UserResult
 from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Scope, Settings
 from keyturn.wiring import build_rotator
+from tests import sdk
 
 ADMIN = "keyturn-admin"
 ALLOW_ALL = {
@@ -74,9 +75,7 @@ class Authed:
         key_id, secret = key_id or self.admin_key_id, secret or self.admin_secret
         cache_key = f"{key_id}:{secret}"
         if cache_key not in self._sessions:
-            self._sessions[cache_key] = boto3.Session(
-                aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=self.aws.region
-            )
+            self._sessions[cache_key] = sdk.session(key_id, secret, self.aws.region)
         return self._sessions[cache_key]
 
     def client(self, service: str, key_id: str | None = None, secret: str | None = None) -> Any:

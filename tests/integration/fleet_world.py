@@ -20,6 +20,7 @@ from keyturn.fleet.settings import FleetSettings
 from keyturn.fleet.worker import handle
 from keyturn.settings import Settings
 from keyturn.wiring.fleet import AwsFleet
+from tests import sdk
 
 MAX_RECEIVES = 3
 
@@ -55,14 +56,13 @@ class Org:
 
 
 def member_session(aws: EmbeddedAws, account_id: str) -> boto3.Session:
+    """A session in ``account_id`` (moto's assumed-role credentials), for arranging and
+    inspecting that account; never keyturn's own."""
     creds = aws.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/setup", RoleSessionName="setup"
     )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=aws.region,
+    return sdk.session(
+        creds["AccessKeyId"], creds["SecretAccessKey"], aws.region, creds["SessionToken"]
     )
 
 

@@ -1,4 +1,4 @@
-"""Fixtures of the reliability tier, and the table of figures it prints at the end of a run."""
+"""Fixtures of the reliability tier; its figures (``report``) are printed by tests/summary.py."""
 
 from __future__ import annotations
 
@@ -12,27 +12,14 @@ import pytest
 from moto.iam.models import IAMBackend
 
 from keyturn.emulator import fidelity
+from tests.summary import report
 
 from .world import ACTIVE
 
 SLOW = os.environ.get("KEYTURN_SLOW") == "1"
 """``make test-slow``: the full fault matrix, 10,000 fuzzed events, more concurrency rounds."""
 
-FIGURES: dict[str, str] = {}
-
-
-def report(name: str, value: str) -> None:
-    """Record a figure for the summary printed after the run."""
-    FIGURES[name] = value
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not FIGURES:
-        return
-    mode = "slow" if SLOW else "default"
-    terminalreporter.section(f"keyturn reliability figures ({mode} mode)")
-    for name, value in FIGURES.items():
-        terminalreporter.write_line(f"{name}: {value}")
+__all__ = ["SLOW", "report"]
 
 
 @pytest.fixture

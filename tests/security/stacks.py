@@ -13,20 +13,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from keyturn.emulator import EmbeddedAws
 from tests.infra.iam_audit import policy_document
 from tests.infra.stack import (
     ACCOUNT,
-    MEMBER_ROLE,
     REGION,
     Deployed,
-    deploy_keyturn,
+    deploy_fleet_hub,
+    fleet_accounts,
     role_policy,
-    translate_module,
 )
-from tests.integration.fleet_world import member_session
 from tests.security.policy_eval import Document
 
 EXTERNAL_ID = "keyturn-security-test-external-id"
@@ -71,20 +67,12 @@ class FleetDocuments:
 
 def deploy_fleet(aws: EmbeddedAws) -> FleetDocuments:
     """An organization, the member roles in its member account, the hub in its management one."""
-    org = aws.client("organizations")
-    org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
-    status = org.create_account(AccountName="member", Email="member@example.com")
-    member_id = status["CreateAccountStatus"]["AccountId"]
-    member = member_session(aws, member_id)
-    _member_roles(aws, member)
-    parameters = {
-        "FleetMode": "hub",
-        "FleetOrganizationId": org_id,
-        "FleetExternalId": EXTERNAL_ID,
-        "SecretsKmsKey": "create",
-    }
-    hub = deploy_keyturn(aws, "keyturn", parameters)
-    iam = member.client("iam", endpoint_url=aws.url)
+    accounts = fleet_accounts(aws, EXTERNAL_ID)
+    assert accounts.org_id
+    assert accounts.member_id
+    org_id, member_id = accounts.org_id, accounts.member_id
+    hub = deploy_fleet_hub(accounts, {"SecretsKmsKey": "create"})
+    iam = accounts.member_client("iam")
     return FleetDocuments(
         org_id=org_id,
         hub=ACCOUNT,
@@ -107,21 +95,6 @@ def deploy_fleet(aws: EmbeddedAws) -> FleetDocuments:
             hub.client("lambda").get_policy(FunctionName=hub.outputs["FunctionArn"])["Policy"]
         ),
     )
-
-
-def _member_roles(aws: EmbeddedAws, member: boto3.Session) -> None:
-    cloudformation = member.client("cloudformation", endpoint_url=aws.url)
-    cloudformation.create_stack(
-        StackName="keyturn-member",
-        TemplateBody=json.dumps(translate_module.load_template(MEMBER_ROLE)),
-        Parameters=[
-            {"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
-            {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID},
-        ],
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
-    stack = cloudformation.describe_stacks(StackName="keyturn-member")["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
 
 
 def _inline_policy(iam: Any, role_name: str) -> Document:

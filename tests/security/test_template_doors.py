@@ -1,19 +1,22 @@
 """The doors issue 9 found in keyturn's templates, each tried by an insider and found shut.
 
-Every test deploys the fleet (hub and member roles) into moto, reads the policy documents back
-from the stacks (tests/security/stacks.py) and asks the policy evaluator what AWS would answer:
-the attack is denied, and the legitimate request beside it is still allowed. moto itself would
+The fleet (hub and member roles) is deployed into moto once for the module and its policy
+documents are read back from the stacks (tests/security/stacks.py); each test, on its own copy
+of them, asks the policy evaluator what AWS would answer: the attack is denied, and the
+legitimate request beside it is still allowed. moto itself would
 let every attack through (it evaluates no condition or resource policy), so the decision is the
 evaluator's; the documents are moto's.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import pytest
 
 from keyturn.emulator import EmbeddedAws
+from tests.infra import moto_shims
 from tests.security.policy_eval import ContextValue, Document, Outcome, Request, evaluate
 from tests.security.stacks import EXTERNAL_ID, OUTSIDE, READER, WRITER, FleetDocuments, deploy_fleet
 
@@ -24,9 +27,18 @@ ADMIN_EVERYWHERE: Document = {
 """The identity policy of an insider who administers an account (and so every role in it)."""
 
 
+@pytest.fixture(scope="module")
+def deployed_fleet(_emulator: EmbeddedAws) -> FleetDocuments:
+    """The fleet deployed once for this module: its tests only read the documents back."""
+    _emulator.reset()
+    moto_shims.install()
+    return deploy_fleet(_emulator)
+
+
 @pytest.fixture
-def fleet(cloud: EmbeddedAws) -> FleetDocuments:
-    return deploy_fleet(cloud)
+def fleet(deployed_fleet: FleetDocuments) -> FleetDocuments:
+    """This test's own copy of the deployed fleet's documents."""
+    return copy.deepcopy(deployed_fleet)
 
 
 def _allowed(
