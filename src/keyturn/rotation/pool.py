@@ -205,6 +205,27 @@ def run_each(
     return [r for r in results if r is not None]
 
 
+def in_order(items: Sequence[T], work: Callable[[T], R], workers: int) -> Iterator[R]:
+    """``work`` on each item, up to ``workers`` at once, the results in the items' order.
+
+    For the reads that find a run's users (one round trip each): in turn they would be most
+    of a large run's time. With one worker (or one item) nothing is started: each item is
+    worked on as its result is asked for, as a plain ``map`` would.
+
+    Raises:
+        Exception: the first item's failure in the items' order; items not yet started are
+            not started.
+    """
+    if min(workers, len(items)) <= 1:
+        yield from map(work, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    try:
+        yield from pool.map(work, items)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _one_at_a_time(
     items: Sequence[T],
     work: Callable[[T], R],
