@@ -229,3 +229,23 @@ def test_in_order_raises_the_first_failure_in_the_items_order() -> None:
 
     with pytest.raises(ValueError, match="item 2"):
         list(in_order([0, 1, 2, 3, 4], work, 3))
+
+
+def test_a_write_waiting_for_its_turn_gives_its_work_slot_back() -> None:
+    # GIVEN one work slot and one IAM write a second
+    free_while_waiting: list[bool] = []
+    pace: Pace
+
+    def sleep(_: float) -> None:
+        took = pace.slots._slots.acquire(blocking=False)  # could another user work now?
+        if took:
+            pace.slots._slots.release()
+        free_while_waiting.append(took)
+
+    pace = Pace.of(1, 1, 1, sleep=sleep)
+    pace.rate.monotonic = lambda: 100.0
+    with pace.slots.held():
+        for _ in range(3):  # the burst's writes go at once, then one has to wait
+            pace.rate.wait()
+    # THEN the slot was free while the write waited, and nothing else slept
+    assert free_while_waiting == [True]

@@ -14,7 +14,8 @@ Three bounds keep it polite to IAM and within Lambda:
   proofs of many new keys overlap and a run lasts about one proof window plus the calls.
 - ``users_in_flight``: the threads, one per user started and not finished.
 - :class:`WriteRate`: IAM writes at most ``iam_writes_per_second`` over the run, on top of
-  botocore's standard retries (which handle the throttling that still happens).
+  botocore's standard retries (which handle the throttling that still happens). A write
+  waiting for its turn hands its slot back too.
 
 A user is never cut off mid-way: ``run_each`` stops *starting* users when told to, and waits
 for every user it started. A ``BaseException`` (a crash) stops the starting too and is raised
@@ -31,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol, TypeVar
 
 from keyturn.core.models import AccessKey, KeyStatus, NewKey, User
@@ -147,8 +149,19 @@ class Pace:
     rate: WriteRate
 
     @classmethod
-    def of(cls, concurrency: int, in_flight: int, writes_per_second: int) -> Pace:
-        return cls(WorkSlots(concurrency), in_flight, WriteRate(writes_per_second))
+    def of(
+        cls,
+        concurrency: int,
+        in_flight: int,
+        writes_per_second: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Pace:
+        """The bounds; a write waiting for its turn is waiting, not work: like a proof's pause
+        it gives its slot back (holding it, 32 slots queued on 25 writes/s did nothing else)."""
+        slots = WorkSlots(concurrency)
+        return cls(
+            slots, in_flight, WriteRate(writes_per_second, sleep=partial(slots.pause, sleep))
+        )
 
     def queue_seconds(self) -> float:
         """How long a user's IAM writes can wait behind the others' at worst."""
