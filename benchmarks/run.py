@@ -27,6 +27,7 @@ QUICK_SIZES, QUICK_DUE, QUICK_ROTATIONS = (50, 200), 3, 50
 NOOP_IAM_CALLS = 3
 LIFECYCLE_CALLS, LIFECYCLE_MUTATING = 28, 10
 MIN_SPEEDUP = 4
+PACE_SETTINGS = ("KEYTURN_CONCURRENCY", "KEYTURN_USERS_IN_FLIGHT", "KEYTURN_IAM_WRITES_PER_SECOND")
 ROOM = 0.2
 BESIDE = "; beside the no-op and rotation runs while waiting out proofs"
 """'With room': at least a fifth of the function's time or memory left."""
@@ -103,8 +104,9 @@ def rotation_rows(ours: deployed.Invocation, recipe: deployed.Invocation, users:
         f"| {users:,} due users rotated | original recipe, once per user | "
         f"{recipe.total() / users:.1f} AWS calls per user | {recipe_rate:.1f} rotations/s | |",
         f"| {users:,} due users rotated | ratio keyturn / recipe | | "
-        f"{_ratio(ours_rate, recipe_rate)} | "
-        f"{_target(f'≥ {MIN_SPEEDUP}×', ours_rate >= MIN_SPEEDUP * recipe_rate)} |",  # noqa: RUF001
+        f"{_ratio(ours_rate, recipe_rate)} | information only: over loopback both share 2 "
+        "cores, so working on many users at once cannot show (the target is judged on the "
+        "latency rows) |",
     ]
 
 
@@ -115,25 +117,34 @@ def latency_run(
     answered ``latency_ms`` late (benchmarks/latency.py)."""
     with latency.latent_endpoint(latency_ms / 1000) as url:
         endpoint = {"AWS_ENDPOINT_URL": url}
-        pace = {"KEYTURN_IAM_WRITES_PER_SECOND": str(latency.IAM_WRITES_PER_SECOND)}
         ours = scans.scheduled_run(
-            aws, function, users, age_days=85, extra={**scans.FAST_PROOF, **pace, **endpoint}
+            aws, function, users, age_days=85, extra={**scans.FAST_PROOF, **endpoint}
         )
         recipe = scans.recipe_run(aws, function, users, extra=endpoint)
     return ours, recipe
 
 
+def _pace(function: deployed.Function) -> str:
+    """The deployed pace settings, named on the rows that measure them."""
+    env = function.environment
+    return ", ".join(f"`{name}={env.get(name, 'default')}`" for name in PACE_SETTINGS)
+
+
 def latency_rows(
-    ours: deployed.Invocation, recipe: deployed.Invocation, users: int, latency_ms: float
+    ours: deployed.Invocation,
+    recipe: deployed.Invocation,
+    users: int,
+    latency_ms: float,
+    function: deployed.Function,
 ) -> list[str]:
-    """The rotations-per-second comparison with an AWS-like round trip on every request."""
+    """The rotations-per-second comparison with an AWS-like round trip on every request: the
+    realistic row, where issue 12's target is judged."""
     ours_rate, recipe_rate = ours.created / ours.run_s, recipe.created / recipe.run_s
     probes = sum(ours.probes.values()) / users
     label = f"{users:,} due users rotated, {latency_ms:g} ms added to every request"
-    pace = latency.IAM_WRITES_PER_SECOND
     return [
-        f"| {label} | keyturn, scheduled run (one probe, no window; benchmark setting "
-        f"`KEYTURN_IAM_WRITES_PER_SECOND={pace}`, concurrency at the stack's default) | "
+        f"| {label} | keyturn, scheduled run (one probe, no window; every pace setting at "
+        f"the stack's defaults: {_pace(function)}) | "
         f"{ours.total() / users:.1f} AWS calls per user (+ {probes:.1f} STS probes) | "
         f"{ours_rate:.1f} rotations/s ({ours.created:,} rotated in {ours.run_s:.0f} s) | |",
         f"| {label} | original recipe, once per user | "
@@ -142,6 +153,19 @@ def latency_rows(
         f"| {label} | ratio keyturn / recipe | | {_ratio(ours_rate, recipe_rate)} | "
         f"{_target(f'≥ {MIN_SPEEDUP}×', ours_rate >= MIN_SPEEDUP * recipe_rate)} |",  # noqa: RUF001
     ]
+
+
+def latency_table(
+    aws: EmbeddedAws, function: deployed.Function, users: int, latency_ms: float
+) -> list[str]:
+    """The realistic rows: ``latency_ms`` over ``users``, then the longer second round trip
+    over fewer users (:data:`benchmarks.latency.SECOND_USERS`, fewer still when quick)."""
+    rows = latency_rows(*latency_run(aws, function, users, latency_ms), users, latency_ms, function)
+    second = min(users, latency.SECOND_USERS)
+    if latency_ms != latency.SECOND_MS:
+        measured = latency_run(aws, function, second, latency.SECOND_MS)
+        rows += latency_rows(*measured, second, latency.SECOND_MS, function)
+    return rows
 
 
 def lifecycle_rows(aws: EmbeddedAws) -> list[str]:
@@ -254,7 +278,7 @@ def measured_rows(
     noop = {users: scans.scheduled_run(aws, function, users) for users in sizes}
     ours = scans.scheduled_run(aws, function, rotations, age_days=85, extra=scans.FAST_PROOF)
     recipe = scans.recipe_run(aws, function, rotations)
-    latent = latency_rows(*latency_run(aws, function, rotations, latency_ms), rotations, latency_ms)
+    latent = latency_table(aws, function, rotations, latency_ms)
     due = scans.finished(running, used, due=True)
     return (
         noop_rows(noop)
@@ -290,8 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     with population.accounts_apart(), EmbeddedAws() as aws:
         if args.only_latency:
             function = deployed.deploy(aws)
-            measured = latency_run(aws, function, rotations, args.latency_ms)
-            rows = latency_rows(*measured, rotations, args.latency_ms)
+            rows = latency_table(aws, function, rotations, args.latency_ms)
         else:
             rows, _ = measured_rows(aws, sizes, due_users, rotations, args.latency_ms)
     if not args.only_latency:

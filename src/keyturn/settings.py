@@ -132,11 +132,12 @@ class Settings:
     """A report-driven run skips keys younger than this (None: the policy's rotate_after_days);
     set it to the lowest ``keyturn:rotate-after-days`` tag in use."""
 
-    concurrency: int = 8
-    """Users whose AWS calls a run makes at once (the work slots of ``keyturn.rotation.pool``)."""
+    concurrency: int = 32
+    """Users whose AWS calls a run makes at once (the work slots of ``keyturn.rotation.pool``);
+    each call mostly waits on the network and the service, so many overlap."""
     users_in_flight: int = 128
     """Users a run has started and not finished, most of them waiting out their key's proof."""
-    iam_writes_per_second: int = 10
+    iam_writes_per_second: int = 25
     """Client-side pace of IAM writes (create, status, delete) over the whole run; 0: unpaced."""
 
     @property

@@ -125,6 +125,10 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
         "KEYTURN_USERS": "bob,carol,keyturn-sqs-integration",
         "KEYTURN_MANAGE_TAGGED": "true",
         "KEYTURN_DELETE_FOREIGN_KEYS": "false",
+        # The pace parameters at their defaults (docs/deploy.md#pace).
+        "KEYTURN_CONCURRENCY": "32",
+        "KEYTURN_USERS_IN_FLIGHT": "128",
+        "KEYTURN_IAM_WRITES_PER_SECOND": "25",
         "KEYTURN_MODE": "audit",
         "KEYTURN_ACT_USERS": "bob",
         "KEYTURN_ACT_PATHS": "/pilot/,/keyturn/team/",

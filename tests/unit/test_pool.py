@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from keyturn.errors import ConfigurationError
-from keyturn.rotation.pool import Pace, WorkSlots, WriteRate, run_each
+from keyturn.rotation.pool import Pace, WorkSlots, WriteRate, in_order, run_each
 from keyturn.rotation.results import Status, UserResult
 from keyturn.settings import (
     ENV_CONCURRENCY,
@@ -163,8 +163,8 @@ def test_the_pace_comes_from_the_environment() -> None:
         0,
     )
     defaults = Settings.from_env({})
-    assert (defaults.concurrency, defaults.users_in_flight) == (8, 128)
-    assert defaults.iam_writes_per_second == 10
+    assert (defaults.concurrency, defaults.users_in_flight) == (32, 128)
+    assert defaults.iam_writes_per_second == 25
 
 
 @pytest.mark.parametrize(
@@ -194,3 +194,58 @@ def test_users_outside_the_scope_are_reported_in_listing_order(world: FakeAws) -
         ("b-ours", Status.CHANGED),
         ("a-theirs", Status.UNMANAGED),
     ]
+
+
+def test_in_order_works_on_many_at_once_and_keeps_the_items_order() -> None:
+    # GIVEN four workers, and work that only finishes once four items are being worked on
+    together = threading.Barrier(4, timeout=10)
+
+    def work(n: int) -> int:
+        together.wait()  # raises BrokenBarrierError if fewer than four ever ran at once
+        return n * n
+
+    # THEN the results come in the items' order
+    assert list(in_order(list(range(8)), work, 4)) == [n * n for n in range(8)]
+
+
+def test_in_order_with_one_worker_starts_nothing_before_it_is_asked() -> None:
+    started: list[int] = []
+
+    def work(n: int) -> int:
+        started.append(n)
+        return n
+
+    results = in_order([1, 2, 3], work, 1)
+    assert started == []
+    assert next(results) == 1
+    assert started == [1]
+
+
+def test_in_order_raises_the_first_failure_in_the_items_order() -> None:
+    def work(n: int) -> int:
+        if n in (2, 3):
+            raise ValueError(f"item {n}")
+        return n
+
+    with pytest.raises(ValueError, match="item 2"):
+        list(in_order([0, 1, 2, 3, 4], work, 3))
+
+
+def test_a_write_waiting_for_its_turn_gives_its_work_slot_back() -> None:
+    # GIVEN one work slot and one IAM write a second
+    free_while_waiting: list[bool] = []
+    pace: Pace
+
+    def sleep(_: float) -> None:
+        took = pace.slots._slots.acquire(blocking=False)  # could another user work now?
+        if took:
+            pace.slots._slots.release()
+        free_while_waiting.append(took)
+
+    pace = Pace.of(1, 1, 1, sleep=sleep)
+    pace.rate.monotonic = lambda: 100.0
+    with pace.slots.held():
+        for _ in range(3):  # the burst's writes go at once, then one has to wait
+            pace.rate.wait()
+    # THEN the slot was free while the write waited, and nothing else slept
+    assert free_while_waiting == [True]

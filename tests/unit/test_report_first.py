@@ -77,3 +77,19 @@ def test_another_report_failure_is_not_hidden_by_the_fallback() -> None:
     aws, directory = _world("InternalFailure")
     with pytest.raises(AwsError):
         replace(aws.rotator(), run_directory=directory).run()
+
+
+def test_candidates_are_read_many_at_once_in_the_report_s_order() -> None:
+    # GIVEN many due users, one of them deleted after the report was made
+    aws = FakeAws()
+    names = [f"due{n:02d}" for n in range(12)]
+    for name in names:
+        aws.iam.add_user(name)
+        aws.iam.add_key(name, age_days=85)
+    report = ReportDirectory(aws.iam, Reports(aws), NoneInFlight(), aws.clock, 80)
+    directory = ReportFirst(report, aws.iam, aws.settings.scope, lambda _: {}, workers=4)
+    del aws.iam.users["due05"]  # its keys, so its report row, stay
+    # WHEN the run's users are found, four reads at once
+    found = [u.name for u in directory.list_users()]
+    # THEN every user still there is found once, in the report's order; the gone one skipped
+    assert found == [n for n in names if n != "due05"]

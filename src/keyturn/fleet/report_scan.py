@@ -16,6 +16,7 @@ from keyturn.core.credential_report import Candidate, ReportRow, select_candidat
 from keyturn.core.models import User
 from keyturn.errors import AwsError, UserNotFoundError
 from keyturn.fleet.ports import CredentialReportSource, InFlightIndex
+from keyturn.rotation.pool import in_order
 from keyturn.rotation.ports import Clock, UserDirectory
 from keyturn.rotation.results import FOUND_BY_LISTING, FOUND_BY_REPORT
 from keyturn.settings import Scope
@@ -135,7 +136,8 @@ class ReportFirst:
 
     A candidate outside ``scope`` is not read at all (keyturn's role may not): path and name
     decide without a call, tags (``tags_of``, only with tag opt-in) otherwise. Each candidate
-    in scope costs one call: its tags, or ``GetUser`` (which carries them).
+    in scope costs one call: its tags, or ``GetUser`` (which carries them), ``workers`` of
+    them at once, in the report's order.
     """
 
     report: ReportDirectory
@@ -147,6 +149,9 @@ class ReportFirst:
     note: str = ""
     idle: frozenset[str] = frozenset()
     """After ``list_users``: the users the report showed idle (none when it fell back)."""
+    workers: int = 1
+    """Candidates resolved at once (the run's work slots): each is one IAM round trip, and
+    one after another they were most of a large run's time."""
 
     def get_user(self, user_name: str) -> User:
         return self.listing.get_user(user_name)
@@ -169,18 +174,23 @@ class ReportFirst:
         return self._in_scope(selection)
 
     def _in_scope(self, selection: ReportSelection) -> Iterator[User]:
-        for candidate in selection.candidates:
-            row = candidate.row
-            user = User(row.user_name, row.arn, row.path)
-            try:
-                if self.scope.manages(user):
-                    yield self.listing.get_user(row.user_name)
-                elif self.scope.manage_tagged:
-                    tagged = replace(user, tags=self.tags_of(row.user_name))
-                    if self.scope.manages(tagged):
-                        yield tagged
-            except (UserNotFoundError, AwsError) as exc:
-                if isinstance(exc, AwsError) and exc.code != "NoSuchEntity":
-                    raise
-                log.info("user %s no longer exists; skipped", row.user_name)
+        for user in in_order(selection.candidates, self._resolve, self.workers):
+            if user is not None:
+                yield user
         yield from NamedUsers(self.listing, selection.in_flight_only).list_users()
+
+    def _resolve(self, candidate: Candidate) -> User | None:
+        """The candidate as a user in scope (one IAM read), or None: out of scope, or gone."""
+        row = candidate.row
+        user = User(row.user_name, row.arn, row.path)
+        try:
+            if self.scope.manages(user):
+                return self.listing.get_user(row.user_name)
+            if self.scope.manage_tagged:
+                tagged = replace(user, tags=self.tags_of(row.user_name))
+                return tagged if self.scope.manages(tagged) else None
+        except (UserNotFoundError, AwsError) as exc:
+            if isinstance(exc, AwsError) and exc.code != "NoSuchEntity":
+                raise
+            log.info("user %s no longer exists; skipped", row.user_name)
+        return None

@@ -14,7 +14,8 @@ Three bounds keep it polite to IAM and within Lambda:
   proofs of many new keys overlap and a run lasts about one proof window plus the calls.
 - ``users_in_flight``: the threads, one per user started and not finished.
 - :class:`WriteRate`: IAM writes at most ``iam_writes_per_second`` over the run, on top of
-  botocore's standard retries (which handle the throttling that still happens).
+  botocore's standard retries (which handle the throttling that still happens). A write
+  waiting for its turn hands its slot back too.
 
 A user is never cut off mid-way: ``run_each`` stops *starting* users when told to, and waits
 for every user it started. A ``BaseException`` (a crash) stops the starting too and is raised
@@ -31,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol, TypeVar
 
 from keyturn.core.last_use import LastUseWanted, every_key
@@ -148,8 +150,19 @@ class Pace:
     rate: WriteRate
 
     @classmethod
-    def of(cls, concurrency: int, in_flight: int, writes_per_second: int) -> Pace:
-        return cls(WorkSlots(concurrency), in_flight, WriteRate(writes_per_second))
+    def of(
+        cls,
+        concurrency: int,
+        in_flight: int,
+        writes_per_second: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Pace:
+        """The bounds; a write waiting for its turn is waiting, not work: like a proof's pause
+        it gives its slot back (holding it, 32 slots queued on 25 writes/s did nothing else)."""
+        slots = WorkSlots(concurrency)
+        return cls(
+            slots, in_flight, WriteRate(writes_per_second, sleep=partial(slots.pause, sleep))
+        )
 
     def queue_seconds(self) -> float:
         """How long a user's IAM writes can wait behind the others' at worst."""
@@ -204,6 +217,27 @@ def run_each(
     if crashed:
         raise crashed[0]
     return [r for r in results if r is not None]
+
+
+def in_order(items: Sequence[T], work: Callable[[T], R], workers: int) -> Iterator[R]:
+    """``work`` on each item, up to ``workers`` at once, the results in the items' order.
+
+    For the reads that find a run's users (one round trip each): in turn they would be most
+    of a large run's time. With one worker (or one item) nothing is started: each item is
+    worked on as its result is asked for, as a plain ``map`` would.
+
+    Raises:
+        Exception: the first item's failure in the items' order; items not yet started are
+            not started.
+    """
+    if min(workers, len(items)) <= 1:
+        yield from map(work, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    try:
+        yield from pool.map(work, items)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _one_at_a_time(

@@ -111,7 +111,9 @@ def rotator_on(  # noqa: PLR0913 - the composition root's knobs, all keyword aft
             clock,
             settings.horizon_days,
         )
-        run_directory = ReportFirst(report, iam, settings.scope, iam.user_tags, iam.know)
+        run_directory = ReportFirst(
+            report, iam, settings.scope, iam.user_tags, iam.know, workers=settings.concurrency
+        )
     return Rotator(
         directory or iam,
         iam,
