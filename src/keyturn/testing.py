@@ -212,7 +212,7 @@ class InMemorySecrets:
 
     def claim(self, user_name: str, owner_arn: str, in_flight: Marks | None = None) -> None:
         secret = self.secrets.get(user_name)
-        mark = {} if in_flight is None else codec.mark_tags(in_flight)[0]
+        mark = {} if in_flight is None else codec.mark_tags(in_flight)
         if secret is None:
             self.secrets[user_name] = _Secret(
                 tags={**creation_tags(user_name), **mark},
@@ -365,13 +365,11 @@ class InMemorySecrets:
         ]
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
-        to_set, to_remove = codec.mark_tags(marks)
-        if not to_set and not to_remove:
+        to_set = codec.mark_tags(marks)
+        if not to_set:
             return
         secret = self._owned(user_name)
         secret.tags.update({k: v for k, v in to_set.items() if v or k in secret.tags})
-        for key in to_remove:
-            secret.tags.pop(key, None)
 
 
 @dataclass

@@ -23,7 +23,7 @@ def test_document_round_trips_into_state() -> None:
     delivery = Delivery(KEY, NOW, "AKIAOLDOLDOLDOLDOLD1", 7, 7, "token")
     doc = json.loads(json.dumps(state_codec.document(delivery)))
     assert doc["SecretAccessKey"] == SECRET.reveal()
-    marks, _ = state_codec.mark_tags(
+    marks = state_codec.mark_tags(
         Marks(deactivated=("AKIAOLDOLDOLDOLDOLD1", NOW), warned_key_id="AKIAOLDOLDOLDOLDOLD1")
     )
     state = state_codec.state_from(doc, marks)
@@ -41,7 +41,7 @@ def test_document_round_trips_into_state() -> None:
 
 def test_a_secret_with_nothing_stored_has_no_state() -> None:
     assert state_codec.state_from(None, {}) is None
-    pending, _ = state_codec.mark_tags(Marks(pending_since=NOW))
+    pending = state_codec.mark_tags(Marks(pending_since=NOW))
     # The mark records the keys before the creation (none here).
     assert state_codec.state_from(None, pending) == StoredState(
         pending_since=NOW, keys_before=frozenset()
@@ -52,13 +52,9 @@ OLD_ID = "AKIAOLDOLDOLDOLDOLD1"
 
 
 def test_the_in_flight_mark_is_written_with_its_prefix_and_emptied_not_removed() -> None:
-    tags, removed = state_codec.mark_tags(Marks(pending_since=NOW, keys_before=(OLD_ID,)))
+    tags = state_codec.mark_tags(Marks(pending_since=NOW, keys_before=(OLD_ID,)))
     assert tags == {state_codec.TAG_PENDING_SINCE: f"since:{NOW.isoformat()}@{OLD_ID}"}
-    assert state_codec.mark_tags(Marks(clear_pending=True)) == (
-        {state_codec.TAG_PENDING_SINCE: ""},
-        [],
-    )
-    assert removed == []
+    assert state_codec.mark_tags(Marks(clear_pending=True)) == {state_codec.TAG_PENDING_SINCE: ""}
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,7 @@ def test_a_forged_future_failure_counts_as_now() -> None:
 
 
 def test_the_failure_mark_round_trips_and_garbage_is_ignored() -> None:
-    to_set, _ = codec.mark_tags(Marks(rotation_failed_at=T0))
+    to_set = codec.mark_tags(Marks(rotation_failed_at=T0))
     assert to_set == {codec.TAG_ROTATION_FAILED: T0.isoformat()}
     state = codec.state_from(None, to_set)
     assert state is not None

@@ -104,7 +104,7 @@ def test_an_active_previous_key_is_restored_too(world: FakeAws) -> None:
 
 def test_the_restored_mark_is_parsed_strictly() -> None:
     at = datetime(2026, 6, 1, tzinfo=UTC)
-    tags, _ = codec.mark_tags(Marks(restored=("AKIAOLD0000000000000", at)))
+    tags = codec.mark_tags(Marks(restored=("AKIAOLD0000000000000", at)))
     state = codec.state_from({"AccessKeyId": "AKIANEW0000000000000"}, tags)
     assert state is not None
     assert state.restored_time("AKIAOLD0000000000000") == at

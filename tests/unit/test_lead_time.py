@@ -142,7 +142,7 @@ def test_a_switch_after_the_cap_cut_the_consumer_off_is_recorded_next_run() -> N
 
 
 def test_switch_days_round_trip_through_the_tag() -> None:
-    to_set, _ = codec.mark_tags(Marks(switch=(NEW, (1.0, 3.5, 4.25, 10.38))))
+    to_set = codec.mark_tags(Marks(switch=(NEW, (1.0, 3.5, 4.25, 10.38))))
     assert to_set == {codec.TAG_SWITCH_DAYS: f"{NEW}@3.50,4.25,10.38"}
     state = codec.state_from(None, {**to_set, codec.TAG_DEACTIVATED: f"{OLD}@{NOW.isoformat()}"})
     assert state is not None
@@ -170,8 +170,8 @@ def test_a_switch_days_tag_keyturn_did_not_write_is_refused(raw: str) -> None:
 
 
 def test_the_in_grace_tag_is_set_and_removed() -> None:
-    assert codec.mark_tags(Marks(in_grace=OLD)) == ({codec.TAG_IN_GRACE: f"grace:{OLD}"}, [])
-    assert codec.mark_tags(Marks(clear_in_grace=True)) == ({codec.TAG_IN_GRACE: ""}, [])
+    assert codec.mark_tags(Marks(in_grace=OLD)) == {codec.TAG_IN_GRACE: f"grace:{OLD}"}
+    assert codec.mark_tags(Marks(clear_in_grace=True)) == {codec.TAG_IN_GRACE: ""}
     with pytest.raises(ConfigurationError, match="in-grace"):
         codec.state_from(None, {codec.TAG_IN_GRACE: "x", codec.TAG_PENDING_SINCE: NOW.isoformat()})
 

@@ -300,32 +300,21 @@ class SecretsManagerStore:
         self._owned(user_name)
 
     def set_marks(self, user_name: str, marks: Marks) -> None:
-        """One TagResource and one UntagResource at most; tags already as wanted, and tags
-        to remove that are not there, cost nothing. A mirror the current version lacks goes
-        along with the first marks written."""
-        to_set, to_remove = codec.mark_tags(marks)
+        """One TagResource at most; tags already as wanted cost nothing. A mirror the current
+        version lacks goes along with the first marks written."""
+        to_set = codec.mark_tags(marks)
         known = self._described.get(user_name)
         if known:
             tags = _tags(known)
             # an emptied tag and an absent one mean the same: emptying an absent one is a no-op
             to_set = {k: v for k, v in to_set.items() if tags.get(k, "") != v}
-            to_remove = [k for k in to_remove if k in tags]
-        if not to_set and not to_remove:
+        if not to_set:
             return
-        name = self._owned(user_name)
-        if to_set:
-            missing = self._unmirrored.pop(user_name, None)
-            if missing is not None and codec.TAG_CURRENT not in to_set:
-                to_set[codec.TAG_CURRENT] = missing
-            self._tag(user_name, to_set)
-        if to_remove:
-            with aws_call("UntagResource"):
-                self._sm.untag_resource(SecretId=name, TagKeys=to_remove)
-            if known:
-                tags = _tags(known)
-                known["Tags"] = [
-                    {"Key": k, "Value": v} for k, v in tags.items() if k not in to_remove
-                ]
+        self._owned(user_name)
+        missing = self._unmirrored.pop(user_name, None)
+        if missing is not None and codec.TAG_CURRENT not in to_set:
+            to_set[codec.TAG_CURRENT] = missing
+        self._tag(user_name, to_set)
 
     def _tag(self, user_name: str, to_set: dict[str, str]) -> None:
         """One TagResource; the memo follows it."""

@@ -228,12 +228,11 @@ def stored_key(doc: Mapping[str, Any]) -> StoredKey:
     )
 
 
-def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
-    """The tags to set and the tag keys to remove for ``marks``. Every clear empties its tag
-    (an empty value means "none"), so that it rides in the same TagResource as the other
-    marks: nothing is removed today."""
+def mark_tags(marks: Marks) -> dict[str, str]:
+    """The tags to set for ``marks``. Every clear empties its tag (an empty value means
+    "none") rather than removing it, so that it rides in the same TagResource as the other
+    marks and keyturn's role needs no ``UntagResource``."""
     to_set: dict[str, str] = {}
-    to_remove: list[str] = []
     if marks.pending_since is not None:
         to_set[TAG_PENDING_SINCE] = in_flight_value(marks.pending_since, marks.keys_before)
     if marks.clear_pending:
@@ -263,7 +262,7 @@ def mark_tags(marks: Marks) -> tuple[dict[str, str], list[str]]:
         key_id, days = marks.switch
         recent = days[-MAX_SWITCH_RECORDS:]
         to_set[TAG_SWITCH_DAYS] = f"{key_id}@" + ",".join(f"{d:.2f}" for d in recent)
-    return to_set, to_remove
+    return to_set
 
 
 def in_flight_value(since: datetime, keys_before: Sequence[str]) -> str:
