@@ -11,7 +11,7 @@ active keys, whether the consumer switched decides a retirement, so those are re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,11 +26,25 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 
-class IamUsers:
-    """A UserDirectory and KeyStore on IAM."""
+Many = Callable[[Callable[[Any], User], Sequence[Any]], Iterable[User]]
+"""Applies a function to each item, in order (a concurrent map, or ``map``)."""
 
-    def __init__(self, client: IAMClient) -> None:
+
+def _in_turn(work: Callable[[Any], User], items: Sequence[Any]) -> Iterable[User]:
+    return map(work, items)
+
+
+class IamUsers:
+    """A UserDirectory and KeyStore on IAM.
+
+    ``many`` maps the per-user reads of a listing (ListUsers carries no tags: one
+    ``ListUserTags`` each) over the listed users; the composition root passes a bounded
+    concurrent map, so a listing of many users is not one round trip after another.
+    """
+
+    def __init__(self, client: IAMClient, many: Many = _in_turn) -> None:
         self._iam = client
+        self._many = many
         self._keys: dict[str, list[AccessKey]] = {}
         self._used: dict[str, dict[str, datetime | None]] = {}
         """Per user, the last uses read in this look (a new key's: none)."""
@@ -60,9 +74,7 @@ class IamUsers:
     def list_users(self) -> Iterator[User]:
         with aws_call("ListUsers"):
             pages = list(self._iam.get_paginator("list_users").paginate())
-        for page in pages:
-            for raw in page["Users"]:
-                yield self._user(raw)
+        yield from self._many(self._user, [raw for page in pages for raw in page["Users"]])
 
     def list_keys(self, user_name: str, *, last_use: LastUseWanted = every_key) -> list[AccessKey]:
         """The user's keys, with the last use of those ``last_use`` names; a key deleted by a

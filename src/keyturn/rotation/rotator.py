@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -175,10 +175,10 @@ class Rotator(Doors):
         ``progress`` is called with each user's result as it is planned."""
         now = at or self.clock.now()
         planned = []
-        for user in self.directory.list_users():
-            planned.append(self._planned(user, now))
+        for found in self._plan_each(now):
+            planned.append(found)
             if progress is not None:
-                progress(planned[-1][0])
+                progress(found[0])
         results = tuple(result for result, _ in planned)
         outlook = outcomes.forecast_of([seen for _, seen in planned], now) if forecast else None
         return RunResult(
@@ -189,9 +189,13 @@ class Rotator(Doors):
         """The onboarding forecast alone: what a first run at ``at`` would rotate, which keys
         are past their cap, and by when every managed key is compliant; changes nothing."""
         now = at or self.clock.now()
-        return outcomes.forecast_of(
-            [self._planned(user, now)[1] for user in self.directory.list_users()], now
-        )
+        return outcomes.forecast_of([seen for _, seen in self._plan_each(now)], now)
+
+    def _plan_each(self, now: datetime) -> Iterator[tuple[UserResult, Seen]]:
+        """Every user's plan, in the directory's order, up to ``KEYTURN_CONCURRENCY`` users
+        read at once (each plan is only reads; a user's failure is that user's result)."""
+        users = list(self.directory.list_users())
+        yield from pool.in_order(users, partial(self._planned, now=now), self.settings.concurrency)
 
     def _planned(self, user: User, now: datetime) -> tuple[UserResult, Seen]:
         """One user's plan, and what the forecast needs of it (the user read, or why it was

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from keyturn.aws.credential_report import Backoff, IamCredentialReports
 from keyturn.aws.events import EventBridgeNotifier
-from keyturn.aws.iam import IamUsers
+from keyturn.aws.iam import IamUsers, Many
 from keyturn.aws.secret_index import SecretsInFlightIndex
 from keyturn.aws.secrets import SecretsManagerStore
 from keyturn.aws.securityhub import SecurityHubFindings
@@ -23,6 +23,7 @@ from keyturn.aws.verify import StsKeyVerifier
 from keyturn.core.secret_policy import principal_arn
 from keyturn.core.secret_trust import SecretTrust
 from keyturn.fleet.report_scan import ReportDirectory, ReportFirst
+from keyturn.rotation import pool
 from keyturn.rotation.findings import FindingsPublisher
 from keyturn.rotation.ports import (
     Clock,
@@ -95,7 +96,7 @@ def rotator_on(  # noqa: PLR0913 - the composition root's knobs, all keyword aft
     """A Rotator on ``clients``' account; ``directory`` narrows which users a run sees;
     ``by_report`` makes a run look only at the credential report's candidates;
     ``account_id`` (fleet runs) is named in every audit event."""
-    iam = IamUsers(clients.iam())
+    iam = IamUsers(clients.iam(), many_at_once(settings.concurrency))
     secrets = SecretsManagerStore(
         clients.secretsmanager(),
         settings.secret_prefix,
@@ -140,6 +141,12 @@ def findings_for(clients: AwsClients, settings: Settings) -> FindingsPublisher |
     hub = clients.client("securityhub")
     store = SecurityHubFindings(hub, clients.account_id, region, partition)
     return FindingsPublisher(store, settings.policy.max_active_days)
+
+
+def many_at_once(workers: int) -> Many:
+    """A bounded, order-keeping concurrent map for an adapter's per-user reads of a listing
+    (``KEYTURN_CONCURRENCY`` of them at once)."""
+    return lambda work, items: pool.in_order(items, work, workers)
 
 
 def secret_trust(clients: AwsClients, settings: Settings) -> Callable[[], SecretTrust]:

@@ -24,7 +24,7 @@ from keyturn.rotation.ports import AccountNotifier, Clock, Notifier, SystemClock
 from keyturn.rotation.results import RunResult
 from keyturn.rotation.rotator import Progress, Rotator
 from keyturn.settings import Settings
-from keyturn.wiring import clients_for, notifier_for, rotator_on
+from keyturn.wiring import clients_for, many_at_once, notifier_for, rotator_on
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -77,7 +77,7 @@ class AccountRun:
 
     def report_directory(self, horizon_days: int) -> ReportDirectory:
         return ReportDirectory(
-            IamUsers(self.iam),
+            IamUsers(self.iam, many_at_once(self.settings.concurrency)),
             IamCredentialReports(self.iam),
             SecretsInFlightIndex(self.secretsmanager, self.settings.secret_prefix),
             self.clock,
