@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from moto.iam.models import AccessKeyLastUsed, iam_backends
 
 from benchmarks import deployed
 from benchmarks.population import forget, populate
@@ -178,22 +179,45 @@ def topic(aws: EmbeddedAws) -> str:
     return str(aws.client("sns").create_topic(Name="keyturn")["TopicArn"])
 
 
-def lifecycle(aws: EmbeddedAws) -> list[tuple[str, CallCounter, CallCounter]]:
+Phase = tuple[str, int, str]
+"""A run of a lifecycle: its label, its day, the one action it must take."""
+
+CONSUMER_STAYS: tuple[Phase, ...] = (
+    ("rotate (day 0)", 0, "create"),
+    ("warn (day 6)", 6, "warn"),
+    ("deactivate (day 7)", 7, "deactivate"),
+    ("delete (day 14)", 14, "delete"),
+)
+"""No key is used after the rotation: the grace period runs out, with the warning before."""
+CONSUMER_SWITCHES: tuple[Phase, ...] = (
+    ("rotate (day 0)", 0, "create"),
+    ("retire early (day 3)", 3, "deactivate"),
+    ("delete (day 10)", 10, "delete"),
+)
+"""The consumer uses the new key from day 2 on: the next run retires the old key early."""
+SWITCH_DAY = 2
+
+
+def lifecycle(
+    aws: EmbeddedAws, phases: tuple[Phase, ...] = CONSUMER_STAYS
+) -> list[tuple[str, CallCounter, CallCounter]]:
     """AWS calls of each run in one user's lifecycle, as the fan-out worker makes them: the
-    function's own, and the STS probes made with the new key's session apart."""
+    function's own, and the STS probes made with the new key's session apart. With
+    :data:`CONSUMER_SWITCHES`, the new key is used on day 2 (set in moto's backend, as IAM
+    records a signed call's use)."""
     aws.reset()
     # Due (80 days) yet far enough from the 90-day cap that the whole 7-day grace fits: at
     # 85 days the cap would cut the grace short and retire the old key on day 4.
     (name,) = populate(1, age_days=81)
     clock = OffsetClock()
     arn = topic(aws)
-    phases = []
-    for label, day, expected in (
-        ("rotate (day 0)", 0, "create"),
-        ("warn (day 6)", 6, "warn"),
-        ("deactivate (day 7)", 7, "deactivate"),
-        ("delete (day 14)", 14, "delete"),
-    ):
+    measured = []
+    for label, day, expected in phases:
+        if phases is CONSUMER_SWITCHES and clock.offset < timedelta(days=SWITCH_DAY) < timedelta(
+            days=day
+        ):
+            clock.offset = timedelta(days=SWITCH_DAY)
+            _use_newest_key(name, clock.now())
         clock.offset = timedelta(days=day, minutes=5)
         run, counter = account(aws, clock, arn, member=True)
         probes = CallCounter()
@@ -201,8 +225,17 @@ def lifecycle(aws: EmbeddedAws) -> list[tuple[str, CallCounter, CallCounter]]:
             result = run.user_rotator([name]).run()
         done = [d.action.kind.value for d in result.users[0].done]
         assert done == [expected], f"{label}: {done}"
-        phases.append((label, counter, probes))
-    return phases
+        measured.append((label, counter, probes))
+    return measured
+
+
+def _use_newest_key(user_name: str, when: datetime) -> None:
+    """Record a use of the user's newest key at ``when`` (the consumer switched), the way
+    moto records a signed call's use (naive UTC)."""
+    keys = iam_backends[ACCOUNT_ID]["global"].users[user_name].access_keys
+    newest = max(keys, key=lambda k: k.create_date)
+    naive = when.astimezone(UTC).replace(tzinfo=None)
+    newest.last_used = AccessKeyLastUsed(timestamp=naive, service="sts", region="us-east-1")
 
 
 def retire_pass(aws: EmbeddedAws, users: int, in_grace: int) -> tuple[Measured, int]:
