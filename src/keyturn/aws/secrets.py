@@ -102,11 +102,10 @@ class SecretsManagerStore:
         versions = tuple(described.get("VersionIdsToStages") or {})
         # a mark on a secret without a version is believed only once keyturn's policy is on
         # (an unfinished creation, or one planted to look like it, has no key in flight); the
-        # auditor may not read policies: it shows the plan as if the policy were on
-        suspect = bool(tags.get(codec.TAG_PENDING_SINCE)) and not versions
-        if self._metadata_only:
-            suspect = False
-        if suspect and mark_unfounded(tags, versions, self._policy(user_name) is not None):
+        # policy is read only for such a mark, and never by the auditor, which may not read
+        # policies: it shows the plan as if the policy were on
+        suspect = not self._metadata_only and mark_unfounded(tags, versions, has_policy=False)
+        if suspect and self._policy(user_name) is None:
             tags[codec.TAG_PENDING_SINCE] = ""
         return codec.state_from(self._current_document(user_name, described, tags), tags)
 
