@@ -15,6 +15,7 @@ from keyturn.aws.organizations import OrganizationAccounts
 from keyturn.aws.secret_index import SecretsInFlightIndex
 from keyturn.aws.session import AwsClients, CallerIdentity, Session
 from keyturn.aws.sqs import SqsWorkQueue
+from keyturn.core.inputs import is_account_id
 from keyturn.core.rollout import Mode
 from keyturn.errors import ConfigurationError, KeyturnError
 from keyturn.fleet.accounts import OrgAccount
@@ -46,7 +47,7 @@ def function_account(context: object) -> str | None:
     if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda":
         return None
     account = parts[4]
-    return account if len(account) == 12 and account.isdigit() else None
+    return account if is_account_id(account) else None
 
 
 @dataclass
