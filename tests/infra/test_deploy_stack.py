@@ -117,6 +117,7 @@ def test_function_runs_the_handler_with_the_stack_configuration(full: Deployed) 
         "KEYTURN_GRACE_DAYS": "7",
         "KEYTURN_DELETE_AFTER_DAYS": "7",
         "KEYTURN_MIN_GRACE_DAYS": "1",
+        "KEYTURN_WARN_BEFORE_DAYS": "0",
         # The run clock and the schedule come from one parameter, RunIntervalHours.
         "KEYTURN_RUN_INTERVAL_HOURS": "24",
         "KEYTURN_RUN_TOLERANCE_SECONDS": "300",

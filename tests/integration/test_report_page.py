@@ -60,9 +60,9 @@ def report_files(aws: EmbeddedAws, tmp_path: Path) -> tuple[Path, Path]:
     at = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="seconds")
     done = CliRunner().invoke(cli, ["report", "--html", str(page), "--csv", str(rows), "--at", at])
     assert done.exit_code == 0, done.output
-    # The 120-day key's deactivation notice is an action too: past the cap, it goes on the
-    # floor's run (issue 10), and the owner is warned of it.
-    assert "7 keys in 1 account(s), 3 overdue, 2 user(s) refused or failed, 3 action(s)" in (
+    # old-app's rotation now and soon-app's in 8 days; old-app's deactivation on the floor's
+    # run (issue 10) follows its rotation, and the opt-in reminder of it is off by default.
+    assert "7 keys in 1 account(s), 3 overdue, 2 user(s) refused or failed, 2 action(s)" in (
         done.output
     )
     return page, rows

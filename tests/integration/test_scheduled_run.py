@@ -75,9 +75,13 @@ def test_plan_at_a_future_date_shows_the_lifecycle_and_changes_nothing(
     response = lambda_handler({"action": "plan", "at": "2099-01-01"}, LambdaContext())
     assert {user: keys_of(aws, user) for user in fleet} == before
     plans = {u["UserName"]: u["plan"] for u in response["body"]["users"]}
-    # In 2099 the fresh key is long past the cap: it is replaced, and its owner warned that it
-    # goes on the floor's run (issue 10: the plan says so in advance).
-    assert [a["action"] for a in plans["fresh"]["actions"]] == ["create", "warn"]
+    # In 2099 the fresh key is long past the cap: it is replaced, and the plan shows it goes
+    # on the floor's run, the next day (issue 10: the plan says so in advance).
+    fresh = plans["fresh"]
+    assert [a["action"] for a in fresh["actions"]] == ["create"]
+    deactivation = fresh["upcoming"][0]
+    assert deactivation["action"] == "deactivate"
+    assert deactivation["at"].startswith("2099-01-02")
     assert plans["two-active"]["refusal"].startswith("two active keys")
 
 

@@ -84,6 +84,8 @@ def client(aws: EmbeddedAws, service: str) -> Any:
 
 CONCURRENCY = 4
 """The run engine's work slots in the reliability tier (the default is 8)."""
+REMINDER = timedelta(days=1)
+"""The opt-in "deactivation coming" reminder, a day before, as the tests of its steps need it."""
 
 
 class InjectedStsVerifier(StsKeyVerifier):
@@ -129,7 +131,9 @@ class World:
         ACTIVE.clock = self.clock
 
     def settings(self) -> Settings:
-        policy = Policy(delete_foreign_keys=self.delete_foreign_keys)
+        # the opt-in reminder on (KEYTURN_WARN_BEFORE_DAYS=1), so the "in grace: warn" steps
+        # fault and check its calls too
+        policy = Policy(delete_foreign_keys=self.delete_foreign_keys, warn_before=REMINDER)
         return Settings(
             scope=Scope(manage_tagged=True),  # the world tags its users keyturn:managed
             policy=policy,

@@ -158,6 +158,7 @@ policies = st.builds(
     run_interval=st.sampled_from([timedelta(days=1), timedelta(hours=1), None]),
     lead_time=st.booleans(),
     renotify_after=st.sampled_from([timedelta(hours=20), timedelta(0)]),
+    warn_before=st.sampled_from([timedelta(0), timedelta(days=1)]),
 )
 fillers = st.one_of(st.none(), ago)
 """What an unread key's ``last_used`` holds in the lazy plan: anything."""

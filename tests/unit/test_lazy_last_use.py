@@ -3,14 +3,21 @@ IAM records each read as ``GetAccessKeyLastUsed`` would be made)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from keyturn.core.actions import ActionKind, Reason
+from keyturn.core.policy import Policy
 from keyturn.testing import FakeAws
+
+REMINDED = Policy(warn_before=timedelta(days=1))
+"""The opt-in reminder a day before deactivation, so that its run is looked at too."""
 
 
 def _run(aws: FakeAws) -> tuple[list[ActionKind], list[str]]:
     """One daily run of ``app``: what it did, and whose last use it read."""
     aws.iam.last_use_reads.clear()
-    result = aws.rotator().run()
+    result = aws.rotator(replace(aws.settings, policy=REMINDED)).run()
     (user,) = result.users
     return [d.action.kind for d in user.done], list(aws.iam.last_use_reads)
 

@@ -75,6 +75,7 @@ policies = st.builds(
     delete_after_days=st.integers(0, 30),
     exempt=st.booleans(),
     delete_foreign_keys=st.booleans(),
+    warn_before=st.sampled_from([timedelta(0), timedelta(days=1), timedelta(days=3)]),
 )
 
 

@@ -11,6 +11,8 @@ from tests.unit.builders import NOW, days_ago, key, stored
 
 USER = User("app")
 C, P, X = "AKIACURRENT000000000", "AKIAPREVIOUS00000000", "AKIAFOREIGN000000000"
+REMIND = Policy(warn_before=timedelta(days=1))
+"""The opt-in reminder a day before deactivation (``KEYTURN_WARN_BEFORE_DAYS=1``)."""
 
 Row = tuple[
     str, list[AccessKey], StoredState | None, Policy, bool, list[tuple[ActionKind, str | None]]
@@ -67,7 +69,7 @@ ROWS: list[Row] = [
         "forced again within the cooldown: no new key, the capped previous key warned",
         [key(C, 0.01), key(P, 90)],
         stored(C, stored_days_ago=0.01, previous=P),
-        Policy(),
+        REMIND,
         True,
         [(ActionKind.WARN, P)],
     ),
@@ -89,18 +91,34 @@ ROWS: list[Row] = [
         [],
     ),
     (
-        "a day before deactivation: warn once",
+        "a day before deactivation, no reminder (the default): nothing",
         [key(C, 6.5), key(P, 86.5)],
         stored(C, stored_days_ago=6.5, previous=P),
         Policy(),
         False,
+        [],
+    ),
+    (
+        "a day before deactivation, the reminder on: warn once",
+        [key(C, 6.5), key(P, 86.5)],
+        stored(C, stored_days_ago=6.5, previous=P),
+        REMIND,
+        False,
         [(ActionKind.WARN, P)],
+    ),
+    (
+        "two days before deactivation, the reminder a day before: nothing yet",
+        [key(C, 5.5), key(P, 85.5)],
+        stored(C, stored_days_ago=5.5, previous=P),
+        REMIND,
+        False,
+        [],
     ),
     (
         "already warned: nothing",
         [key(C, 6.5), key(P, 86.5)],
         stored(C, stored_days_ago=6.5, previous=P, warned_key_id=P),
-        Policy(),
+        REMIND,
         False,
         [],
     ),

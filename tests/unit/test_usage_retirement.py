@@ -123,8 +123,10 @@ def test_a_key_past_the_cap_when_first_rotated_keeps_only_the_floor(
 ) -> None:
     # a key made outside keyturn, 120 days old when first rotated, still in use: with the cap
     # enforced it gets the 1-day floor, not the 7-day grace (issue 10: the headline holds)
+    # the opt-in reminder shows, half a day in, that the deactivation comes on the next run
     keys, state = _world(stored_days=stored_days, old_age=120 + stored_days, old_used=0.1)
-    assert _steps(plan(USER, keys, state, Policy(), NOW).actions) == expected
+    policy = Policy(warn_before=timedelta(days=1))
+    assert _steps(plan(USER, keys, state, policy, NOW).actions) == expected
 
 
 def test_without_the_cap_a_key_past_it_keeps_the_full_grace_period() -> None:

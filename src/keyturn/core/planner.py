@@ -188,10 +188,16 @@ def _grace_step(
     if early is not None:
         return early
     due = dates.when(clock, now)
-    if clock.waited(due - policy.warn_before, now) and state.warned_key_id != previous.key_id:
+    if _reminder_due(policy, due, now) and state.warned_key_id != previous.key_id:
         detail = f"deactivation on {_iso(due)}"
         return Action(ActionKind.WARN, Reason.DEACTIVATION_SOON, previous.key_id, detail, due=due)
     return None
+
+
+def _reminder_due(policy: Policy, due: datetime, now: datetime) -> bool:
+    """True on the runs that send the "deactivation coming" reminder (none by default)."""
+    reminder = policy.warn_before
+    return reminder > timedelta(0) and policy.clock.waited(due - reminder, now)
 
 
 def _restore_window_step(

@@ -57,7 +57,11 @@ class Policy:
         delete_foreign_keys: allow deleting inactive keys keyturn did not create, to make room.
         max_run: longest possible run; a creation in flight for longer has crashed.
         force_cooldown: an on-demand rotation within this time of the last one creates nothing.
-        warn_before: how long before deactivation the "deactivation coming" notice goes out.
+        warn_before: how long before a grace period's end the "deactivation coming" reminder
+            goes out; zero (the default) sends none. The rotation notice already names the run
+            that deactivates the replaced key, and a key still in use is postponed, not cut
+            off, so the reminder is opt-in (``KEYTURN_WARN_BEFORE_DAYS``): it costs two calls
+            (the notice and its once-only mark) per rotation.
         max_active_days: the cap on a previous key's age (counted from its creation). When
             enforced, its deactivation never comes later than the last run before it: a key in
             use is postponed no further, and a grace period that would outlast it (a key first
@@ -103,7 +107,7 @@ class Policy:
     delete_foreign_keys: bool = False
     max_run: timedelta = timedelta(minutes=15)
     force_cooldown: timedelta = timedelta(hours=1)
-    warn_before: timedelta = timedelta(days=1)
+    warn_before: timedelta = timedelta(0)
     max_active_days: int = COMPLIANCE_MAX_AGE_DAYS
     enforce_max_age: bool = True
     early_retire: bool = True
@@ -124,6 +128,8 @@ class Policy:
         _check_days("grace_days", self.grace_days, minimum=0)
         _check_days("delete_after_days", self.delete_after_days, minimum=0)
         _check_days("min_grace_days", self.min_grace_days, minimum=0)
+        if self.warn_before < timedelta(0):
+            raise ConfigurationError("warn_before must not be negative")
         _check_days("lead_floor_days", self.lead_floor_days, minimum=1)
         _check_days("lead_margin_days", self.lead_margin_days, minimum=0)
         self.clock  # noqa: B018 - validates the interval and tolerance
