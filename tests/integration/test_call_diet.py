@@ -26,16 +26,18 @@ from tests.integration.helpers import make_topic, make_user
 
 PROOF = VerificationPolicy(successes=1, min_window=timedelta(0), interval=timedelta(seconds=0.01))
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keyturn-rotation"
-LIFECYCLE_CALLS = 25
-"""The fan-out worker's count (rotate 9, deactivate 9, delete 7); was 48 before the diet, 27
-before GetAccessKeyLastUsed was read only where a decision reads it. The scheduled run's is
-lower (24): the credential report's rows stand in for GetAccessKeyLastUsed where no decision
-needs fresher data."""
+LIFECYCLE_CALLS = 24
+"""The fan-out worker's count (rotate 9, deactivate 9, delete 6); was 48 before the diet, 27
+before GetAccessKeyLastUsed was read only where a decision reads it, 25 while the deletion
+mailed a notice its deactivation notice had already announced. The scheduled run's is lower
+(23): the credential report's rows stand in for GetAccessKeyLastUsed where no decision needs
+fresher data."""
 LAST_USE_READS = {"create": 0, "deactivate": 2, "delete": 1}
 """GetAccessKeyLastUsed per step (:mod:`keyturn.core.last_use`): a due key's age decides the
 rotation; the grace end reads both keys; the deletion run, whether the consumer switched."""
-LIFECYCLE_MUTATING = 11
-"""Three of them are the SNS notices; the other 8 change IAM or Secrets Manager. The
+LIFECYCLE_MUTATING = 10
+"""Two of them are the SNS notices (rotated, deactivated: the deletion at the end of the
+restore window is not mailed again); the other 8 change IAM or Secrets Manager. The
 deactivation's stamp and the emptied ``keyturn:in-grace`` go in one TagResource. The first
 rotation's in-flight mark rides in CreateSecret's tags and is emptied (not removed) in the
 promotion's one TagResource (the version is AWSCURRENT from PutSecretValue on): the scheduled
@@ -64,7 +66,7 @@ def _day(aws: EmbeddedAws, topic: str, day: float) -> tuple[list[str], CallCount
     return [d.action.kind.value for d in result.users[0].done], counter
 
 
-def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_25_calls(aws: EmbeddedAws) -> None:
+def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_24_calls(aws: EmbeddedAws) -> None:
     # GIVEN a managed user with one 85-day-old key
     make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
     topic = make_topic(aws)
@@ -98,6 +100,8 @@ def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_25_calls(aws: Embed
     assert total <= LIFECYCLE_CALLS
     assert mutating <= LIFECYCLE_MUTATING
     assert probes == 0  # the proof probes on the new key's own session; trust needs no STS
+    assert phases["delete"].calls["sns.Publish"] == 0  # announced by the deactivation notice
+    assert phases["deactivate"].calls["sns.Publish"] == 1
 
 
 def test_the_mirror_is_stale_once_another_version_is_current(aws: EmbeddedAws) -> None:
@@ -118,10 +122,10 @@ RUN_FIXED = frozenset(
     {"iam.GenerateCredentialReport", "iam.GetCredentialReport", "secretsmanager.ListSecrets"}
 )
 """What a report-driven run costs once, whatever the number of users."""
-SCHEDULED_LIFECYCLE_CALLS = 24
+SCHEDULED_LIFECYCLE_CALLS = 23
 
 
-def test_the_scheduled_lifecycle_costs_at_most_24_calls_per_user(aws: EmbeddedAws) -> None:
+def test_the_scheduled_lifecycle_costs_at_most_23_calls_per_user(aws: EmbeddedAws) -> None:
     # GIVEN the same user, handled by the deployed path: report-driven scheduled runs
     make_user(aws, "app", key_ages=(85,), tags={"keyturn:managed": "true"})
     topic = make_topic(aws)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import chain, repeat
 
 import pytest
@@ -160,14 +161,28 @@ def test_the_full_lifecycle_with_the_default_policy(world: FakeAws) -> None:
     for _ in range(20):
         kinds += [d.action.kind.value for d in rotator.run().users[0].done]
         world.clock.advance(days=1)
-    assert kinds == ["create", "warn", "deactivate", "delete"]
+    assert kinds == ["create", "deactivate", "delete"]
     assert old not in world.key_ids("app")
-    assert [n.kind.value for n in world.notifier.sent] == [
-        "rotated",
-        "deactivation-coming",
-        "deactivated",
-        "deleted",
-    ]
+    # mailed: the rotation and the deactivation (which names the deletion's run); the deletion
+    # itself is announced already, so it goes to EventBridge and the audit log only
+    sent = world.notifier.sent
+    assert [n.kind.value for n in sent if not n.announced] == ["rotated", "deactivated"]
+    assert [n.kind.value for n in sent if n.announced] == ["deleted"]
+
+
+def test_the_reminder_a_day_before_deactivation_is_opt_in(world: FakeAws) -> None:
+    world.iam.add_user("app", tags={"keyturn:managed": "true"})
+    world.iam.add_key("app", age_days=80)
+    settings = Settings.from_env({"KEYTURN_WARN_BEFORE_DAYS": "1"})
+    rotator = world.rotator(replace(world.settings, policy=settings.policy))
+    kinds = []
+    for _ in range(20):
+        kinds += [d.action.kind.value for d in rotator.run().users[0].done]
+        world.clock.advance(days=1)
+    assert kinds == ["create", "warn", "deactivate", "delete"]
+    coming = [n for n in world.notifier.sent if n.kind is NotificationKind.DEACTIVATION_COMING]
+    assert len(coming) == 1
+    assert not coming[0].announced
 
 
 def test_restore_makes_the_previous_key_current_again(world: FakeAws) -> None:

@@ -31,6 +31,9 @@ class SnsNotifier:
         self._topic_arn = topic_arn
 
     def publish(self, notification: Notification) -> None:
+        """One SNS message; none for a step people were told of already (``announced``)."""
+        if notification.announced:
+            return
         with aws_call("Publish"):
             self._sns.publish(
                 TopicArn=self._topic_arn,

@@ -9,7 +9,12 @@ planner recognises and repairs on the next run:
   did not land is it removed at once. A key that never authenticates is removed and reported. A
   crash in between leaves an undelivered key that the next run removes.
 * DEACTIVATE changes IAM first, then records the time (a missing record is repaired).
-* WARN and POSTPONE notify first, then record (a crash repeats the notice rather than lose it).
+* WARN, POSTPONE and RECORD_DEACTIVATION notify first, then record (a crash repeats the notice
+  rather than lose it).
+
+Every deactivation is announced with the run that deletes the key (``deactivated``'s
+``DeleteAt``), so that deletion is not mailed again: its ``deleted`` notice is ``announced``
+(EventBridge and the audit log still have it). Other deletions are mailed.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from keyturn.errors import (
     VerificationError,
 )
 from keyturn.rotation import notices
-from keyturn.rotation.ports import KeyStore, Notifier, Secrets
+from keyturn.rotation.ports import KeyStore, Notification, Notifier, Secrets
 from keyturn.rotation.promotion import Promoter
 from keyturn.rotation.results import StepDone
 
@@ -83,7 +88,7 @@ class Executor:
             case ActionKind.POSTPONE:
                 self._postpone(ctx, action)
             case ActionKind.RECORD_DEACTIVATION:
-                self._mark(ctx, _deactivation_marks(ctx, _key(action)))
+                self._record_deactivation(ctx, action)
             case ActionKind.RECORD_SWITCH:
                 self._record_switch(ctx, action)
             case ActionKind.CLEAR_PENDING:
@@ -122,7 +127,7 @@ class Executor:
             raise
         if action.key_id is not None and action.key_id in ctx.active_key_ids:
             # the hourly retirement pass lists the secrets carrying this tag; written with the
-            # proof before the stage moves (a crash between leaves a stale mark the pass drops)
+            # proof once the stage moved (a crash between: the daily run retires the key)
             marks = replace(marks, in_grace=action.key_id)
         ref = self.promoter.promote(name, delivery.token, marks)
         self._announce(ctx, delivery, ref, action.due)
@@ -177,27 +182,23 @@ class Executor:
         self._mark(ctx, _deactivation_marks(ctx, key_id, action.switch_days))
         state = ctx.state or StoredState()
         days = usage.two_keys_days(state, ctx.now) if key_id == state.previous_key_id else None
-        delete_at = ctx.now + timedelta(
-            days=delete_after_days(ctx.state or StoredState(), ctx.policy)
-        )
-        message = notices.deactivated(
-            ctx.user.name,
-            key_id,
-            delete_at,
-            ctx.secret,
-            reason=action.reason.value,
-            two_keys_days=days,
-            owner=ctx.user.tags.get(TAG_OWNER),
-        )
-        self.notifier.publish(message)
+        self.notifier.publish(_deactivated_notice(ctx, action, days))
         return days
+
+    def _record_deactivation(self, ctx: Context, action: Action) -> None:
+        """A previous key found inactive: tell the owner when it is deleted, then record it."""
+        self.notifier.publish(_deactivated_notice(ctx, action, None))
+        self._mark(ctx, _deactivation_marks(ctx, _key(action)))
 
     def _delete(self, ctx: Context, action: Action) -> None:
         key_id = _key(action)
         if action.reason is Reason.UNDELIVERED:
             self.promoter.discard_stage(ctx.user.name, key_id)
         self.keys.delete_key(ctx.user.name, key_id)
-        message = notices.deleted(ctx.user.name, key_id, action.reason.value, ctx.secret)
+        announced = action.reason is Reason.RESTORE_WINDOW_ELAPSED
+        message = notices.deleted(
+            ctx.user.name, key_id, action.reason.value, ctx.secret, announced=announced
+        )
         self.notifier.publish(message)
 
     def _warn(self, ctx: Context, action: Action) -> None:
@@ -242,6 +243,20 @@ def _deactivation_marks(ctx: Context, key_id: str, switch_days: float | None = N
         switch = (state.current_key_id, lead.remember(state.switch_days, switch_days))
     in_grace = state.in_grace_key_id == key_id
     return Marks(deactivated=(key_id, ctx.now), clear_in_grace=in_grace, switch=switch)
+
+
+def _deactivated_notice(ctx: Context, action: Action, two_keys_days: float | None) -> Notification:
+    """The ``deactivated`` notice, with the run that deletes the key (its only announcement)."""
+    end = ctx.now + timedelta(days=delete_after_days(ctx.state or StoredState(), ctx.policy))
+    return notices.deactivated(
+        ctx.user.name,
+        _key(action),
+        ctx.policy.clock.run_after_wait(end, ctx.now),
+        ctx.secret,
+        reason=action.reason.value,
+        two_keys_days=two_keys_days,
+        owner=ctx.user.tags.get(TAG_OWNER),
+    )
 
 
 def _key(action: Action) -> str:

@@ -88,7 +88,13 @@ def deactivated(  # noqa: PLR0913 - a message's fields, all keyword after the fi
     forced = reason == "max-active-days-reached"
     verb = "deactivated (still in use, max age reached)" if forced else "deactivated"
     subject = f"keyturn: {verb} {user_name}'s old key {mask_key_id(key_id)}"
-    body: dict[str, object] = {"AccessKeyId": key_id, "DeleteAt": _iso(delete_at)}
+    if reason == "deactivated-outside-keyturn":
+        subject = f"keyturn: {user_name}'s old key {mask_key_id(key_id)} was deactivated outside"
+    body: dict[str, object] = {
+        "AccessKeyId": key_id,
+        "DeleteAt": _iso(delete_at),
+        "Restore": f"keyturn restore {user_name} (until DeleteAt; no message follows the deletion)",
+    }
     if reason:
         body["Reason"] = reason
     if forced:
@@ -121,10 +127,15 @@ def postponed(
     return _message(NotificationKind.POSTPONED, user_name, subject, secret, body)
 
 
-def deleted(user_name: str, key_id: str, reason: str, secret: SecretRef) -> Notification:
+def deleted(
+    user_name: str, key_id: str, reason: str, secret: SecretRef, *, announced: bool = False
+) -> Notification:
+    """A key is gone. ``announced``: the deactivation notice named this deletion's run, so it
+    is not mailed again (EventBridge and the audit log still record it)."""
     subject = f"keyturn: deleted {user_name}'s key {mask_key_id(key_id)}"
     body: dict[str, object] = {"AccessKeyId": key_id, "Reason": reason}
-    return _message(NotificationKind.DELETED, user_name, subject, secret, body)
+    message = _message(NotificationKind.DELETED, user_name, subject, secret, body)
+    return replace(message, announced=announced)
 
 
 def restored(user_name: str, key_id: str, replaced_key_id: str, secret: SecretRef) -> Notification:

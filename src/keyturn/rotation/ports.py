@@ -56,6 +56,9 @@ class Notification:
     body: dict[str, object]
     account_id: str | None = None
     """The account the user is in, in a fleet run (None in single-account mode)."""
+    announced: bool = False
+    """An earlier message already told people of this step and its date (a deletion the
+    deactivation notice named): it goes on EventBridge and into the audit log, not to SNS."""
 
     def in_account(self, account_id: str) -> Notification:
         """This message about a user of ``account_id``: the id in the body (``AccountId``) and
