@@ -309,9 +309,6 @@ class InMemorySecrets:
         secret = self._owned(user_name)
         found = secret.find(version_id)
         mirror = codec.mirror_tag(version_id, found[1]) if found else None
-        delivered = found is not None and "AWSCURRENT" in found[2]  # as the adapter does
-        marks = replace(marks or Marks(), mirror=mirror, clear_pending=delivered)
-        self.set_marks(user_name, marks)
         if self.fail_promotions:
             self.fail_promotions -= 1
             raise AwsError("UpdateSecretVersionStage", "InternalFailure", "injected fault")
@@ -323,7 +320,9 @@ class InMemorySecrets:
             found[2].discard("AWSPREVIOUS")
             if old is not None:
                 secret.move("AWSPREVIOUS", old)
-        self.set_marks(user_name, Marks(clear_pending=True))  # emptied, as the adapter does
+        # as the adapter does: after the move, one write of the marks, the mirror and the
+        # emptied in-flight mark
+        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror, clear_pending=True))
         return self.locate(user_name)
 
     def unstage(self, user_name: str, version_id: str) -> None:

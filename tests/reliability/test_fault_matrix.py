@@ -160,6 +160,54 @@ def test_every_fault_is_survived(
     assert not failed, "\n".join(f"{r.kind} at {r.call}: {r.problems}" for r in failed)
 
 
+def test_the_warn_scenario_sends_and_marks_the_reminder(aws: EmbeddedAws) -> None:
+    # the reminder is opt-in: the world turns it on, so its step is faulted like the others
+    (warn,) = [s for s in SCENARIOS if s.name == "in grace: warn"]
+    calls = clean_calls(aws, warn)
+    assert any(c.endswith("Publish") for c in calls), calls
+    assert any(c.endswith("TagResource") for c in calls), calls
+
+
+def _due_again(world: World) -> None:
+    """keyturn rotated the user once; that key is due again (a later rotation stages)."""
+    world.add_user()
+    world.rotator(prove=False).run()
+    (first,) = world.access_keys()
+    world.aws.backdate_key(USER, first, 81)
+
+
+def test_a_crash_right_after_the_stage_moves_is_healed_by_the_next_run(aws: EmbeddedAws) -> None:
+    # GIVEN a later rotation that crashes right after UpdateSecretVersionStage succeeded,
+    # before the promotion's one TagResource
+    later = Scenario("later rotation", _due_again, timedelta(0), lambda _w, r: r.run())
+    index = clean_calls(aws, later).index("secrets-manager:UpdateSecretVersionStage")
+    world = prepared(aws, later)
+    (old,) = world.access_keys()
+    with contextlib.suppress(SimulatedCrash):
+        later.operation(world, world.rotator(FaultInjector(FaultKind.CRASH, index)))
+    current = world.secret_doc("AWSCURRENT")
+    assert current is not None
+    new = current["AccessKeyId"]
+    assert new != old
+    stale = world.secret_tags()
+    assert stale["keyturn:pending-since"]  # the mark is still there
+    assert new not in stale["keyturn:current"]  # the mirror names the version before
+    # WHEN the next run comes, past max_run
+    world.at(RECOVERY_DELAY)
+    world.rotator().run()
+    # THEN the key stays delivered, the mark is emptied, the mirror names AWSCURRENT, and the
+    # previous key keeps its grace period (no proof mark: no early retirement)
+    tags = world.secret_tags()
+    assert world.secret_doc("AWSCURRENT") == current
+    assert tags["keyturn:pending-since"] == ""
+    assert new in tags["keyturn:current"]
+    assert {k: f.status for k, f in world.access_keys().items()} == {
+        old: "Active",
+        new: "Active",
+    }
+    assert not world.violations(frozenset({old}))
+
+
 def report_matrix() -> None:
     """The running total of the matrix, for the terminal summary."""
     survived = sum(r.survived for r in RESULTS)

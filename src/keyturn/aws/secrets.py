@@ -159,37 +159,42 @@ class SecretsManagerStore:
         return self.locate(user)
 
     def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:
-        """Write ``marks`` and the version's mirror in one TagResource, move AWSCURRENT to the
-        version, then empty the in-flight mark. A crash after the tag and before the move
-        leaves a mirror of a version that is not AWSCURRENT: readers see it is stale, and the
-        mark still makes the staged key undelivered. A version that is AWSCURRENT already (a
-        secret's first) holds the delivered key: its mark is emptied in that one TagResource."""
+        """Move AWSCURRENT to the version, then write ``marks``, the version's mirror and the
+        emptied in-flight mark in one TagResource. A crash before the move leaves the mark, so
+        the staged key is undelivered; a crash between the move and the tag leaves a delivered
+        key with a stale mirror (readers see it is stale and read the version), no proof mark
+        (no early retirement for that key: its grace period runs in full) and a stale in-flight
+        mark the next run empties. A version that is AWSCURRENT already (a secret's first)
+        needs no move."""
         stages = self._stages(user_name)
         current = next((v for v, labels in stages.items() if CURRENT in labels), None)
         doc = self._staged.get(version_id) or self._version_document(user_name, version_id)
         mirror = codec.mirror_tag(version_id, doc) if doc else None
-        delivered = current == version_id
-        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror, clear_pending=delivered))
-        if not delivered:
-            extra: dict[str, Any] = {"RemoveFromVersionId": current} if current else {}
-            try:
-                with aws_call("UpdateSecretVersionStage"):
-                    self._sm.update_secret_version_stage(
-                        SecretId=self._owned(user_name),
-                        VersionStage=CURRENT,
-                        MoveToVersionId=version_id,
-                        **extra,
-                    )
-            except AwsError:
-                self._described.pop(user_name, None)  # the move may have happened
-                raise
-            for other in list(stages):
-                self._relabel(user_name, other, remove=PREVIOUS)
-            if current:
-                self._relabel(user_name, current, add=PREVIOUS, remove=CURRENT)
-            self._relabel(user_name, version_id, add=CURRENT)
-            self.set_marks(user_name, Marks(clear_pending=True))
+        if current != version_id:
+            self._move_current(user_name, version_id, current, list(stages))
+        self.set_marks(user_name, replace(marks or Marks(), mirror=mirror, clear_pending=True))
         return self.locate(user_name)
+
+    def _move_current(
+        self, user_name: str, version_id: str, current: str | None, versions: list[str]
+    ) -> None:
+        extra: dict[str, Any] = {"RemoveFromVersionId": current} if current else {}
+        try:
+            with aws_call("UpdateSecretVersionStage"):
+                self._sm.update_secret_version_stage(
+                    SecretId=self._owned(user_name),
+                    VersionStage=CURRENT,
+                    MoveToVersionId=version_id,
+                    **extra,
+                )
+        except AwsError:
+            self._described.pop(user_name, None)  # the move may have happened
+            raise
+        for other in versions:
+            self._relabel(user_name, other, remove=PREVIOUS)
+        if current:
+            self._relabel(user_name, current, add=PREVIOUS, remove=CURRENT)
+        self._relabel(user_name, version_id, add=CURRENT)
 
     def unstage(self, user_name: str, version_id: str) -> None:
         if PENDING not in self._stages(user_name).get(version_id, ()):

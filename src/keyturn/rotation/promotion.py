@@ -4,9 +4,10 @@
    deterministic token so concurrent runs compare-and-set
    (see :func:`keyturn.core.codec.delivery_token`).
 2. **Prove**: ``sts:GetCallerIdentity`` signed with the key, as
-   :mod:`keyturn.core.verification` demands. The proof is recorded (``keyturn:verified``)
-   before promotion.
-3. **Promote**: AWSCURRENT moves to the staged version; the in-flight mark is cleared.
+   :mod:`keyturn.core.verification` demands. Only a proved key is promoted.
+3. **Promote**: AWSCURRENT moves to the staged version; then one TagResource records the proof
+   (``keyturn:verified``), the version's mirror and the in-grace mark, and empties the
+   in-flight mark.
 
 A new key that fails the proof is deactivated, deleted and unstaged; the old key is not touched. A
 crash between steps leaves an in-flight mark and a key the AWSCURRENT version does not name: the
@@ -100,8 +101,8 @@ class Promoter:
         return Marks(verified=(key.key_id, when))
 
     def promote(self, user_name: str, version_id: str, marks: Marks | None = None) -> SecretRef:
-        """Write ``marks`` (in the same TagResource as the version's mirror, before the stage
-        moves), make the staged version AWSCURRENT and clear the in-flight mark."""
+        """Make the staged version AWSCURRENT, then write ``marks`` with the version's mirror
+        and the emptied in-flight mark (one TagResource)."""
         return self.secrets.promote(user_name, version_id, marks)
 
     def discard(self, user_name: str, key_id: str, version_id: str | None) -> None:
