@@ -7,7 +7,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from moto.iam.models import AccessKeyLastUsed, iam_backends
 from benchmarks import deployed
 from benchmarks.population import forget, populate
 from keyturn.aws.session import AwsClients
+from keyturn.core.policy import Policy
 from keyturn.core.verification import VerificationPolicy
 from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 from keyturn.emulator.calls import CallCounter
@@ -60,10 +61,12 @@ def account(
     topic: str | None = None,
     *,
     member: bool = False,
+    policy: Policy | None = None,
 ) -> tuple[AccountRun, CallCounter]:
     """Adapters in the emulator's account and the counter of their calls; ``member``: on the
     member role's clients, as the fleet worker's (they know who they are from AssumeRole,
-    which the worker makes once per session, not per run: not counted)."""
+    which the worker makes once per session, not per run: not counted). ``policy``: the
+    default one unless given."""
     clients = AwsClients(aws.session(), aws.url)
     if member:
         clients, _ = clients.assume_role(DEFAULT_MEMBER_ROLE, ACCOUNT_ID, SESSION_NAME, None)
@@ -74,6 +77,7 @@ def account(
         topic_arn=topic,
         verification=PROOF,
         scope=Scope(manage_tagged=True),  # the population is tagged keyturn:managed
+        policy=policy or Policy(),
     )
     run = AccountRun(ACCOUNT_ID, clients, settings, clock or OffsetClock())
     return run, counter
@@ -182,60 +186,118 @@ def topic(aws: EmbeddedAws) -> str:
 Phase = tuple[str, int, str]
 """A run of a lifecycle: its label, its day, the one action it must take."""
 
-CONSUMER_STAYS: tuple[Phase, ...] = (
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """One user's lifecycle as the benchmark counts it."""
+
+    phases: tuple[Phase, ...]
+    """The runs counted."""
+    before: tuple[Phase, ...] = ()
+    """Runs made first and not counted (a lifecycle before the counted one)."""
+    switch_day: int | None = None
+    """The day the consumer starts using the newest key (None: never)."""
+    policy: Policy = field(default_factory=Policy)
+
+
+_FIRST = (
     ("rotate (day 0)", 0, "create"),
-    ("warn (day 6)", 6, "warn"),
     ("deactivate (day 7)", 7, "deactivate"),
     ("delete (day 14)", 14, "delete"),
 )
-"""No key is used after the rotation: the grace period runs out, with the warning before."""
-CONSUMER_SWITCHES: tuple[Phase, ...] = (
-    ("rotate (day 0)", 0, "create"),
-    ("retire early (day 3)", 3, "deactivate"),
-    ("delete (day 10)", 10, "delete"),
+CONSUMER_STAYS = Lifecycle(_FIRST)
+"""No key is used after the rotation: the grace period runs out, with the stack's defaults."""
+SECOND_ROTATION = Lifecycle(
+    (
+        ("rotate again (day 80)", 80, "create"),
+        ("deactivate (day 87)", 87, "deactivate"),
+        ("delete (day 94)", 94, "delete"),
+    ),
+    before=_FIRST,
+)
+"""The same, on the user's second rotation: the secret exists, the new version is staged."""
+CONSUMER_SWITCHES = Lifecycle(
+    (
+        ("rotate (day 0)", 0, "create"),
+        ("retire early (day 3)", 3, "deactivate"),
+        ("delete (day 10)", 10, "delete"),
+    ),
+    switch_day=2,
 )
 """The consumer uses the new key from day 2 on: the next run retires the old key early."""
-SWITCH_DAY = 2
+REMINDED = Lifecycle(
+    (
+        ("rotate (day 0)", 0, "create"),
+        ("remind (day 6)", 6, "warn"),
+        ("deactivate (day 7)", 7, "deactivate"),
+        ("delete (day 14)", 14, "delete"),
+    ),
+    policy=Policy(warn_before=timedelta(days=1)),
+)
+"""The first lifecycle with the opt-in reminder a day before deactivation
+(``KEYTURN_WARN_BEFORE_DAYS=1``): the runs issue 12 measured."""
 
 
 def lifecycle(
-    aws: EmbeddedAws, phases: tuple[Phase, ...] = CONSUMER_STAYS
+    aws: EmbeddedAws, shape: Lifecycle = CONSUMER_STAYS
 ) -> list[tuple[str, CallCounter, CallCounter]]:
-    """AWS calls of each run in one user's lifecycle, as the fan-out worker makes them: the
-    function's own, and the STS probes made with the new key's session apart. With
-    :data:`CONSUMER_SWITCHES`, the new key is used on day 2 (set in moto's backend, as IAM
-    records a signed call's use)."""
+    """AWS calls of each counted run in one user's lifecycle, as the fan-out worker makes
+    them: the function's own, and the STS probes made with the new key's session apart."""
     aws.reset()
     # Due (80 days) yet far enough from the 90-day cap that the whole 7-day grace fits: at
     # 85 days the cap would cut the grace short and retire the old key on day 4.
     (name,) = populate(1, age_days=81)
     clock = OffsetClock()
     arn = topic(aws)
-    measured = []
-    for label, day, expected in phases:
-        if phases is CONSUMER_SWITCHES and clock.offset < timedelta(days=SWITCH_DAY) < timedelta(
-            days=day
-        ):
-            clock.offset = timedelta(days=SWITCH_DAY)
-            _use_newest_key(name, clock.now())
-        clock.offset = timedelta(days=day, minutes=5)
-        run, counter = account(aws, clock, arn, member=True)
-        probes = CallCounter()
-        with counting_new_sessions(probes):
-            result = run.user_rotator([name]).run()
-        done = [d.action.kind.value for d in result.users[0].done]
-        assert done == [expected], f"{label}: {done}"
-        measured.append((label, counter, probes))
-    return measured
+    for phase in shape.before:
+        _lifecycle_run(aws, shape, phase, name, clock, arn)
+    return [_lifecycle_run(aws, shape, phase, name, clock, arn) for phase in shape.phases]
+
+
+def _lifecycle_run(
+    aws: EmbeddedAws, shape: Lifecycle, phase: Phase, name: str, clock: OffsetClock, arn: str
+) -> tuple[str, CallCounter, CallCounter]:
+    label, day, expected = phase
+    switch = shape.switch_day
+    if switch is not None and clock.offset < timedelta(days=switch) < timedelta(days=day):
+        clock.offset = timedelta(days=switch)
+        _use_newest_key(name, clock.now())
+    clock.offset = timedelta(days=day, minutes=5)
+    run, counter = account(aws, clock, arn, member=True, policy=shape.policy)
+    probes = CallCounter()
+    with counting_new_sessions(probes):
+        result = run.user_rotator([name]).run()
+    steps = result.users[0].done
+    done = [d.action.kind.value for d in steps]
+    assert done == [expected], f"{label}: {done}"
+    if expected == "create":
+        _created_at(name, str(steps[0].key_id), clock.now())
+    return label, counter, probes
+
+
+def _key(user_name: str, key_id: str) -> Any:
+    keys = iam_backends[ACCOUNT_ID]["global"].users[user_name].access_keys
+    return next(k for k in keys if k.access_key_id == key_id)
+
+
+def _newest_key(user_name: str) -> Any:
+    keys = iam_backends[ACCOUNT_ID]["global"].users[user_name].access_keys
+    return max(keys, key=lambda k: k.create_date)
+
+
+def _created_at(user_name: str, key_id: str, when: datetime) -> None:
+    """Date a new key at the run's clock: moto dates it by the wall clock, so a key made on
+    "day 80" would look 80 days older to the next runs."""
+    _key(user_name, key_id).create_date = when.astimezone(UTC).replace(tzinfo=None)
 
 
 def _use_newest_key(user_name: str, when: datetime) -> None:
     """Record a use of the user's newest key at ``when`` (the consumer switched), the way
     moto records a signed call's use (naive UTC)."""
-    keys = iam_backends[ACCOUNT_ID]["global"].users[user_name].access_keys
-    newest = max(keys, key=lambda k: k.create_date)
     naive = when.astimezone(UTC).replace(tzinfo=None)
-    newest.last_used = AccessKeyLastUsed(timestamp=naive, service="sts", region="us-east-1")
+    _newest_key(user_name).last_used = AccessKeyLastUsed(
+        timestamp=naive, service="sts", region="us-east-1"
+    )
 
 
 def retire_pass(aws: EmbeddedAws, users: int, in_grace: int) -> tuple[Measured, int]:
