@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from keyturn.core import AccessKey, ActionKind, Policy, Reason, StoredState, User, plan
+from keyturn.core.actions import Snapshot, apply
 from tests.unit.builders import NOW, days_ago, key, stored
 
 USER = User("app")
@@ -320,6 +322,45 @@ def test_a_mark_that_does_not_prove_the_key_new_never_gets_it_deleted(
     lost = AccessKey("AKIALOST000000000000", key(C, 0).status, NOW - timedelta(minutes=19))
     result = plan(USER, [key(C, 85), lost], state, Policy(), NOW)
     assert lost.key_id not in [a.key_id for a in result.actions]
+
+
+def test_a_delivery_whose_promotion_marks_were_lost_gets_them_back_with_the_clearing() -> None:
+    # GIVEN a run that died after AWSCURRENT moved and before the promotion's TagResource:
+    # the new key is current, the mark stale, the proof and in-grace marks never written
+    pending = NOW - timedelta(minutes=20)
+    state = stored(
+        C, stored_days_ago=20 / 1440, previous=P, pending_since=pending, keys_before=frozenset({P})
+    )
+    keys = [key(P, 81), AccessKey(C, key(C, 0).status, pending + timedelta(seconds=2))]
+    # WHEN the next run plans
+    (clearing,) = plan(USER, keys, state, Policy(), NOW).actions
+    # THEN the clearing records the proof's bound for the delivered key
+    assert (clearing.kind, clearing.key_id) == (ActionKind.CLEAR_PENDING, C)
+    assert clearing.due == pending + Policy().max_run
+    after = apply(Snapshot(tuple(keys), state), clearing, NOW).state
+    assert after.verified_time(C) == pending + Policy().max_run
+    assert after.in_grace_key_id == P
+    assert after.pending_since is None
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        {"verified_key_id": C, "verified_at": NOW - timedelta(minutes=19)},  # proof recorded
+        {"keys_before": frozenset({P, C})},  # the current key existed before the mark
+        {"keys_before": None},  # a mark without the record proves nothing
+    ],
+)
+def test_a_stale_mark_is_only_cleared_when_it_did_not_lose_a_delivery(
+    marks: dict[str, object],
+) -> None:
+    pending = NOW - timedelta(minutes=20)
+    fields: dict[str, object] = {"pending_since": pending, "keys_before": frozenset({P})}
+    base = stored(C, stored_days_ago=20 / 1440, previous=P)
+    state = replace(base, **(fields | marks))  # type: ignore[arg-type]
+    keys = [key(P, 81), AccessKey(C, key(C, 0).status, pending + timedelta(seconds=2))]
+    (clearing,) = plan(USER, keys, state, Policy(), NOW).actions
+    assert (clearing.kind, clearing.key_id, clearing.due) == (ActionKind.CLEAR_PENDING, None, None)
 
 
 def test_a_foreign_key_created_long_after_a_stale_mark_is_not_mistaken_for_ours() -> None:

@@ -162,10 +162,10 @@ class SecretsManagerStore:
         """Move AWSCURRENT to the version, then write ``marks``, the version's mirror and the
         emptied in-flight mark in one TagResource. A crash before the move leaves the mark, so
         the staged key is undelivered; a crash between the move and the tag leaves a delivered
-        key with a stale mirror (readers see it is stale and read the version), no proof mark
-        (no early retirement for that key: its grace period runs in full) and a stale in-flight
-        mark the next run empties. A version that is AWSCURRENT already (a secret's first)
-        needs no move."""
+        key with a stale mirror (readers see it is stale and read the version) and a stale
+        in-flight mark; the next run empties it and writes the lost marks back (the planner's
+        CLEAR_PENDING for a delivered key). A version that is AWSCURRENT already (a secret's
+        first) needs no move."""
         stages = self._stages(user_name)
         current = next((v for v, labels in stages.items() if CURRENT in labels), None)
         doc = self._staged.get(version_id) or self._version_document(user_name, version_id)

@@ -108,6 +108,8 @@ def apply(
             return Snapshot(keys, _recorded_switch(deactivated, action, state.current_key_id))
         case ActionKind.DELETE:
             return Snapshot(tuple(k for k in keys if k.key_id != action.key_id), state)
+        case ActionKind.CLEAR_PENDING:
+            return Snapshot(keys, _cleared(snapshot, action))
         case _:
             return Snapshot(keys, _marked(state, action, now))
 
@@ -125,6 +127,19 @@ def _marked(state: StoredState, action: Action, now: datetime) -> StoredState:
             return _recorded_switch(state, action, action.key_id)
         case _:
             return replace(state, pending_since=None)
+
+
+def _cleared(snapshot: Snapshot, action: Action) -> StoredState:
+    """The stale mark emptied; with ``key_id``, the delivered key's lost promotion marks
+    restored: its proof's bound (``due``) and, for an active previous key, the in-grace mark."""
+    state = replace(snapshot.state, pending_since=None)
+    if action.key_id is None or action.due is None:
+        return state
+    state = replace(state, verified_key_id=action.key_id, verified_at=action.due)
+    previous = snapshot.key(state.previous_key_id)
+    if previous is not None and previous.active and state.in_grace_key_id is None:
+        state = replace(state, in_grace_key_id=previous.key_id)
+    return state
 
 
 def _recorded_switch(state: StoredState, action: Action, key_id: str | None) -> StoredState:

@@ -37,6 +37,7 @@ from keyturn.core.actions import Action, ActionKind, Reason, Snapshot, apply
 from keyturn.core.models import AccessKey, StoredState, User
 from keyturn.core.policy import Policy
 from keyturn.core.roles import (
+    CLOCK_SKEW,
     KeyRoles,
     Refusal,
     Retirement,
@@ -158,9 +159,35 @@ def next_step(
         kind = ActionKind.DEACTIVATE if key.active else ActionKind.DELETE
         return Action(kind, Reason.UNDELIVERED, key.key_id, "created but its secret was lost")
     if state.pending_since is not None:
-        return Action(ActionKind.CLEAR_PENDING, Reason.STALE_MARK)
+        return _clear_pending(snapshot, state.pending_since, policy)
     return _previous_step(roles, state, policy, now) or _rotation_step(
         snapshot, roles, policy, now, force=force, make_room=make_room
+    )
+
+
+def _clear_pending(snapshot: Snapshot, pending: datetime, policy: Policy) -> Action:
+    """Empty a stale in-flight mark. If its creation was delivered (the current key is the
+    key it made) but the promotion's marks were lost (a crash after the stage moved), the
+    action also records the proof's bound: every call keyturn made with that key was within
+    ``max_run`` of the mark."""
+    current = snapshot.key(snapshot.state.current_key_id)
+    before = snapshot.state.keys_before
+    delivered_unmarked = (
+        current is not None
+        and before is not None
+        and current.key_id not in before
+        and pending - CLOCK_SKEW <= current.created <= pending + policy.max_run
+        and snapshot.state.verified_time(current.key_id) is None
+    )
+    if not delivered_unmarked or current is None:
+        return Action(ActionKind.CLEAR_PENDING, Reason.STALE_MARK)
+    detail = "delivered; its proof mark recorded as the mark's time plus max_run"
+    return Action(
+        ActionKind.CLEAR_PENDING,
+        Reason.STALE_MARK,
+        current.key_id,
+        detail,
+        due=pending + policy.max_run,
     )
 
 

@@ -92,7 +92,7 @@ class Executor:
             case ActionKind.RECORD_SWITCH:
                 self._record_switch(ctx, action)
             case ActionKind.CLEAR_PENDING:
-                self._mark(ctx, Marks(clear_pending=True))
+                self._mark(ctx, _cleared_marks(ctx, action))
         return StepDone(action, action.key_id)
 
     def _create(self, ctx: Context, action: Action, staging_token: str | None) -> str:
@@ -127,7 +127,7 @@ class Executor:
             raise
         if action.key_id is not None and action.key_id in ctx.active_key_ids:
             # the hourly retirement pass lists the secrets carrying this tag; written with the
-            # proof once the stage moved (a crash between: the daily run retires the key)
+            # proof once the stage moved (after a crash between, the next run writes it back)
             marks = replace(marks, in_grace=action.key_id)
         ref = self.promoter.promote(name, delivery.token, marks)
         self._announce(ctx, delivery, ref, action.due)
@@ -243,6 +243,17 @@ def _deactivation_marks(ctx: Context, key_id: str, switch_days: float | None = N
         switch = (state.current_key_id, lead.remember(state.switch_days, switch_days))
     in_grace = state.in_grace_key_id == key_id
     return Marks(deactivated=(key_id, ctx.now), clear_in_grace=in_grace, switch=switch)
+
+
+def _cleared_marks(ctx: Context, action: Action) -> Marks:
+    """Empty a stale in-flight mark; for a delivered key whose promotion marks were lost,
+    write them again: the proof's bound and, if its predecessor is still active, in-grace."""
+    if action.key_id is None or action.due is None:
+        return Marks(clear_pending=True)
+    previous = ctx.state.previous_key_id if ctx.state else None
+    state = ctx.state or StoredState()
+    in_grace = previous if previous in ctx.active_key_ids and not state.in_grace_key_id else None
+    return Marks(clear_pending=True, verified=(action.key_id, action.due), in_grace=in_grace)
 
 
 def _deactivated_notice(ctx: Context, action: Action, two_keys_days: float | None) -> Notification:

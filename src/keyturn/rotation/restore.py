@@ -8,7 +8,8 @@ deactivated no earlier than ``grace_days`` after the restore, never past the cap
 The previous key is re-activated, its secret (still in the AWSPREVIOUS version) staged as a new
 version, proved to authenticate and promoted; the key it displaces becomes the previous key and
 is retired on the usual schedule. If anything fails, the previous key is put back as it was,
-unless AWSCURRENT already moved to it (only clearing the mark failed): then it stays current.
+unless AWSCURRENT already moved to it (only the promotion's marks failed): then it stays
+current, and the next run clears the stale mark and writes the lost proof mark.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ class Restorer:
                     reason = "another run changed the secret at the same time"
                     raise RefusedError(name, reason) from exc
                 raise
-            # Only clearing the in-flight mark failed: the restored key is AWSCURRENT and stays
-            # active; the planner clears a stale mark.
+            # Only the promotion's marks failed: the restored key is AWSCURRENT and stays active;
+            # the next run clears the stale mark and writes the proof's bound.
             log.warning("restore reported %s after AWSCURRENT moved; keeping it", exc)
             return self.secrets.locate(name)
 
