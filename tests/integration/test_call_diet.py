@@ -72,7 +72,7 @@ def test_a_lifecycle_reads_each_thing_once_and_costs_at_most_24_calls(aws: Embed
     topic = make_topic(aws)
     # WHEN the daily runs rotate, deactivate the previous key and delete it
     phases = {}
-    for day in (0, 6, 7, 14):
+    for day in range(15):  # daily runs, as scheduled; the steps are the runs that act
         done, counter = _day(aws, topic, day)
         if done:
             phases[done[0]] = counter
@@ -132,7 +132,7 @@ def test_the_scheduled_lifecycle_costs_at_most_23_calls_per_user(aws: EmbeddedAw
     per_user: Counter[str] = Counter()
     fixed = 0
     steps = []
-    for day in (0, 6, 7, 14):
+    for day in range(15):  # daily runs, as scheduled; the steps are the runs that act
         session = aws.session()
         counter = CallCounter().attach(session)
         settings = _settings(aws, topic)

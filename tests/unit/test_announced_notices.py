@@ -17,9 +17,10 @@ from keyturn.aws.events import EventBridgeNotifier
 from keyturn.aws.sns import SnsNotifier
 from keyturn.core import KeyStatus
 from keyturn.core.delivery import SecretRef
-from keyturn.errors import ConfigurationError
+from keyturn.errors import AwsError, ConfigurationError
 from keyturn.rotation import notices
 from keyturn.rotation.ports import Notification, NotificationKind
+from keyturn.rotation.rotator import Rotator
 from keyturn.settings import Settings
 from keyturn.testing import FakeAws
 
@@ -70,15 +71,19 @@ def _rotated_twice_removed(world: FakeAws) -> tuple[str, list[Notification]]:
 
 def test_the_deactivation_notice_names_the_run_of_the_deletion_it_replaces() -> None:
     world = FakeAws()
+    start = world.clock.now()
     old, sent = _rotated_twice_removed(world)
     deactivated = next(n for n in sent if n.kind is NotificationKind.DEACTIVATED)
+    # the run it names is day 14, the run that deleted the key (the loop's days 0 to 14)
+    assert deactivated.body["DeleteAt"] == (start + timedelta(days=14)).isoformat(
+        timespec="seconds"
+    )
     deleted = next(n for n in sent if n.kind is NotificationKind.DELETED)
     assert deleted.announced
     assert deleted.body["Reason"] == "restore-window-elapsed"
     assert not deactivated.announced
     assert deactivated.body["AccessKeyId"] == old
     assert "keyturn restore app" in str(deactivated.body["Restore"])
-    # the deletion came on the very run the deactivation notice named
     assert [n.kind for n in sent] == [
         NotificationKind.ROTATED,
         NotificationKind.DEACTIVATED,
@@ -102,7 +107,7 @@ def test_a_key_deactivated_outside_keyturn_is_announced_before_its_silent_deleti
     notice = world.notifier.sent[-1]
     assert notice.kind is NotificationKind.DEACTIVATED
     assert notice.body["Reason"] == "deactivated-outside-keyturn"
-    assert "deactivated outside" in notice.subject
+    assert notice.subject.endswith("is inactive")
     assert notice.body["DeleteAt"] == (world.clock.now() + timedelta(days=7)).isoformat(
         timespec="seconds"
     )
@@ -154,3 +159,87 @@ def test_with_the_reminder_it_comes_once_the_day_before() -> None:
     assert coming[0].body["DeactivateAt"] == (start + timedelta(days=7)).isoformat(
         timespec="seconds"
     )
+
+
+def _deactivated_on_day_seven(world: FakeAws) -> str:
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=81).key_id
+    rotator = world.rotator()
+    for _ in range(8):
+        rotator.run()
+        world.clock.advance(days=1)
+    assert world.notifier.sent[-1].kind is NotificationKind.DEACTIVATED
+    return old
+
+
+def test_a_deletion_later_than_announced_is_mailed() -> None:
+    # GIVEN the deactivation notice named day 14, and the runs of days 14 and 15 never came
+    world = FakeAws()
+    old = _deactivated_on_day_seven(world)
+    world.clock.advance(days=8)  # day 16
+    # WHEN the next run deletes the key
+    world.rotator().run()
+    # THEN the deletion is news: it is mailed
+    assert old not in world.key_ids("app")
+    deleted = world.notifier.sent[-1]
+    assert deleted.kind is NotificationKind.DELETED
+    assert not deleted.announced
+
+
+def test_a_deletion_an_older_keyturn_recorded_without_telling_is_mailed() -> None:
+    # GIVEN a deactivation mark in the older format, which did not say a notice went out
+    world = FakeAws()
+    old = _deactivated_on_day_seven(world)
+    tags = world.secrets.secrets["app"].tags
+    tags["keyturn:deactivated"] = tags["keyturn:deactivated"].removeprefix("told:")
+    world.clock.advance(days=6)  # day 14, the run the notice would have named
+    world.rotator().run()
+    assert old not in world.key_ids("app")
+    assert not world.notifier.sent[-1].announced
+
+
+@dataclass
+class FailingOnce:
+    """A notifier whose first ``deactivated`` notice fails (SNS throttled past its retries)."""
+
+    inner: Any
+    failed: bool = False
+
+    def publish(self, notification: Notification) -> None:
+        if notification.kind is NotificationKind.DEACTIVATED and not self.failed:
+            self.failed = True
+            raise AwsError("Publish", "Throttling", "rate exceeded")
+        self.inner.publish(notification)
+
+
+def test_a_deactivation_notice_that_failed_is_sent_again_before_any_silent_deletion() -> None:
+    # GIVEN the grace period's end, and SNS failing the deactivation notice once
+    world = FakeAws()
+    world.iam.add_user("app")
+    old = world.iam.add_key("app", age_days=81).key_id
+    world.rotator().run()
+    world.clock.advance(days=7)
+    flaky = Rotator(
+        world.iam,
+        world.iam,
+        world.secrets,
+        FailingOnce(world.notifier),
+        world.clock,
+        world.settings,
+    )
+    flaky.run()
+    # THEN the key is inactive but not recorded as told
+    assert world.iam.keys["app"][0].status is KeyStatus.INACTIVE
+    state = world.secrets.read_state("app")
+    assert state is not None
+    assert state.deactivated_time(old) is None
+    # WHEN the next run comes, it tells (and records); the deletion that run named is silent
+    world.clock.advance(days=1)
+    world.rotator().run()
+    told = world.notifier.sent[-1]
+    assert told.kind is NotificationKind.DEACTIVATED
+    world.clock.advance(days=7)
+    world.rotator().run()
+    assert old not in world.key_ids("app")
+    assert world.notifier.sent[-1].kind is NotificationKind.DELETED
+    assert world.notifier.sent[-1].announced

@@ -35,8 +35,19 @@ def test_document_round_trips_into_state() -> None:
         delete_after_days=7,
         deactivated_key_id="AKIAOLDOLDOLDOLDOLD1",
         deactivated_at=NOW,
+        deactivation_told=True,
         warned_key_id="AKIAOLDOLDOLDOLDOLD1",
     )
+
+
+def test_a_deactivation_mark_says_whether_its_notice_went_out() -> None:
+    stamp = f"AKIAOLDOLDOLDOLDOLD1@{NOW.isoformat()}"
+    tags = state_codec.mark_tags(Marks(deactivated=("AKIAOLDOLDOLDOLDOLD1", NOW)))
+    assert tags["keyturn:deactivated"] == f"told:{stamp}"
+    older = state_codec.state_from(None, {"keyturn:deactivated": stamp})  # an older keyturn's
+    assert older is not None
+    assert older.deactivated_time("AKIAOLDOLDOLDOLDOLD1") == NOW
+    assert not older.deactivation_told
 
 
 def test_a_secret_with_nothing_stored_has_no_state() -> None:

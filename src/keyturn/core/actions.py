@@ -155,4 +155,10 @@ def _with_status(key: AccessKey, key_id: str | None, status: KeyStatus) -> Acces
 
 def _recorded_deactivation(state: StoredState, key_id: str | None, now: datetime) -> StoredState:
     in_grace = None if state.in_grace_key_id == key_id else state.in_grace_key_id
-    return replace(state, deactivated_key_id=key_id, deactivated_at=now, in_grace_key_id=in_grace)
+    return replace(
+        state,
+        deactivated_key_id=key_id,
+        deactivated_at=now,
+        deactivation_told=True,
+        in_grace_key_id=in_grace,
+    )

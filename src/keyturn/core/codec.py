@@ -30,6 +30,11 @@ no stage has to move. The scheduled run's in-flight index lists only values star
 keyturn's ``TIME@KEY_ID,...`` or bare ``TIME`` is read too, but not listed."""
 PENDING_PREFIX = "since:"
 TAG_DEACTIVATED = "keyturn:deactivated"
+"""``told:KEY_ID@TIME``: keyturn deactivated that key, or saw it inactive, at TIME, and its
+``deactivated`` notice (naming the run of its deletion) went out first. A bare
+``KEY_ID@TIME`` (an older keyturn, which did not always tell) is read too: that key's
+deletion is mailed."""
+TOLD_PREFIX = "told:"
 TAG_WARNED = "keyturn:warned"
 TAG_VERIFIED = "keyturn:verified"
 TAG_POSTPONED = "keyturn:postponed"
@@ -117,7 +122,8 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         ConfigurationError: a tag or a field holds a value keyturn cannot use; the message
             names it (never a secret).
     """
-    deactivated_key, deactivated_at = _split_stamp(tags, TAG_DEACTIVATED)
+    told = tags.get(TAG_DEACTIVATED, "").startswith(TOLD_PREFIX)
+    deactivated_key, deactivated_at = _split_stamp(tags, TAG_DEACTIVATED, prefix=TOLD_PREFIX)
     verified_key, verified_at = _split_stamp(tags, TAG_VERIFIED)
     postponed_key, postponed_at = _split_stamp(tags, TAG_POSTPONED)
     restored_key, restored_at = _split_stamp(tags, TAG_RESTORED)
@@ -139,6 +145,7 @@ def state_from(doc: Mapping[str, Any] | None, tags: Mapping[str, str]) -> Stored
         keys_before=keys_before,
         deactivated_key_id=deactivated_key,
         deactivated_at=deactivated_at,
+        deactivation_told=told and deactivated_key is not None,
         warned_key_id=_key_id(tags.get(TAG_WARNED) or None, f"tag {TAG_WARNED}"),
         verified_key_id=verified_key,
         verified_at=verified_at,
@@ -237,8 +244,10 @@ def mark_tags(marks: Marks) -> dict[str, str]:
         to_set[TAG_PENDING_SINCE] = in_flight_value(marks.pending_since, marks.keys_before)
     if marks.clear_pending:
         to_set[TAG_PENDING_SINCE] = ""  # emptied, not removed: rides along in one TagResource
+    if marks.deactivated is not None:
+        key_id, when = marks.deactivated
+        to_set[TAG_DEACTIVATED] = f"{TOLD_PREFIX}{key_id}@{when.isoformat()}"
     stamps = (
-        (TAG_DEACTIVATED, marks.deactivated),
         (TAG_VERIFIED, marks.verified),
         (TAG_POSTPONED, marks.postponed),
         (TAG_RESTORED, marks.restored),
@@ -333,11 +342,13 @@ def _switch_days(raw: str | None) -> tuple[str | None, tuple[float, ...]]:
     return _key_id(key_id, f"tag {TAG_SWITCH_DAYS}"), days
 
 
-def _split_stamp(tags: Mapping[str, str], tag: str) -> tuple[str | None, datetime | None]:
+def _split_stamp(
+    tags: Mapping[str, str], tag: str, *, prefix: str = ""
+) -> tuple[str | None, datetime | None]:
     raw = tags.get(tag)
     if raw is None or raw == "":
         return None, None
-    key_id, sep, when = raw.partition("@")
+    key_id, sep, when = raw.removeprefix(prefix).partition("@") if prefix else raw.partition("@")
     if not sep:
         raise ConfigurationError(f"tag {tag} must be KEY_ID@TIME, not {_shown(raw)}")
     return _key_id(key_id, f"tag {tag}"), _time(when, f"tag {tag}")

@@ -78,6 +78,7 @@ class Marks:
     """With ``pending_since``: the ids of the user's keys before the creation."""
     clear_pending: bool = False
     deactivated: tuple[str, datetime] | None = None
+    """Written after its ``deactivated`` notice went out (a ``told:`` mark)."""
     warned_key_id: str | None = None
     verified: tuple[str, datetime] | None = None
     postponed: tuple[str, datetime] | None = None

@@ -102,6 +102,9 @@ class StoredState:
             them and created after the mark can be keyturn's undelivered key. None for a mark
             without the record (then no key counts as undelivered).
         deactivated_key_id / deactivated_at: when keyturn saw that key become inactive.
+        deactivation_told: the ``deactivated`` notice naming the run of that key's deletion
+            went out (a ``told:`` mark, written after the notice): that deletion is not
+            mailed again.
         warned_key_id: key for which "deactivation coming" was already sent.
         verified_key_id / verified_at: the key keyturn last proved with ``GetCallerIdentity``,
             and when the proof ended (its own calls count as use of that key).
@@ -129,6 +132,7 @@ class StoredState:
     keys_before: frozenset[str] | None = None
     deactivated_key_id: str | None = None
     deactivated_at: datetime | None = None
+    deactivation_told: bool = False
     warned_key_id: str | None = None
     verified_key_id: str | None = None
     verified_at: datetime | None = None

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from keyturn.core.actions import ActionKind, Snapshot
 from keyturn.core.deadlines import RunClock
-from keyturn.core.models import AccessKey, mask_key_id
+from keyturn.core.models import AccessKey, StoredState, mask_key_id
 from keyturn.core.policy import Policy
 from keyturn.core.roles import (
     KeyRoles,
@@ -123,3 +123,15 @@ def _earliest(snapshot: Snapshot) -> datetime | None:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def deletion_announced(state: StoredState, key_id: str, policy: Policy, now: datetime) -> bool:
+    """True if deleting ``key_id`` at ``now`` is what its ``deactivated`` notice announced:
+    the notice went out (a ``told:`` mark) and this is the run it named. A deletion on any
+    other run (runs were missed, the schedule changed) is news."""
+    deactivated = state.deactivated_time(key_id)
+    if deactivated is None or not state.deactivation_told:
+        return False
+    end = deactivated + timedelta(days=delete_after_days(state, policy))
+    named = policy.clock.run_after_wait(end, deactivated)
+    return abs(now - named) <= policy.clock.tolerance

@@ -8,13 +8,16 @@ planner recognises and repairs on the next run:
   :mod:`keyturn.rotation.promotion`. If staging fails, the store is read back; only if the key
   did not land is it removed at once. A key that never authenticates is removed and reported. A
   crash in between leaves an undelivered key that the next run removes.
-* DEACTIVATE changes IAM first, then records the time (a missing record is repaired).
+* DEACTIVATE changes IAM first, then notifies, then records the time (a missing record is
+  repaired, with the notice again).
 * WARN, POSTPONE and RECORD_DEACTIVATION notify first, then record (a crash repeats the notice
   rather than lose it).
 
 Every deactivation is announced with the run that deletes the key (``deactivated``'s
-``DeleteAt``), so that deletion is not mailed again: its ``deleted`` notice is ``announced``
-(EventBridge and the audit log still have it). Other deletions are mailed.
+``DeleteAt``), and its record says so (``told:``). A deletion on exactly that run is not mailed
+again: its ``deleted`` notice is ``announced`` (EventBridge and the audit log still have it).
+Every other deletion is mailed: an undelivered key's, a make-room one, a late one, one whose
+deactivation an older keyturn recorded without telling.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from keyturn.core.delivery import Delivery, Marks, SecretRef, StoredKey
 from keyturn.core.models import KeyStatus, StoredState, User
 from keyturn.core.policy import TAG_OWNER, Policy
 from keyturn.core.roles import delete_after_days
+from keyturn.core.schedule import deletion_announced
 from keyturn.errors import (
     AwsError,
     ConcurrentDeliveryError,
@@ -179,10 +183,12 @@ class Executor:
         self.keys.set_key_status(ctx.user.name, key_id, KeyStatus.INACTIVE)
         if action.reason is Reason.UNDELIVERED:
             return None
-        self._mark(ctx, _deactivation_marks(ctx, key_id, action.switch_days))
         state = ctx.state or StoredState()
         days = usage.two_keys_days(state, ctx.now) if key_id == state.previous_key_id else None
+        # notice first: a crash before the record repeats it (RECORD_DEACTIVATION), never
+        # leaves a deletion announced that nobody was told of
         self.notifier.publish(_deactivated_notice(ctx, action, days))
+        self._mark(ctx, _deactivation_marks(ctx, key_id, action.switch_days))
         return days
 
     def _record_deactivation(self, ctx: Context, action: Action) -> None:
@@ -195,7 +201,10 @@ class Executor:
         if action.reason is Reason.UNDELIVERED:
             self.promoter.discard_stage(ctx.user.name, key_id)
         self.keys.delete_key(ctx.user.name, key_id)
-        announced = action.reason is Reason.RESTORE_WINDOW_ELAPSED
+        state = ctx.state or StoredState()
+        announced = action.reason is Reason.RESTORE_WINDOW_ELAPSED and deletion_announced(
+            state, key_id, ctx.policy, ctx.now
+        )
         message = notices.deleted(
             ctx.user.name, key_id, action.reason.value, ctx.secret, announced=announced
         )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from keyturn.core.actions import Action
+from keyturn.core.actions import Action, Reason
 from keyturn.core.deadlines import RunClock
 from keyturn.core.delivery import SecretRef
 from keyturn.core.models import AccessKey, NewKey, StoredState, mask_key_id
@@ -85,15 +85,15 @@ def deactivated(  # noqa: PLR0913 - a message's fields, all keyword after the fi
     two_keys_days: float | None = None,
     owner: str | None = None,
 ) -> Notification:
-    forced = reason == "max-active-days-reached"
+    forced = reason == Reason.MAX_AGE_ENFORCED.value
     verb = "deactivated (still in use, max age reached)" if forced else "deactivated"
     subject = f"keyturn: {verb} {user_name}'s old key {mask_key_id(key_id)}"
-    if reason == "deactivated-outside-keyturn":
-        subject = f"keyturn: {user_name}'s old key {mask_key_id(key_id)} was deactivated outside"
+    if reason == Reason.DEACTIVATED_OUTSIDE.value:
+        subject = f"keyturn: {user_name}'s old key {mask_key_id(key_id)} is inactive"
     body: dict[str, object] = {
         "AccessKeyId": key_id,
         "DeleteAt": _iso(delete_at),
-        "Restore": f"keyturn restore {user_name} (until DeleteAt; no message follows the deletion)",
+        "Restore": f"keyturn restore {user_name}",
     }
     if reason:
         body["Reason"] = reason
