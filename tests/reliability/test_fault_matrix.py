@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from moto.iam.models import AccessKeyLastUsed, iam_backends
 
 from keyturn.aws.session import RETRY_CONFIG
-from keyturn.emulator import EmbeddedAws
+from keyturn.emulator import ACCOUNT_ID, EmbeddedAws
 from keyturn.errors import KeyturnError, RefusedError
 from keyturn.rotation.results import RunResult, Status
 from keyturn.settings import Settings
@@ -160,26 +161,24 @@ def test_every_fault_is_survived(
     assert not failed, "\n".join(f"{r.kind} at {r.call}: {r.problems}" for r in failed)
 
 
-def test_the_warn_scenario_sends_and_marks_the_reminder(aws: EmbeddedAws) -> None:
-    # the reminder is opt-in: the world turns it on, so its step is faulted like the others
-    (warn,) = [s for s in SCENARIOS if s.name == "in grace: warn"]
-    calls = clean_calls(aws, warn)
-    assert any(c.endswith("Publish") for c in calls), calls
-    assert any(c.endswith("TagResource") for c in calls), calls
-
-
-def _due_again(world: World) -> None:
-    """keyturn rotated the user once; that key is due again (a later rotation stages)."""
-    world.add_user()
-    world.rotator(prove=False).run()
-    (first,) = world.access_keys()
-    world.aws.backdate_key(USER, first, 81)
+def test_the_reminder_scenario_sends_and_marks_the_reminder(aws: EmbeddedAws) -> None:
+    # the reminder is opt-in: its scenario turns it on, so its step is faulted like the others
+    (warn,) = [s for s in SCENARIOS if s.name.startswith("in grace: remind")]
+    world = prepared(aws, warn)
+    current = world.secret_doc("AWSCURRENT")
+    assert current is not None
+    (previous,) = [k for k in world.access_keys() if k != current["AccessKeyId"]]
+    result = warn.operation(world, world.rotator())
+    assert isinstance(result, RunResult)
+    (user,) = result.users
+    assert [d.action.kind.value for d in user.done] == ["warn"]
+    assert world.secret_tags()["keyturn:warned"] == previous
 
 
 def test_a_crash_right_after_the_stage_moves_is_healed_by_the_next_run(aws: EmbeddedAws) -> None:
     # GIVEN a later rotation that crashes right after UpdateSecretVersionStage succeeded,
     # before the promotion's one TagResource
-    later = Scenario("later rotation", _due_again, timedelta(0), lambda _w, r: r.run())
+    (later,) = [s for s in SCENARIOS if s.name == "later rotation"]
     index = clean_calls(aws, later).index("secrets-manager:UpdateSecretVersionStage")
     world = prepared(aws, later)
     (old,) = world.access_keys()
@@ -196,16 +195,34 @@ def test_a_crash_right_after_the_stage_moves_is_healed_by_the_next_run(aws: Embe
     world.at(RECOVERY_DELAY)
     world.rotator().run()
     # THEN the key stays delivered, the mark is emptied, the mirror names AWSCURRENT, and the
-    # previous key keeps its grace period (no proof mark: no early retirement)
+    # lost promotion marks are back: the proof's bound and the in-grace mark
     tags = world.secret_tags()
     assert world.secret_doc("AWSCURRENT") == current
     assert tags["keyturn:pending-since"] == ""
     assert new in tags["keyturn:current"]
+    assert tags["keyturn:verified"].startswith(f"{new}@")
+    assert tags["keyturn:in-grace"] == f"grace:{old}"
     assert {k: f.status for k, f in world.access_keys().items()} == {
         old: "Active",
         new: "Active",
     }
     assert not world.violations(frozenset({old}))
+    # AND once the consumer uses the new key, the old one is retired early, as without a crash
+    world.at(timedelta(days=1))
+    _use(new, world.clock.now())
+    world.at(timedelta(days=2))
+    (user,) = world.rotator().run().users
+    assert [(d.action.kind.value, d.action.reason.value) for d in user.done] == [
+        ("deactivate", "consumer-switched")
+    ]
+
+
+def _use(key_id: str, when: datetime) -> None:
+    """IAM's record of a signed call with ``key_id`` at ``when`` (moto's backend, naive UTC)."""
+    keys = iam_backends[ACCOUNT_ID]["global"].users[USER].access_keys
+    (key,) = [k for k in keys if k.access_key_id == key_id]
+    naive = when.astimezone(UTC).replace(tzinfo=None)
+    key.last_used = AccessKeyLastUsed(timestamp=naive, service="sts", region="us-east-1")
 
 
 def report_matrix() -> None:

@@ -19,7 +19,7 @@ from keyturn.rotation.rotator import Rotator
 
 from .conftest import report
 from .live import authenticates
-from .world import USER, KeyFacts, World
+from .world import REMINDER, USER, KeyFacts, World
 
 Phase = tuple[str, timedelta, Callable[[Rotator], object]]
 PHASES: tuple[Phase, ...] = (
@@ -36,7 +36,7 @@ PHASES: tuple[Phase, ...] = (
 
 
 def test_current_key_works_and_retired_keys_fail_after_every_phase(aws: EmbeddedAws) -> None:
-    world = World(aws)
+    world = World(aws, reminder=REMINDER)  # its phases include the opt-in reminder
     world.add_user()
     ever: dict[str, str] = {}
     tally: Counter[str] = Counter()

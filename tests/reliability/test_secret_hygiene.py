@@ -26,7 +26,7 @@ from keyturn.wiring import build_rotator
 from tests import secret_hygiene
 
 from .conftest import report
-from .world import USER, World, client, fresh_session, in_grace
+from .world import USER, World, client, fresh_session, in_grace_reminded
 
 SDK_LOGGERS = ("botocore", "botocore.parsers", "botocore.endpoint", "boto3", "urllib3")
 
@@ -49,8 +49,9 @@ def sdk_at_debug() -> Iterator[None]:
 
 
 def lifecycle(world: World) -> None:
-    """Create, rotate, warn, deactivate, restore, deactivate again, delete and rotate."""
-    in_grace(world)
+    """Create, rotate, remind (opt-in), deactivate, restore, deactivate again, delete and
+    rotate."""
+    in_grace_reminded(world)
     steps = [
         (timedelta(days=6, hours=12), "run"),
         (timedelta(days=7, minutes=1), "run"),

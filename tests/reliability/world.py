@@ -125,15 +125,15 @@ class World:
     clock: OffsetClock = field(default_factory=OffsetClock)
     topic_arn: str = ""
     delete_foreign_keys: bool = False
+    reminder: timedelta = timedelta(0)
+    """``KEYTURN_WARN_BEFORE_DAYS``: off, the stack's default, unless a test needs its step."""
 
     def __post_init__(self) -> None:
         self.topic_arn = client(self.aws, "sns").create_topic(Name="keyturn")["TopicArn"]
         ACTIVE.clock = self.clock
 
     def settings(self) -> Settings:
-        # the opt-in reminder on (KEYTURN_WARN_BEFORE_DAYS=1), so the "in grace: warn" steps
-        # fault and check its calls too
-        policy = Policy(delete_foreign_keys=self.delete_foreign_keys, warn_before=REMINDER)
+        policy = Policy(delete_foreign_keys=self.delete_foreign_keys, warn_before=self.reminder)
         return Settings(
             scope=Scope(manage_tagged=True),  # the world tags its users keyturn:managed
             policy=policy,
@@ -283,6 +283,21 @@ def in_grace(world: World) -> None:
     world.rotator(prove=False).run()
 
 
+def in_grace_reminded(world: World) -> None:
+    """:func:`in_grace` with the opt-in reminder a day before deactivation turned on."""
+    world.reminder = REMINDER
+    in_grace(world)
+
+
+def due_again(world: World) -> None:
+    """keyturn rotated the user once; that key is due again (a later rotation stages its
+    version, then moves AWSCURRENT)."""
+    world.add_user()
+    world.rotator(prove=False).run()
+    (first,) = world.access_keys()
+    world.aws.backdate_key(USER, first, 81)
+
+
 def after_deactivation(world: World) -> None:
     """The previous key was deactivated when its grace ended; it can still be restored."""
     in_grace(world)
@@ -337,7 +352,8 @@ SCENARIOS = (
     Scenario("one key: scheduled rotation", one_key, timedelta(0), run),
     Scenario("one key: on-demand rotate", one_key, timedelta(0), rotate),
     Scenario("two keys: make room, rotate", two_keys, timedelta(0), run),
-    Scenario("in grace: warn", in_grace, timedelta(days=6, hours=12), run),
+    Scenario("later rotation", due_again, timedelta(0), run),
+    Scenario("in grace: remind (opt-in)", in_grace_reminded, timedelta(days=6, hours=12), run),
     Scenario("in grace: deactivate", in_grace, timedelta(days=7, minutes=1), run),
     Scenario("in grace: restore", in_grace, timedelta(days=3), restore),
     Scenario("after deactivation: delete", after_deactivation, timedelta(days=14, minutes=2), run),
