@@ -223,7 +223,9 @@ def _policy_from_env(environ: Mapping[str, str]) -> Policy:
         enforce_max_age=_flag(environ, ENV_ENFORCE_MAX_AGE, default=defaults.enforce_max_age),
         early_retire=_flag(environ, ENV_EARLY_RETIRE, default=defaults.early_retire),
         min_grace_days=_days(environ, ENV_MIN_GRACE_DAYS, defaults.min_grace_days, 0),
-        warn_before=timedelta(days=_days(environ, ENV_WARN_BEFORE_DAYS, 0, 0)),
+        warn_before=timedelta(
+            days=_days(environ, ENV_WARN_BEFORE_DAYS, defaults.warn_before.days, 0)
+        ),
         lead_time=_flag(environ, ENV_LEAD_TIME, default=defaults.lead_time),
         lead_floor_days=_days(environ, ENV_LEAD_FLOOR_DAYS, defaults.lead_floor_days, 1),
         lead_margin_days=_days(environ, ENV_LEAD_MARGIN_DAYS, defaults.lead_margin_days, 0),

@@ -27,7 +27,7 @@ ManagedUser = tuple[User, Iterable[AccessKey], StoredState | None, Policy]
 
 DAY = timedelta(days=1)
 MAX_RUNS = 32
-"""Runs followed per user; a handful reach a steady state (rotate, warn, deactivate)."""
+"""Runs followed per user; a handful reach a steady state (rotate, deactivate, delete)."""
 
 
 @dataclass(frozen=True)

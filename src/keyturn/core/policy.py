@@ -57,8 +57,9 @@ class Policy:
         delete_foreign_keys: allow deleting inactive keys keyturn did not create, to make room.
         max_run: longest possible run; a creation in flight for longer has crashed.
         force_cooldown: an on-demand rotation within this time of the last one creates nothing.
-        warn_before: how long before a grace period's end the "deactivation coming" reminder
-            goes out; zero (the default) sends none. The rotation notice already names the run
+        warn_before: how long before the previous key's deactivation (its grace period's end,
+            or its cap) the "deactivation coming" reminder goes out; zero (the default) sends
+            none. The rotation notice already names the run
             that deactivates the replaced key, and a key still in use is postponed, not cut
             off, so the reminder is opt-in (``KEYTURN_WARN_BEFORE_DAYS``): it costs two calls
             (the notice and its once-only mark) per rotation.
