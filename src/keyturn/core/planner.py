@@ -37,13 +37,13 @@ from keyturn.core.actions import Action, ActionKind, Reason, Snapshot, apply
 from keyturn.core.models import AccessKey, StoredState, User
 from keyturn.core.policy import Policy
 from keyturn.core.roles import (
-    CLOCK_SKEW,
     KeyRoles,
     Refusal,
     Retirement,
     classify,
     delete_after_days,
     incumbent_key,
+    made_under_mark,
     retirement,
     rotation_due,
 )
@@ -170,16 +170,12 @@ def _clear_pending(snapshot: Snapshot, pending: datetime, policy: Policy) -> Act
     key it made) but the promotion's marks were lost (a crash after the stage moved), the
     action also records the proof's bound: every call keyturn made with that key was within
     ``max_run`` of the mark."""
-    current = snapshot.key(snapshot.state.current_key_id)
-    before = snapshot.state.keys_before
-    delivered_unmarked = (
-        current is not None
-        and before is not None
-        and current.key_id not in before
-        and pending - CLOCK_SKEW <= current.created <= pending + policy.max_run
-        and snapshot.state.verified_time(current.key_id) is None
-    )
-    if not delivered_unmarked or current is None:
+    state, current = snapshot.state, snapshot.key(snapshot.state.current_key_id)
+    if (
+        current is None
+        or not made_under_mark(current, state, policy.max_run)
+        or state.verified_time(current.key_id) is not None
+    ):
         return Action(ActionKind.CLEAR_PENDING, Reason.STALE_MARK)
     detail = "delivered; its proof mark recorded as the mark's time plus max_run"
     return Action(

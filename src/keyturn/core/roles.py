@@ -41,15 +41,7 @@ def classify(snapshot: Snapshot, max_run: timedelta = DEFAULT_MAX_RUN) -> KeyRol
     state = snapshot.state
     known = {state.current_key_id, state.previous_key_id}
     unknown = [k for k in snapshot.keys if k.key_id not in known]
-    pending, before = state.pending_since, state.keys_before
-    ours = tuple(
-        k
-        for k in unknown
-        if pending is not None
-        and before is not None
-        and k.key_id not in before
-        and pending - CLOCK_SKEW <= k.created <= pending + max_run
-    )
+    ours = tuple(k for k in unknown if made_under_mark(k, state, max_run))
     return KeyRoles(
         current=snapshot.key(state.current_key_id),
         previous=(
@@ -59,6 +51,19 @@ def classify(snapshot: Snapshot, max_run: timedelta = DEFAULT_MAX_RUN) -> KeyRol
         ),
         undelivered=ours,
         foreign=tuple(k for k in unknown if k not in ours),
+    )
+
+
+def made_under_mark(key: AccessKey, state: StoredState, max_run: timedelta) -> bool:
+    """True if ``key`` is the one the in-flight mark's creation made: absent from the keys the
+    mark recorded, and created within ``max_run`` after it. A mark that recorded no keys
+    proves nothing."""
+    pending, before = state.pending_since, state.keys_before
+    return (
+        pending is not None
+        and before is not None
+        and key.key_id not in before
+        and pending - CLOCK_SKEW <= key.created <= pending + max_run
     )
 
 
