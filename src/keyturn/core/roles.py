@@ -177,3 +177,12 @@ def delete_after_days(state: StoredState, policy: Policy) -> int:
         if state.delete_after_days is not None
         else (policy.delete_after_days)
     )
+
+
+def deletion_run(
+    state: StoredState, policy: Policy, deactivated: datetime, now: datetime
+) -> datetime:
+    """The run (``now``, ``now + run_interval``, ...) that deletes a previous key deactivated
+    at ``deactivated``: the first at or after its restore window."""
+    end = deactivated + timedelta(days=delete_after_days(state, policy))
+    return policy.clock.run_after_wait(end, now)

@@ -8,13 +8,13 @@ previous key to finish its lifecycle. A refusal says which key fills the slot an
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from keyturn.core import usage
 from keyturn.core.actions import Action, ActionKind, Reason, Snapshot
 from keyturn.core.models import AccessKey, StoredState, mask_key_id
 from keyturn.core.policy import Policy
-from keyturn.core.roles import KeyRoles, Refusal, delete_after_days, retirement
+from keyturn.core.roles import KeyRoles, Refusal, deletion_run, retirement
 
 
 def free_slot(
@@ -47,8 +47,7 @@ def _no_room_reason(
         return f"two active keys; keyturn never deletes an active key ({shown}) to make room"
     if roles.previous is not None and other.key_id == roles.previous.key_id:
         deactivated = state.deactivated_time(other.key_id) or now
-        end = deactivated + timedelta(days=delete_after_days(state, policy))
-        until = policy.clock.run_after_wait(end, now)
+        until = deletion_run(state, policy, deactivated, now)
         return f"previous key {shown} can still be restored until {_iso(until)}"
     return (
         f"inactive key {shown} was not created by keyturn; delete it or set "

@@ -13,6 +13,7 @@ from keyturn.core.roles import (
     KeyRoles,
     classify,
     delete_after_days,
+    deletion_run,
     incumbent_key,
     retirement,
     rotation_due,
@@ -132,6 +133,5 @@ def deletion_announced(state: StoredState, key_id: str, policy: Policy, now: dat
     deactivated = state.deactivated_time(key_id)
     if deactivated is None or not state.deactivation_told:
         return False
-    end = deactivated + timedelta(days=delete_after_days(state, policy))
-    named = policy.clock.run_after_wait(end, deactivated)
+    named = deletion_run(state, policy, deactivated, deactivated)
     return abs(now - named) <= policy.clock.tolerance

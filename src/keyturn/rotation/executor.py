@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from keyturn.core import lead, usage
 from keyturn.core.actions import Action, ActionKind, Reason
@@ -32,7 +32,7 @@ from keyturn.core.codec import delivery_token
 from keyturn.core.delivery import Delivery, Marks, SecretRef, StoredKey
 from keyturn.core.models import KeyStatus, StoredState, User
 from keyturn.core.policy import TAG_OWNER, Policy
-from keyturn.core.roles import delete_after_days
+from keyturn.core.roles import deletion_run
 from keyturn.core.schedule import deletion_announced
 from keyturn.errors import (
     AwsError,
@@ -267,11 +267,11 @@ def _cleared_marks(ctx: Context, action: Action) -> Marks:
 
 def _deactivated_notice(ctx: Context, action: Action, two_keys_days: float | None) -> Notification:
     """The ``deactivated`` notice, with the run that deletes the key (its only announcement)."""
-    end = ctx.now + timedelta(days=delete_after_days(ctx.state or StoredState(), ctx.policy))
+    state = ctx.state or StoredState()
     return notices.deactivated(
         ctx.user.name,
         _key(action),
-        ctx.policy.clock.run_after_wait(end, ctx.now),
+        deletion_run(state, ctx.policy, ctx.now, ctx.now),
         ctx.secret,
         reason=action.reason.value,
         two_keys_days=two_keys_days,
