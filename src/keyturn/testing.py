@@ -440,6 +440,19 @@ class FakeAws:
             self.iam, self.iam, self.secrets, self.notifier, self.clock, settings or self.settings
         )
 
+    def add_due_user(self, name: str = "app") -> str:
+        """A user with one key 81 days old: due, and far enough from the 90-day cap that a
+        whole 7-day grace period fits. Returns the key's id."""
+        self.iam.add_user(name)
+        return self.iam.add_key(name, age_days=81).key_id
+
+    def run_daily(self, runs: int, rotator: Rotator | None = None) -> None:
+        """``runs`` daily runs, a day apart, starting now (the clock ends a day after the last)."""
+        rotator = rotator or self.rotator()
+        for _ in range(runs):
+            rotator.run()
+            self.clock.advance(days=1)
+
     def key_ids(self, user: str) -> list[str]:
         return [k.key_id for k in self.iam.keys[user]]
 

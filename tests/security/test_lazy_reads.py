@@ -14,8 +14,7 @@ from keyturn.testing import FakeAws
 def test_the_old_keys_use_is_read_before_an_early_retirement() -> None:
     # GIVEN a rotated user whose old key a second consumer still uses
     aws = FakeAws()
-    aws.iam.add_user("app")
-    old = aws.iam.add_key("app", age_days=81).key_id
+    old = aws.add_due_user()
     aws.rotator().run()
     new = aws.current("app")
     assert new is not None

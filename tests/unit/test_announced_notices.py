@@ -59,12 +59,8 @@ def test_sns_mails_only_what_was_not_announced(announced: bool, mailed: int) -> 
 
 def _rotated_twice_removed(world: FakeAws) -> tuple[str, list[Notification]]:
     """A user rotated, its old key deactivated on schedule and then deleted."""
-    world.iam.add_user("app")
-    old = world.iam.add_key("app", age_days=81).key_id
-    rotator = world.rotator()
-    for _ in range(15):
-        rotator.run()
-        world.clock.advance(days=1)
+    old = world.add_due_user()
+    world.run_daily(15)
     assert old not in world.key_ids("app")
     return old, world.notifier.sent
 
@@ -94,8 +90,7 @@ def test_the_deactivation_notice_names_the_run_of_the_deletion_it_replaces() -> 
 def test_a_key_deactivated_outside_keyturn_is_announced_before_its_silent_deletion() -> None:
     # GIVEN a rotated user whose old key someone deactivates by hand during the grace period
     world = FakeAws()
-    world.iam.add_user("app")
-    old = world.iam.add_key("app", age_days=81).key_id
+    old = world.add_due_user()
     rotator = world.rotator()
     rotator.run()
     world.iam.set_key_status("app", old, KeyStatus.INACTIVE)
@@ -162,12 +157,8 @@ def test_with_the_reminder_it_comes_once_the_day_before() -> None:
 
 
 def _deactivated_on_day_seven(world: FakeAws) -> str:
-    world.iam.add_user("app")
-    old = world.iam.add_key("app", age_days=81).key_id
-    rotator = world.rotator()
-    for _ in range(8):
-        rotator.run()
-        world.clock.advance(days=1)
+    old = world.add_due_user()
+    world.run_daily(8)
     assert world.notifier.sent[-1].kind is NotificationKind.DEACTIVATED
     return old
 
@@ -215,8 +206,7 @@ class FailingOnce:
 def test_a_deactivation_notice_that_failed_is_sent_again_before_any_silent_deletion() -> None:
     # GIVEN the grace period's end, and SNS failing the deactivation notice once
     world = FakeAws()
-    world.iam.add_user("app")
-    old = world.iam.add_key("app", age_days=81).key_id
+    old = world.add_due_user()
     world.rotator().run()
     world.clock.advance(days=7)
     flaky = Rotator(

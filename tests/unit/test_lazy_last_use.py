@@ -25,8 +25,7 @@ def _run(aws: FakeAws) -> tuple[list[ActionKind], list[str]]:
 def test_a_lifecycle_reads_the_last_use_only_where_a_decision_reads_it() -> None:
     # GIVEN a user with one key due, whose consumer never moves to the new key
     aws = FakeAws()
-    aws.iam.add_user("app")
-    old = aws.iam.add_key("app", age_days=81).key_id
+    old = aws.add_due_user()
     # WHEN the daily runs rotate, warn, deactivate and delete
     rotate, rotate_reads = _run(aws)
     new = aws.current("app")
@@ -53,8 +52,7 @@ def test_a_lifecycle_reads_the_last_use_only_where_a_decision_reads_it() -> None
 def test_the_previous_keys_use_is_read_once_the_new_key_shows_use() -> None:
     # GIVEN a rotated user whose consumer moved to the new key two days later
     aws = FakeAws()
-    aws.iam.add_user("app")
-    old = aws.iam.add_key("app", age_days=81).key_id
+    old = aws.add_due_user()
     _run(aws)
     new = aws.current("app")
     assert new is not None
@@ -74,8 +72,7 @@ def test_the_previous_keys_use_is_read_once_the_new_key_shows_use() -> None:
 
 def test_the_hourly_pass_reads_the_previous_key_only_after_a_switch() -> None:
     aws = FakeAws()
-    aws.iam.add_user("app")
-    aws.iam.add_key("app", age_days=81)
+    aws.add_due_user()
     _run(aws)
     new = aws.current("app")
     aws.clock.advance(hours=2)
@@ -87,8 +84,7 @@ def test_the_hourly_pass_reads_the_previous_key_only_after_a_switch() -> None:
 def test_a_scan_reads_every_keys_last_use_to_show_it() -> None:
     # GIVEN a rotated user in grace
     aws = FakeAws()
-    aws.iam.add_user("app")
-    old = aws.iam.add_key("app", age_days=81).key_id
+    old = aws.add_due_user()
     _run(aws)
     aws.iam.record_use("app", old)
     aws.iam.last_use_reads.clear()
